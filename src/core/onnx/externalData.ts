@@ -1,0 +1,127 @@
+/**
+ * External tensor data (`data_location = EXTERNAL`): tensors stored in side files next to the
+ * model, which is how models over the 2 GB protobuf limit are saved.
+ *
+ * Each side file is read once, on first use, and every tensor in it is a view of that buffer.
+ * A file over MAX_WHOLE_FILE_BYTES is instead read per tensor, since one Node buffer cannot hold it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ExternalDataRef } from './types';
+
+/** Bad external data references: a missing file, a path escaping the model folder, a bad range. */
+export class ExternalDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExternalDataError';
+  }
+}
+
+const MAX_WHOLE_FILE_BYTES = 2 ** 31 - 1;
+
+export class ExternalData {
+  private readonly files = new Map<string, { size: number; bytes?: Uint8Array }>();
+
+  /** @param baseDir the model's folder; locations are relative to it (ONNX external data spec). */
+  constructor(readonly baseDir: string | undefined) {}
+
+  /** Checks that the reference names an existing file and a range inside it, without reading. */
+  check(ref: ExternalDataRef, tensorName: string, expectedBytes?: number): void {
+    const file = this.stat(ref, tensorName);
+    const length = ref.length ?? file.size - ref.offset;
+    if (ref.offset + length > file.size || length < 0) {
+      throw new ExternalDataError(
+        `tensor '${tensorName}': external data range ${ref.offset}+${length} runs past the end of '${ref.location}' (${file.size} bytes)`,
+      );
+    }
+    if (expectedBytes !== undefined && length < expectedBytes) {
+      throw new ExternalDataError(
+        `tensor '${tensorName}': external data holds ${length} bytes, its shape needs ${expectedBytes}`,
+      );
+    }
+  }
+
+  /** The tensor's bytes: a view of the cached side file, or a per-tensor read of a huge one. */
+  read(ref: ExternalDataRef, tensorName: string): Uint8Array {
+    const file = this.stat(ref, tensorName);
+    const length = ref.length ?? file.size - ref.offset;
+    this.check(ref, tensorName);
+    const full = this.resolve(ref, tensorName);
+    if (file.size <= MAX_WHOLE_FILE_BYTES) {
+      file.bytes ??= readWholeFile(full);
+      return file.bytes.subarray(ref.offset, ref.offset + length);
+    }
+    const out = Buffer.allocUnsafe(length);
+    const fd = fs.openSync(full, 'r');
+    try {
+      readFully(fd, out, ref.offset);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return out;
+  }
+
+  private resolve(ref: ExternalDataRef, tensorName: string): string {
+    if (this.baseDir === undefined) {
+      throw new ExternalDataError(
+        `tensor '${tensorName}' uses external data, but the model was not loaded from a file`,
+      );
+    }
+    if (path.isAbsolute(ref.location) || ref.location.includes('\0')) {
+      throw new ExternalDataError(
+        `tensor '${tensorName}': external data location '${ref.location}' must be relative to the model`,
+      );
+    }
+    const full = path.resolve(this.baseDir, ref.location);
+    const rel = path.relative(this.baseDir, full);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      throw new ExternalDataError(
+        `tensor '${tensorName}': external data location '${ref.location}' points outside the model's folder`,
+      );
+    }
+    return full;
+  }
+
+  private stat(ref: ExternalDataRef, tensorName: string): { size: number; bytes?: Uint8Array } {
+    const full = this.resolve(ref, tensorName);
+    let file = this.files.get(full);
+    if (!file) {
+      let size: number;
+      try {
+        const st = fs.statSync(full);
+        if (!st.isFile()) throw new Error('not a file');
+        size = st.size;
+      } catch {
+        throw new ExternalDataError(
+          `tensor '${tensorName}': external data file '${ref.location}' not found next to the model`,
+        );
+      }
+      file = { size };
+      this.files.set(full, file);
+    }
+    return file;
+  }
+}
+
+/** Reads a whole file into one buffer; unlike fs.readFileSync this works past 2 GiB. */
+export function readWholeFile(file: string): Uint8Array {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const out = Buffer.allocUnsafe(size);
+    readFully(fd, out, 0);
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readFully(fd: number, out: Uint8Array, position: number): void {
+  const CHUNK = 1 << 30;
+  let done = 0;
+  while (done < out.length) {
+    const n = fs.readSync(fd, out, done, Math.min(CHUNK, out.length - done), position + done);
+    if (n === 0) throw new ExternalDataError('the file ended before its expected size');
+    done += n;
+  }
+}

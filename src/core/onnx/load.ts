@@ -1,0 +1,116 @@
+/**
+ * Opening and saving model files. Loading reads the file once into one buffer; every tensor is a
+ * view of it. Saving is atomic: a temp file in the same folder, fsync, then rename.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { decodeModel } from './decode';
+import { encodeModelParts } from './encode';
+import { ExternalData, ExternalDataError, readWholeFile } from './externalData';
+import type { Model } from './types';
+import { ProtoError } from './wire';
+
+/** Any reason a model cannot be opened. The message is one line, fit for a user. */
+export class ModelLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelLoadError';
+  }
+}
+
+export interface LoadedModel {
+  /** Absolute path, or undefined for a model decoded from bytes in memory. */
+  readonly path?: string;
+  readonly fileBytes: number;
+  readonly model: Model;
+  readonly external: ExternalData;
+}
+
+export function loadModelFile(file: string): LoadedModel {
+  const full = path.resolve(file);
+  let bytes: Uint8Array;
+  try {
+    const st = fs.statSync(full);
+    if (st.isDirectory()) throw new ModelLoadError(`${file} is a folder, not an ONNX file`);
+    bytes = readWholeFile(full);
+  } catch (e) {
+    if (e instanceof ModelLoadError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ModelLoadError(`${file}: no such file`);
+    if (code === 'EACCES') throw new ModelLoadError(`${file}: permission denied`);
+    if (code === 'ERR_FS_FILE_TOO_LARGE' || e instanceof RangeError) {
+      throw new ModelLoadError(`${file}: too large to read in one piece`);
+    }
+    throw new ModelLoadError(`${file}: cannot read (${(e as Error).message})`);
+  }
+  return parseModelBytes(bytes, path.dirname(full), full);
+}
+
+export function parseModelBytes(
+  bytes: Uint8Array,
+  baseDir?: string,
+  file?: string,
+): LoadedModel {
+  const label = file ? path.basename(file) : 'model';
+  let model: Model;
+  try {
+    model = decodeModel(bytes);
+  } catch (e) {
+    if (e instanceof ProtoError) {
+      throw new ModelLoadError(`${label}: not a valid ONNX model (${e.message})`);
+    }
+    if (e instanceof RangeError) {
+      throw new ModelLoadError(`${label}: not a valid ONNX model (nesting too deep)`);
+    }
+    throw e;
+  }
+  const external = new ExternalData(baseDir);
+  checkExternalData(model, external, label);
+  return { path: file, fileBytes: bytes.length, model, external };
+}
+
+/** Fails early, with the tensor's name, when a side file is missing or too short. */
+function checkExternalData(model: Model, external: ExternalData, label: string): void {
+  for (const t of model.graph.initializers) {
+    if (!t.external) continue;
+    try {
+      external.check(t.external, t.name);
+    } catch (e) {
+      if (e instanceof ExternalDataError) throw new ModelLoadError(`${label}: ${e.message}`);
+      throw e;
+    }
+  }
+}
+
+/**
+ * Writes the model atomically. Untouched messages are written from their original bytes, so an
+ * unedited model re-saves byte-identical. Never leaves a half-written file at `file`.
+ */
+export function saveModelFile(model: Model, file: string): void {
+  const full = path.resolve(file);
+  const temp = path.join(
+    path.dirname(full),
+    `.${path.basename(full)}.${process.pid}.${Date.now()}.tmp`,
+  );
+  const parts = encodeModelParts(model);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(temp, 'wx');
+    for (const p of parts) {
+      let done = 0;
+      while (done < p.length) done += fs.writeSync(fd, p, done, p.length - done);
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(temp, full);
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new ModelLoadError(`${file}: cannot write here (${code === 'EROFS' ? 'read-only file system' : 'permission denied'})`);
+    }
+    throw e;
+  }
+}

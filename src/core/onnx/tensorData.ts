@@ -1,0 +1,194 @@
+/**
+ * Reading the values of a TensorProto, whichever field holds them.
+ *
+ * Weights are read as views of the file bytes. Float weights of any size are visited in chunks
+ * (`forEachFloatChunk`) so that a 400 MB layer never gets a second 400 MB copy: an aligned
+ * float32 payload is viewed directly, anything else is converted through a small scratch buffer.
+ */
+import { DataType, type Tensor } from './types';
+import { dtypeName, storageBytes } from './dtype';
+import type { ExternalData } from './externalData';
+
+export class TensorDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TensorDataError';
+  }
+}
+
+export function elementCount(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+/** Where a tensor's bytes live, for tensors stored little-endian in raw form. */
+function rawBytes(t: Tensor, ext: ExternalData | undefined): Uint8Array | undefined {
+  if (t.external) {
+    if (!ext) throw new TensorDataError(`tensor '${t.name}' needs its external data file`);
+    return ext.read(t.external, t.name);
+  }
+  if (t.rawData) return t.rawData;
+  if (t.floatData && t.dataType === DataType.FLOAT) return t.floatData;
+  if (t.doubleData && t.dataType === DataType.DOUBLE) return t.doubleData;
+  return undefined;
+}
+
+/** Number of elements actually stored, to check it against the declared dims. */
+export function storedElementCount(t: Tensor): number | undefined {
+  if (t.external) return undefined;
+  if (t.rawData) {
+    const bits = storageBytes(t.dataType, 1) * 8;
+    if (bits === 0) return undefined;
+    return t.dataType === DataType.INT4 ||
+      t.dataType === DataType.UINT4 ||
+      t.dataType === DataType.FLOAT4E2M1
+      ? t.rawData.length * 2
+      : t.rawData.length / (bits / 8);
+  }
+  if (t.floatData) return t.floatData.length / 4;
+  if (t.doubleData) return t.doubleData.length / 8;
+  if (t.int32Data) return t.int32Data.length;
+  if (t.int64Data) return t.int64Data.length;
+  if (t.uint64Data) return t.uint64Data.length;
+  if (t.stringData) return t.stringData.length;
+  return 0;
+}
+
+/**
+ * All values as JS numbers, for small tensors (shape constants, axes, scalars) that constant
+ * folding needs. int64 values beyond 2^53 are rounded (INT64_MAX in Slice ends stays huge).
+ */
+export function tensorNumbers(t: Tensor, ext?: ExternalData): number[] {
+  const n = elementCount(t.dims);
+  const out = new Array<number>(n);
+  const raw = rawBytes(t, ext);
+  if (raw) {
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const need = storageBytes(t.dataType, n);
+    if (raw.byteLength < need) {
+      throw new TensorDataError(
+        `tensor '${t.name}' holds ${raw.byteLength} bytes, its shape needs ${need}`,
+      );
+    }
+    for (let i = 0; i < n; i++) out[i] = readElement(dv, t.dataType, i, t.name);
+    return out;
+  }
+  const src = t.int32Data ?? t.int64Data ?? t.uint64Data;
+  if (src) {
+    if (src.length < n) throw new TensorDataError(`tensor '${t.name}' holds fewer values than its shape`);
+    for (let i = 0; i < n; i++) {
+      const v = src[i];
+      out[i] =
+        t.dataType === DataType.FLOAT16
+          ? halfToFloat(v)
+          : t.dataType === DataType.BFLOAT16
+            ? bfloatToFloat(v)
+            : v;
+    }
+    return out;
+  }
+  if (n === 0) return out;
+  throw new TensorDataError(`tensor '${t.name}' (${dtypeName(t.dataType)}) has no readable data`);
+}
+
+function readElement(dv: DataView, dt: DataType, i: number, name: string): number {
+  switch (dt) {
+    case DataType.FLOAT:
+      return dv.getFloat32(i * 4, true);
+    case DataType.DOUBLE:
+      return dv.getFloat64(i * 8, true);
+    case DataType.FLOAT16:
+      return halfToFloat(dv.getUint16(i * 2, true));
+    case DataType.BFLOAT16:
+      return bfloatToFloat(dv.getUint16(i * 2, true));
+    case DataType.INT8:
+      return dv.getInt8(i);
+    case DataType.UINT8:
+    case DataType.BOOL:
+      return dv.getUint8(i);
+    case DataType.INT16:
+      return dv.getInt16(i * 2, true);
+    case DataType.UINT16:
+      return dv.getUint16(i * 2, true);
+    case DataType.INT32:
+      return dv.getInt32(i * 4, true);
+    case DataType.UINT32:
+      return dv.getUint32(i * 4, true);
+    case DataType.INT64:
+      return Number(dv.getBigInt64(i * 8, true));
+    case DataType.UINT64:
+      return Number(dv.getBigUint64(i * 8, true));
+    case DataType.INT4:
+    case DataType.UINT4: {
+      const byte = dv.getUint8(i >> 1);
+      const nibble = i & 1 ? byte >> 4 : byte & 15;
+      return dt === DataType.INT4 && nibble >= 8 ? nibble - 16 : nibble;
+    }
+    default:
+      throw new TensorDataError(`tensor '${name}': reading ${dtypeName(dt)} values is not supported`);
+  }
+}
+
+const CHUNK_ELEMENTS = 1 << 16;
+
+/**
+ * Visits the float values of a floating-point tensor in order, in chunks. `start` is the index
+ * of the chunk's first element. The chunk array is only valid during the callback.
+ */
+export function forEachFloatChunk(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  visit: (chunk: Float32Array, start: number) => void,
+): void {
+  const n = elementCount(t.dims);
+  if (n === 0) return;
+  const raw = rawBytes(t, ext);
+  if (t.dataType === DataType.FLOAT && raw) {
+    if (raw.byteLength < n * 4) {
+      throw new TensorDataError(`tensor '${t.name}' holds ${raw.byteLength} bytes, its shape needs ${n * 4}`);
+    }
+    if (raw.byteOffset % 4 === 0) {
+      const all = new Float32Array(raw.buffer, raw.byteOffset, n);
+      for (let s = 0; s < n; s += CHUNK_ELEMENTS) visit(all.subarray(s, Math.min(n, s + CHUNK_ELEMENTS)), s);
+      return;
+    }
+    // Unaligned payload: copy one chunk at a time into an aligned scratch buffer.
+    const scratch = new Float32Array(CHUNK_ELEMENTS);
+    const scratchBytes = new Uint8Array(scratch.buffer);
+    for (let s = 0; s < n; s += CHUNK_ELEMENTS) {
+      const count = Math.min(CHUNK_ELEMENTS, n - s);
+      scratchBytes.set(raw.subarray(s * 4, (s + count) * 4));
+      visit(scratch.subarray(0, count), s);
+    }
+    return;
+  }
+  if (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16 || t.dataType === DataType.DOUBLE || t.dataType === DataType.BFLOAT16) {
+    // Other float encodings: convert through numbers, one chunk at a time.
+    const values = tensorNumbers(t, ext);
+    const scratch = new Float32Array(CHUNK_ELEMENTS);
+    for (let s = 0; s < n; s += CHUNK_ELEMENTS) {
+      const count = Math.min(CHUNK_ELEMENTS, n - s);
+      for (let i = 0; i < count; i++) scratch[i] = values[s + i];
+      visit(scratch.subarray(0, count), s);
+    }
+    return;
+  }
+  throw new TensorDataError(`tensor '${t.name}' is ${dtypeName(t.dataType)}, not floating point`);
+}
+
+/** IEEE 754 half precision bits to a number. */
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+function bfloatToFloat(bits: number): number {
+  const buf = new DataView(new ArrayBuffer(4));
+  buf.setUint32(0, (bits & 0xffff) << 16);
+  return buf.getFloat32(0);
+}

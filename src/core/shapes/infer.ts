@@ -1,0 +1,328 @@
+/**
+ * Shape and type inference over a graph, in execution order.
+ *
+ * For each node we look up the rule for its op (rules/index.ts), give it the input types and any
+ * constant input values, and record the output types. Shape sub-graphs (Shape → Gather → Concat →
+ * Reshape …) resolve because rules fold small constant values as they go. A node without a rule,
+ * or whose rule fails, gets a diagnostic and unknown outputs; analysis goes on.
+ */
+import { buildGraphView, nodeLabel, type GraphView } from '../graph/graph';
+import { attributeString } from '../onnx/decode';
+import type { ExternalData } from '../onnx/externalData';
+import { elementCount, tensorNumbers } from '../onnx/tensorData';
+import { DataType, type Attribute, type Graph, type Node, type Tensor } from '../onnx/types';
+import { findRule } from './rules';
+import {
+  ShapeError,
+  type ConstValue,
+  type Dim,
+  type InferContext,
+  type TensorType,
+} from './types';
+
+/** Constants larger than this are tracked as constant, but their values are not materialised. */
+export const MAX_FOLDED_ELEMENTS = 1 << 16;
+
+export interface ShapeDiagnostic {
+  readonly severity: 'error' | 'warning' | 'info';
+  /** Name (or label) of the node concerned, when there is one. */
+  readonly node?: string;
+  readonly message: string;
+}
+
+/** A tensor known before the model runs. `source` names the tensor whose bytes it is (Identity keeps it). */
+export interface ConstantInfo {
+  readonly source: string;
+  readonly tensor?: Tensor;
+}
+
+export interface ShapeInference {
+  readonly types: Map<string, TensorType>;
+  readonly values: Map<string, ConstValue>;
+  readonly constants: Map<string, ConstantInfo>;
+  readonly diagnostics: ShapeDiagnostic[];
+}
+
+export interface InferOptions {
+  /** Opset version per domain ('' is ai.onnx). */
+  readonly opsets: ReadonlyMap<string, number>;
+  /** Fixed dims for graph inputs (the CLI's --input NAME=DIMS). */
+  readonly inputShapes?: ReadonlyMap<string, readonly number[]>;
+  readonly external?: ExternalData;
+}
+
+/** Ops that produce different values on each run, so their outputs are never constant. */
+const NONDETERMINISTIC = new Set([
+  'RandomNormal',
+  'RandomNormalLike',
+  'RandomUniform',
+  'RandomUniformLike',
+  'Multinomial',
+  'Bernoulli',
+  'Dropout',
+]);
+
+export function inferShapes(view: GraphView, options: InferOptions): ShapeInference {
+  const state: ShapeInference = {
+    types: new Map(),
+    values: new Map(),
+    constants: new Map(),
+    diagnostics: [],
+  };
+  seedGraphInputs(view, options, state);
+  runGraph(view, options, state, new Set());
+  return state;
+}
+
+function seedGraphInputs(view: GraphView, options: InferOptions, state: ShapeInference): void {
+  const { graph } = view;
+  for (const t of view.initializers.values()) addInitializer(t, options, state);
+  for (const input of graph.inputs) {
+    if (view.initializers.has(input.name)) continue;
+    const declared = input.type;
+    const fixed = options.inputShapes?.get(input.name);
+    if (fixed) {
+      if (declared?.shape && declared.shape.length !== fixed.length) {
+        state.diagnostics.push({
+          severity: 'error',
+          message: `--input ${input.name}: the model declares rank ${declared.shape.length}, got ${fixed.length} dims`,
+        });
+      }
+      state.types.set(input.name, { dtype: declared?.elemType ?? DataType.FLOAT, shape: fixed });
+      continue;
+    }
+    if (!declared || declared.kind !== 'tensor') {
+      state.types.set(input.name, { dtype: declared?.elemType ?? DataType.UNDEFINED });
+      continue;
+    }
+    const shape = declared.shape?.map((d, i) => (d === '' ? `${input.name}_dim${i}` : d));
+    state.types.set(input.name, { dtype: declared.elemType, shape });
+  }
+  if (options.inputShapes) {
+    for (const name of options.inputShapes.keys()) {
+      if (!view.inputNames.includes(name)) {
+        state.diagnostics.push({
+          severity: 'error',
+          message: `--input ${name}: the model has no input of that name (inputs: ${view.inputNames.join(', ')})`,
+        });
+      }
+    }
+  }
+}
+
+function addInitializer(t: Tensor, options: InferOptions, state: ShapeInference): void {
+  state.types.set(t.name, { dtype: t.dataType, shape: [...t.dims] });
+  state.constants.set(t.name, { source: t.name, tensor: t });
+  foldTensorValue(t.name, t, options, state);
+}
+
+/** Materialises the values of a small integer or float tensor for constant folding. */
+function foldTensorValue(
+  name: string,
+  t: Tensor,
+  options: InferOptions,
+  state: ShapeInference,
+): void {
+  if (elementCount(t.dims) > MAX_FOLDED_ELEMENTS || t.dataType === DataType.STRING) return;
+  try {
+    state.values.set(name, { dims: [...t.dims], values: tensorNumbers(t, options.external) });
+  } catch {
+    // Unreadable values just mean nothing is folded from this tensor; the loader reports bad data.
+  }
+}
+
+function runGraph(
+  view: GraphView,
+  options: InferOptions,
+  state: ShapeInference,
+  outerNames: ReadonlySet<string>,
+): void {
+  let symbolCounter = 0;
+  view.order.forEach((node, index) => {
+    const label = nodeLabel(node, index);
+    if (node.opType === 'Constant' && node.domain === '') {
+      inferConstantNode(node, label, options, state);
+      return;
+    }
+    const opset = options.opsets.get(node.domain === 'ai.onnx' ? '' : node.domain) ?? 0;
+    const ctx = makeContext(node, label, opset, view, options, state, outerNames, () => ++symbolCounter);
+    const rule = findRule(node.domain, node.opType);
+    let types: readonly (TensorType | undefined)[] = [];
+    let values: readonly (ConstValue | undefined)[] | undefined;
+    if (!rule) {
+      state.diagnostics.push({
+        severity: 'warning',
+        node: label,
+        message: `no shape rule for op '${node.domain ? node.domain + '.' : ''}${node.opType}': its outputs are unknown, and the rest of the model is still analysed`,
+      });
+    } else {
+      try {
+        ({ types, values } = rule(ctx));
+      } catch (e) {
+        const message = e instanceof ShapeError ? e.message : `internal error (${(e as Error).message})`;
+        state.diagnostics.push({
+          severity: e instanceof ShapeError ? 'error' : 'warning',
+          node: label,
+          message: `${node.opType}: ${message}`,
+        });
+        types = [];
+      }
+    }
+    const allInputsConstant =
+      !NONDETERMINISTIC.has(node.opType) &&
+      node.inputs.length > 0 &&
+      node.inputs.every((i) => i === '' || state.constants.has(i));
+    node.outputs.forEach((out, i) => {
+      if (out === '') return;
+      const t = types[i] ?? declaredType(view, out);
+      if (t) state.types.set(out, t);
+      const v = values?.[i];
+      if (v && v.values.length <= MAX_FOLDED_ELEMENTS) state.values.set(out, v);
+      if (allInputsConstant) {
+        // Identity (exporters emit it for shared weights) passes the same bytes on.
+        const source =
+          node.opType === 'Identity' ? (state.constants.get(node.inputs[0])?.source ?? out) : out;
+        const tensor = node.opType === 'Identity' ? state.constants.get(node.inputs[0])?.tensor : undefined;
+        state.constants.set(out, { source, tensor });
+      }
+    });
+  });
+}
+
+/** The exporter's own value_info, used when we cannot infer a tensor ourselves. */
+function declaredType(view: GraphView, name: string): TensorType | undefined {
+  const info =
+    view.graph.valueInfo.find((v) => v.name === name) ??
+    view.graph.outputs.find((v) => v.name === name);
+  if (!info?.type || info.type.kind !== 'tensor' || !info.type.shape) return undefined;
+  if (info.type.shape.some((d) => d === '')) return undefined;
+  return { dtype: info.type.elemType, shape: [...info.type.shape] };
+}
+
+function inferConstantNode(
+  node: Node,
+  label: string,
+  options: InferOptions,
+  state: ShapeInference,
+): void {
+  const out = node.outputs[0];
+  if (!out) return;
+  const a = node.attributes[0];
+  let tensor: Tensor | undefined;
+  let type: TensorType | undefined;
+  let value: ConstValue | undefined;
+  switch (a?.name) {
+    case 'value':
+      tensor = a.t;
+      break;
+    case 'sparse_value':
+      if (a.sparseTensor?.values) type = { dtype: a.sparseTensor.values.dataType, shape: [...a.sparseTensor.dims] };
+      break;
+    case 'value_float':
+      type = { dtype: DataType.FLOAT, shape: [] };
+      value = { dims: [], values: [a.f ?? 0] };
+      break;
+    case 'value_floats':
+      type = { dtype: DataType.FLOAT, shape: [a.floats.length] };
+      value = { dims: [a.floats.length], values: [...a.floats] };
+      break;
+    case 'value_int':
+      type = { dtype: DataType.INT64, shape: [] };
+      value = { dims: [], values: [a.i ?? 0] };
+      break;
+    case 'value_ints':
+      type = { dtype: DataType.INT64, shape: [a.ints.length] };
+      value = { dims: [a.ints.length], values: [...a.ints] };
+      break;
+    case 'value_string':
+      type = { dtype: DataType.STRING, shape: [] };
+      break;
+    case 'value_strings':
+      type = { dtype: DataType.STRING, shape: [a.strings.length] };
+      break;
+  }
+  if (tensor) {
+    state.types.set(out, { dtype: tensor.dataType, shape: [...tensor.dims] });
+    state.constants.set(out, { source: out, tensor });
+    foldTensorValue(out, tensor, options, state);
+    return;
+  }
+  if (!type) {
+    state.diagnostics.push({ severity: 'error', node: label, message: 'Constant node has no value attribute' });
+    return;
+  }
+  state.types.set(out, type);
+  state.constants.set(out, { source: out });
+  if (value) state.values.set(out, value);
+}
+
+function makeContext(
+  node: Node,
+  label: string,
+  opset: number,
+  view: GraphView,
+  options: InferOptions,
+  state: ShapeInference,
+  outerNames: ReadonlySet<string>,
+  nextSymbol: () => number,
+): InferContext {
+  const attrs = new Map<string, Attribute>();
+  for (const a of node.attributes) attrs.set(a.name, a);
+  const name = (i: number): string => node.inputs[i] ?? '';
+  return {
+    node,
+    opset,
+    inputCount: node.inputs.length,
+    hasInput: (i) => name(i) !== '',
+    inputType: (i) => (name(i) ? state.types.get(name(i)) : undefined),
+    inputValue: (i) => (name(i) ? state.values.get(name(i)) : undefined),
+    inputTensor: (i) => (name(i) ? state.constants.get(name(i))?.tensor : undefined),
+    attr: (n) => attrs.get(n),
+    attrInt: (n, fallback) => attrs.get(n)?.i ?? fallback,
+    attrInts: (n) => attrs.get(n)?.ints,
+    attrFloat: (n, fallback) => attrs.get(n)?.f ?? fallback,
+    attrString: (n, fallback) => {
+      const a = attrs.get(n);
+      return a?.s ? attributeString(a) : fallback;
+    },
+    newSymbol: (what) => `${label}_${what}${nextSymbol() > 1 ? '' : ''}`,
+    inferSubgraph: (graph: Graph, inputTypes) => inferSubgraph(graph, inputTypes, view, options, state, outerNames),
+    warn: (message) => state.diagnostics.push({ severity: 'warning', node: label, message }),
+  };
+}
+
+/**
+ * Infers an If/Loop/Scan body. Its formal inputs get the given types; names from enclosing
+ * scopes resolve through the shared maps. Returns the body's output types.
+ */
+function inferSubgraph(
+  graph: Graph,
+  inputTypes: readonly (TensorType | undefined)[],
+  parent: GraphView,
+  options: InferOptions,
+  state: ShapeInference,
+  parentOuter: ReadonlySet<string>,
+): (TensorType | undefined)[] {
+  const outer = new Set<string>(parentOuter);
+  for (const name of state.types.keys()) outer.add(name);
+  for (const name of parent.initializers.keys()) outer.add(name);
+  const view = buildGraphView(graph, outer);
+  graph.inputs.forEach((input, i) => {
+    const given = inputTypes[i];
+    const declared = input.type?.kind === 'tensor' ? input.type : undefined;
+    const t: TensorType | undefined =
+      given ?? (declared ? { dtype: declared.elemType, shape: declared.shape ? [...declared.shape] : undefined } : undefined);
+    if (t) state.types.set(input.name, t);
+    // A body input is never a constant, even when the value fed on the first iteration is.
+    state.constants.delete(input.name);
+    state.values.delete(input.name);
+  });
+  for (const t of view.initializers.values()) addInitializer(t, options, state);
+  runGraph(view, options, state, outer);
+  return graph.outputs.map((o) => state.types.get(o.name));
+}
+
+/** Shape with every symbolic dim replaced by 1, as the cost model counts them. */
+export function concreteShape(shape: readonly Dim[]): number[] {
+  return shape.map((d) => (typeof d === 'number' ? d : 1));
+}

@@ -1,0 +1,38 @@
+/**
+ * The registry of shape rules: op type → rule, for the default ai.onnx domain and the other
+ * domains real exporters emit (com.microsoft). Each family of ops lives in its own file and
+ * exports a record of rules; this file only gathers them.
+ */
+import type { ShapeRule } from '../types';
+
+type RuleTable = Record<string, ShapeRule>;
+
+/** Rule tables of the ai.onnx domain. A later table may not redefine an op (checked below). */
+const DEFAULT_DOMAIN_TABLES: RuleTable[] = [];
+
+/** Rule tables of other domains, keyed by domain. */
+const OTHER_DOMAIN_TABLES: Record<string, RuleTable[]> = {};
+
+const DEFAULT_DOMAIN = new Map<string, ShapeRule>();
+for (const table of DEFAULT_DOMAIN_TABLES) {
+  for (const [op, rule] of Object.entries(table)) {
+    if (DEFAULT_DOMAIN.has(op)) throw new Error(`shape rule for ${op} defined twice`);
+    DEFAULT_DOMAIN.set(op, rule);
+  }
+}
+const OTHER_DOMAINS = new Map<string, ShapeRule>();
+for (const [domain, tables] of Object.entries(OTHER_DOMAIN_TABLES)) {
+  for (const table of tables) {
+    for (const [op, rule] of Object.entries(table)) OTHER_DOMAINS.set(`${domain}:${op}`, rule);
+  }
+}
+
+export function findRule(domain: string, opType: string): ShapeRule | undefined {
+  if (domain === '' || domain === 'ai.onnx') return DEFAULT_DOMAIN.get(opType);
+  return OTHER_DOMAINS.get(`${domain}:${opType}`);
+}
+
+/** Op types of the default domain that have a rule, for the coverage table. */
+export function coveredOps(): string[] {
+  return [...DEFAULT_DOMAIN.keys()].sort();
+}
