@@ -85,11 +85,10 @@ export class WireReader {
       hiShift += 7;
     } while (byte & 0x80);
     this.pos = pos;
-    // hi holds bits 28 and up.
-    const value = hi * 2 ** 28 + lo;
-    // A ten-byte varint with bit 63 set is a negative int64.
-    if (count === 10 && hi >= 2 ** 35) return value - 2 ** 64;
-    return value;
+    // hi holds bits 28 and up. A ten-byte varint with bit 63 set is a negative int64: take the
+    // high part in two's complement first, so that small negatives stay exact.
+    if (count === 10 && hi >= 2 ** 35) hi -= 2 ** 36;
+    return hi * 2 ** 28 + lo;
   }
 
   fixed32(): number {
