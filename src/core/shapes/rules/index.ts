@@ -4,14 +4,50 @@
  * exports a record of rules; this file only gathers them.
  */
 import type { ShapeRule } from '../types';
+import { elementwiseRules } from './elementwise';
+import { tensorRules } from './tensor';
+import { generateRules } from './generate';
+import { resizeRules } from './resize';
+import { dataDependentRules } from './dataDependent';
+import { controlRules } from './control';
+import { convRules } from './conv';
+import { poolRules } from './pool';
+import { normalizationRules } from './normalization';
+import { linearRules } from './linear';
+import { recurrentRules } from './recurrent';
+import { reduceRules } from './reduce';
+import { activationRules } from './activation';
+import { quantizationRules } from './quantization';
+import { signalRules } from './signal';
+import { miscRules } from './misc';
+import { microsoftRules } from './microsoft';
 
 type RuleTable = Record<string, ShapeRule>;
 
 /** Rule tables of the ai.onnx domain. A later table may not redefine an op (checked below). */
-const DEFAULT_DOMAIN_TABLES: RuleTable[] = [];
+const DEFAULT_DOMAIN_TABLES: RuleTable[] = [
+  elementwiseRules,
+  tensorRules,
+  generateRules,
+  resizeRules,
+  dataDependentRules,
+  controlRules,
+  convRules,
+  poolRules,
+  normalizationRules,
+  linearRules,
+  recurrentRules,
+  reduceRules,
+  activationRules,
+  quantizationRules,
+  signalRules,
+  miscRules,
+];
 
 /** Rule tables of other domains, keyed by domain. */
-const OTHER_DOMAIN_TABLES: Record<string, RuleTable[]> = {};
+const OTHER_DOMAIN_TABLES: Record<string, RuleTable[]> = {
+  'com.microsoft': [microsoftRules],
+};
 
 const DEFAULT_DOMAIN = new Map<string, ShapeRule>();
 for (const table of DEFAULT_DOMAIN_TABLES) {

@@ -1,0 +1,3 @@
+import type { ShapeRule } from '../types';
+
+export const controlRules: Record<string, ShapeRule> = {};

@@ -1,0 +1,3 @@
+import type { ShapeRule } from '../types';
+
+export const normalizationRules: Record<string, ShapeRule> = {};
