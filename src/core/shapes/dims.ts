@@ -93,3 +93,123 @@ export function broadcastShapes(shapes: readonly (readonly Dim[])[]): Dim[] {
 export function tensorType(dtype: DataType, shape?: readonly Dim[]): TensorType {
   return shape ? { dtype, shape: [...shape] } : { dtype };
 }
+
+// ---- Helpers for constant folding and symbolic products (appended; shared by the rules). ----
+
+/** Folding bound for values a rule materialises; same bound as infer.ts MAX_FOLDED_ELEMENTS. */
+export const FOLD_LIMIT = 1 << 16;
+
+export function minDim(a: Dim, b: Dim): Dim {
+  if (typeof a === 'number' && typeof b === 'number') return Math.min(a, b);
+  return a === b ? a : `min(${a},${b})`;
+}
+
+export function maxDim(a: Dim, b: Dim): Dim {
+  if (typeof a === 'number' && typeof b === 'number') return Math.max(a, b);
+  return a === b ? a : `max(${a},${b})`;
+}
+
+/** Row-major strides of a known shape. */
+export function stridesOf(dims: readonly number[]): number[] {
+  const s = new Array<number>(dims.length);
+  let acc = 1;
+  for (let i = dims.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= dims[i];
+  }
+  return s;
+}
+
+/** Calls `visit` with every multi-index of a known shape, in row-major order. */
+export function forEachIndex(dims: readonly number[], visit: (idx: readonly number[]) => void): void {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(dims.length).fill(0);
+  for (let k = 0; k < n; k++) {
+    visit(idx);
+    for (let d = dims.length - 1; d >= 0; d--) {
+      if (++idx[d] < dims[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/**
+ * Builds a folded value of shape `outDims` whose element at multi-index `idx` is
+ * `source[at(idx)]`: the one gather loop behind Transpose, Slice, Expand, Tile and Gather.
+ */
+export function foldByIndex(
+  outDims: readonly number[],
+  source: readonly Dim[],
+  at: (idx: readonly number[]) => number,
+): { dims: number[]; values: Dim[] } | undefined {
+  if (outDims.reduce((a, b) => a * b, 1) > FOLD_LIMIT) return undefined;
+  const values: Dim[] = [];
+  forEachIndex(outDims, (idx) => values.push(source[at(idx)]));
+  return { dims: [...outDims], values };
+}
+
+/** Flat index into `dims` of a multi-index aligned to the right (numpy broadcasting). */
+export function broadcastIndex(idx: readonly number[], dims: readonly number[]): number {
+  const offset = idx.length - dims.length;
+  let flat = 0;
+  for (let d = 0; d < dims.length; d++) flat = flat * dims[d] + (dims[d] === 1 ? 0 : idx[d + offset]);
+  return flat;
+}
+
+/** Splits a dim into a numeric factor and symbolic factors, for cancelling products. */
+function factors(d: Dim): { coef: number; syms: string[] } {
+  if (typeof d === 'number') return { coef: d, syms: [] };
+  return { coef: 1, syms: d.split('*').every((p) => /^[\w.]+$/.test(p)) ? d.split('*') : [d] };
+}
+
+/**
+ * product(numer) / product(denom), cancelling common symbolic factors, so Reshape's -1 against
+ * ['N', 3, 224, 224] with target ['N', -1] is 150528 rather than '(N*3*224*224)/N'. Falls back to
+ * a symbolic quotient when the factors do not cancel exactly.
+ */
+export function divideProducts(numer: readonly Dim[], denom: readonly Dim[]): Dim {
+  let coefN = 1;
+  let coefD = 1;
+  const syms: string[] = [];
+  for (const d of numer) {
+    const f = factors(d);
+    coefN *= f.coef;
+    syms.push(...f.syms);
+  }
+  const leftover: string[] = [];
+  for (const d of denom) {
+    const f = factors(d);
+    coefD *= f.coef;
+    for (const s of f.syms) {
+      const i = syms.indexOf(s);
+      if (i >= 0) syms.splice(i, 1);
+      else leftover.push(s);
+    }
+  }
+  if (coefD === 0) throw new ShapeError('cannot infer a dimension from a shape containing 0');
+  if (leftover.length === 0 && coefN % coefD === 0) {
+    return productDims([coefN / coefD, ...syms]);
+  }
+  return divDim(productDims([coefN, ...syms]), productDims([coefD, ...leftover]));
+}
+
+/** Merges two dims from alternative paths (If branches, loop iterations). */
+export function mergeDim(a: Dim, b: Dim, fresh: () => string): Dim {
+  return a === b ? a : fresh();
+}
+
+/**
+ * Merges two tensor types from alternative paths: equal dims kept, different dims become a
+ * fresh symbol, different ranks give an unknown rank.
+ */
+export function mergeTypes(
+  a: TensorType | undefined,
+  b: TensorType | undefined,
+  fresh: () => string,
+): TensorType | undefined {
+  if (!a || !b) return a ?? b;
+  const dtype = a.dtype || b.dtype;
+  if (!a.shape || !b.shape || a.shape.length !== b.shape.length) return { dtype };
+  const bs = b.shape;
+  return { dtype, shape: a.shape.map((d, i) => mergeDim(d, bs[i], fresh)) };
+}

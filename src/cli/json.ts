@@ -1,0 +1,35 @@
+/**
+ * The `--json` document (product.md "Fixed interfaces"). Its field names are a contract other
+ * tools read: change them only additively. Infinity (an all-zero weight's SQNR) becomes null.
+ */
+import type { AnalysisReport } from '../core/analyze';
+
+export function toJson(r: AnalysisReport): unknown {
+  return {
+    model: { path: r.model.path, irVersion: r.model.irVersion, opset: r.model.opset, producer: r.model.producer },
+    totals: r.totals,
+    nodes: r.nodes.map((n) => ({
+      name: n.name,
+      op: n.op,
+      inputs: n.inputs,
+      outputs: n.outputs,
+      macs: n.macs,
+      flops: n.flops,
+      bops: n.bops,
+      params: n.params,
+      weightBytes: n.weightBytes,
+      activationBytes: n.activationBytes,
+      suggestedWeightBits: n.suggestedWeightBits,
+      weightBits: n.weightBits,
+      weightSqnrDb: n.weightSqnrDb && Object.fromEntries(Object.entries(n.weightSqnrDb).map(([b, v]) => [b, Number.isFinite(v) ? v : null])),
+      share: n.share,
+      ...(n.latencySeconds !== undefined ? { latencySeconds: n.latencySeconds, energyJoules: n.energyJoules } : {}),
+    })),
+    memory: { peakNode: r.memory.peakNode, liveAtPeak: r.memory.liveAtPeak },
+    inputs: r.inputs,
+    outputs: r.outputs,
+    symbolicDims: r.symbolicDims,
+    diagnostics: r.diagnostics,
+    ...(r.device ? { device: r.device } : {}),
+  };
+}

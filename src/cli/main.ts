@@ -1,0 +1,85 @@
+/**
+ * model-lens: the headless analyzer for CI. A thin wrapper over src/core: it parses arguments,
+ * calls analyze, and prints a table or JSON. Exit codes: 0 ok, 1 check failed, 2 bad input.
+ */
+import * as fs from 'node:fs';
+import { analyzeFile, type AnalysisReport } from '../core/analyze';
+import { BUILTIN_DEVICES, findDevice, loadDeviceProfiles, type DeviceProfile } from '../core/devices';
+import { formatBytes } from '../core/format';
+import { USAGE, UsageError, parseCli, type CliOptions } from './args';
+import { formatReport } from './report';
+import { toJson } from './json';
+
+declare const MODEL_LENS_VERSION: string | undefined;
+
+function main(argv: readonly string[]): number {
+  const options = parseCli(argv);
+  switch (options.command) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`${typeof MODEL_LENS_VERSION === 'string' ? MODEL_LENS_VERSION : 'dev'}\n`);
+      return 0;
+    case 'devices':
+      return listDevices(options);
+    default:
+      return analyzeCommand(options);
+  }
+}
+
+function deviceProfiles(options: CliOptions): DeviceProfile[] {
+  if (!options.devicesFile) return [...BUILTIN_DEVICES];
+  let text: string;
+  try {
+    text = fs.readFileSync(options.devicesFile, 'utf8');
+  } catch {
+    throw new UsageError(`--devices ${options.devicesFile}: cannot read the file`);
+  }
+  return loadDeviceProfiles(text, options.devicesFile);
+}
+
+function listDevices(options: CliOptions): number {
+  const devices = deviceProfiles(options);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(devices, null, 2)}\n`);
+    return 0;
+  }
+  for (const d of devices) {
+    process.stdout.write(`${d.id.padEnd(22)} ${d.name.padEnd(40)} RAM ${formatBytes(d.ramBytes).padStart(10)}  flash ${formatBytes(d.flashBytes).padStart(10)}\n`);
+  }
+  return 0;
+}
+
+function analyzeCommand(options: CliOptions): number {
+  const device = options.device ? findDevice(options.device, deviceProfiles(options)) : undefined;
+  const report: AnalysisReport = analyzeFile(options.file!, {
+    inputShapes: options.inputShapes,
+    device,
+    errorTargetDb: options.errorTargetDb,
+    countBiasFlops: options.biasFlops,
+  });
+  const inputErrors = report.diagnostics.filter((d) => d.message.startsWith('--input'));
+  if (inputErrors.length > 0) throw new UsageError(inputErrors[0].message);
+  if (options.json) process.stdout.write(`${JSON.stringify(toJson(report))}\n`);
+  else process.stdout.write(`${formatReport(report, options.top)}\n`);
+  if (options.command === 'check' && report.device && !report.device.fits) return 1;
+  return 0;
+}
+
+/** One line on stderr, never a stack trace: users read this in CI logs. */
+function fail(e: unknown): number {
+  const message = e instanceof Error ? e.message : String(e);
+  const known = e instanceof Error && /Error$/.test(e.name) && e.name !== 'Error' && e.name !== 'TypeError' && e.name !== 'RangeError';
+  const line = (known ? message : `internal error: ${message}`).replace(/\s*\n\s*/g, ' ');
+  process.stderr.write(`model-lens: ${line}\n`);
+  return 2;
+}
+
+let code: number;
+try {
+  code = main(process.argv.slice(2));
+} catch (e) {
+  code = fail(e);
+}
+process.exitCode = code;

@@ -1,0 +1,113 @@
+/**
+ * The human-readable analysis: a header, totals, the memory peak and why, the costliest layers,
+ * the device verdict and diagnostics. Every figure comes from the AnalysisReport; this only
+ * formats.
+ */
+import * as path from 'node:path';
+import type { AnalysisReport, NodeReport, OutputReport } from '../core/analyze';
+import { formatBytes, formatCount, formatPercent } from '../core/format';
+import { renderTable } from './table';
+
+function shape(o: OutputReport): string {
+  return o.shape ? `[${o.shape.join('×')}]` : '[?]';
+}
+
+function mark(severity: string): string {
+  return severity === 'error' ? '✗' : severity === 'warning' ? '!' : 'i';
+}
+
+export function formatReport(r: AnalysisReport, top: number): string {
+  const out: string[] = [];
+  const t = r.totals;
+  out.push(
+    `${path.basename(r.model.path) || 'model'} · ${r.model.producer || 'unknown producer'} · IR ${r.model.irVersion}, opset ${r.model.opset} · ${formatBytes(r.model.fileBytes)} · ${r.nodes.length} nodes`,
+  );
+  out.push(`  in:  ${r.inputs.map((i) => `${i.name} ${i.dtype} ${shape(i)}`).join(', ')}`);
+  out.push(`  out: ${r.outputs.map((o) => `${o.name} ${o.dtype} ${shape(o)}`).join(', ')}`);
+  out.push('');
+  out.push(
+    `MACs ${formatCount(t.macs)}  ·  FLOPs ${formatCount(t.flops)}  ·  params ${formatCount(t.params)}  ·  weights ${formatBytes(t.weightBytes)}`,
+  );
+  out.push(
+    `Peak activation RAM ${formatBytes(t.peakActivationBytes)} (arena; lower bound ${formatBytes(t.activationLowerBoundBytes)}, all tensors at once ${formatBytes(t.naiveActivationBytes)})`,
+  );
+  if (r.memory.peakNode) {
+    const live = r.memory.liveAtPeak
+      .slice(0, 4)
+      .map((l) => `${l.name} ${formatBytes(l.bytes)}`)
+      .join(', ');
+    const more = r.memory.liveAtPeak.length > 4 ? ` +${r.memory.liveAtPeak.length - 4} more` : '';
+    out.push(`  peak while '${r.memory.peakNode}' runs; alive: ${live}${more}`);
+  }
+  if (top > 0 && r.nodes.length > 0) {
+    out.push('');
+    out.push(`Top ${Math.min(top, r.nodes.length)} layers by MACs`);
+    out.push(...layerTable(topLayers(r.nodes, top), r.device !== undefined).map((l) => `  ${l}`));
+  }
+  if (r.device) {
+    const d = r.device;
+    out.push('');
+    const verdict = d.fits ? 'fits' : 'DOES NOT FIT';
+    out.push(
+      `Device ${d.id} (${d.name}): ${verdict} · flash ${formatPercent(d.weightUse)} of ${formatBytes(d.weightBytesLimit)} · RAM ${formatPercent(d.ramUse)} of ${formatBytes(d.ramBytesLimit)} · ~${formatSeconds(d.latencySeconds)} · ~${formatJoules(d.energyJoules)} per inference`,
+    );
+  }
+  const diagnostics = r.diagnostics;
+  if (diagnostics.length > 0) {
+    out.push('');
+    out.push('Diagnostics');
+    const shown = diagnostics.slice(0, 30);
+    for (const d of shown) out.push(`  ${mark(d.severity)} ${d.node ? `${d.node}: ` : ''}${d.message}`);
+    if (diagnostics.length > shown.length) out.push(`  … ${diagnostics.length - shown.length} more (see --json)`);
+  }
+  return out.join('\n');
+}
+
+function topLayers(nodes: readonly NodeReport[], top: number): NodeReport[] {
+  return [...nodes]
+    .filter((n) => n.macs > 0 || n.weightBytes > 0)
+    .sort((a, b) => b.macs - a.macs || b.weightBytes - a.weightBytes)
+    .slice(0, top);
+}
+
+function layerTable(nodes: readonly NodeReport[], withDevice: boolean): string[] {
+  const columns = [
+    { title: 'layer' },
+    { title: 'op' },
+    { title: 'output' },
+    { title: 'MACs', align: 'right' as const },
+    { title: '%', align: 'right' as const },
+    { title: 'weights', align: 'right' as const },
+    { title: 'activations', align: 'right' as const },
+    { title: 'bits', align: 'right' as const },
+    ...(withDevice ? [{ title: 'latency', align: 'right' as const }] : []),
+  ];
+  const rows = nodes.map((n) => [
+    truncate(n.name, 32),
+    n.op,
+    n.outputs[0] ? shape(n.outputs[0]) : '',
+    formatCount(n.macs),
+    formatPercent(n.share.macs),
+    formatBytes(n.weightBytes),
+    formatBytes(n.activationBytes),
+    n.suggestedWeightBits === null ? '–' : `${n.weightBits ?? '?'}→${n.suggestedWeightBits}`,
+    ...(withDevice ? [formatSeconds(n.latencySeconds ?? 0)] : []),
+  ]);
+  return renderTable(columns, rows);
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
+}
+
+export function formatSeconds(s: number): string {
+  if (s >= 1) return `${s.toFixed(2)} s`;
+  if (s >= 1e-3) return `${(s * 1e3).toFixed(2)} ms`;
+  return `${(s * 1e6).toFixed(1)} µs`;
+}
+
+export function formatJoules(j: number): string {
+  if (j >= 1) return `${j.toFixed(2)} J`;
+  if (j >= 1e-3) return `${(j * 1e3).toFixed(2)} mJ`;
+  return `${(j * 1e6).toFixed(1)} µJ`;
+}
