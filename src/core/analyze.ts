@@ -16,7 +16,7 @@ import { elementCount } from './onnx/tensorData';
 import type { Node } from './onnx/types';
 import { concreteShape, inferShapes, type ShapeInference } from './shapes/infer';
 import type { Dim, TensorType } from './shapes/types';
-import { validateGraphTensors } from './validate';
+import { validateModel } from './validate';
 
 export interface AnalyzeOptions {
   /** Fixed dims for graph inputs (the CLI's --input NAME=DIMS). */
@@ -124,7 +124,7 @@ export function analyzeBytes(bytes: Uint8Array, options: AnalyzeOptions = {}): A
 
 export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {}): AnalysisReport {
   const { model } = loaded;
-  validateGraphTensors(model.graph, loaded.external);
+  validateModel(model, loaded.external);
   const view = buildGraphView(model.graph);
   const opsets = new Map<string, number>();
   for (const o of model.opsetImport) opsets.set(o.domain === 'ai.onnx' ? '' : o.domain, o.version);

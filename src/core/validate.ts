@@ -6,10 +6,19 @@ import { storageBytes, dtypeName, isKnownType } from './onnx/dtype';
 import type { ExternalData } from './onnx/externalData';
 import { ModelLoadError } from './onnx/load';
 import { storedElementCount } from './onnx/tensorData';
-import { DataType, type Graph, type Tensor } from './onnx/types';
+import { DataType, type Graph, type Model, type Tensor } from './onnx/types';
 
 /** No real tensor has more elements than this (2^48 ≈ 281 T); larger means a corrupt file. */
 const MAX_ELEMENTS = 2 ** 48;
+
+/** Model-level checks, then every tensor of every graph. */
+export function validateModel(model: Model, ext: ExternalData): void {
+  // IR version 3 and later must import the default domain's opset; without it no op has meaning.
+  if (model.irVersion >= 3 && !model.opsetImport.some((o) => o.domain === '' || o.domain === 'ai.onnx')) {
+    throw new ModelLoadError('the model imports no opset for the default ONNX domain');
+  }
+  validateGraphTensors(model.graph, ext);
+}
 
 export function validateGraphTensors(graph: Graph, ext: ExternalData): void {
   for (const t of graph.initializers) validateTensor(t, ext);

@@ -40,7 +40,20 @@ export function planArena(lifetimes: readonly TensorLifetime[], alignment = 1): 
   if (!Number.isInteger(alignment) || alignment < 1) {
     throw new RangeError(`alignment must be a whole number ≥ 1, got ${alignment}.`);
   }
-  const order = lifetimes.map((_, index) => index).sort((a, b) => compareForPlacing(lifetimes, a, b));
+  for (const t of lifetimes) {
+    const steps = Number.isInteger(t.firstStep) && Number.isInteger(t.lastStep);
+    if (!steps || t.firstStep < 0 || t.lastStep < t.firstStep) {
+      throw new RangeError(`Tensor '${t.name}' has lifetime [${t.firstStep}, ${t.lastStep}].`);
+    }
+    if (!Number.isFinite(t.bytes) || t.bytes < 0) {
+      throw new RangeError(
+        `Tensor '${t.name}' has ${t.bytes} bytes; expected a finite number ≥ 0.`,
+      );
+    }
+  }
+  const order = lifetimes
+    .map((_, index) => index)
+    .sort((a, b) => compareForPlacing(lifetimes, a, b));
   const stepCount = lifetimes.reduce((n, t) => Math.max(n, t.lastStep + 1), 0);
   const placed = new PlacedIndex(stepCount);
   const offsetOf = new Float64Array(lifetimes.length);
@@ -135,25 +148,24 @@ function firstFit(
   alignment: number,
 ): number {
   const count = neighbours.length;
-  const starts = new Float64Array(count);
-  const ends = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
-    const other = neighbours[i];
-    starts[i] = offsetOf[other];
-    ends[i] = offsetOf[other] + lifetimes[other].bytes;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (const other of neighbours) {
+    starts.push(offsetOf[other]);
+    ends.push(offsetOf[other] + lifetimes[other].bytes);
   }
-  starts.sort();
-  ends.sort();
+  const sortedStarts = sortAscending(starts);
+  const sortedEnds = sortAscending(ends);
 
   let candidate = 0;
   let started = 0;
   let ended = 0;
   while (started < count) {
-    if (candidate + bytes <= starts[started]) return candidate;
+    if (candidate + bytes <= sortedStarts[started]) return candidate;
     let depth = 0;
     do {
       // On a tie take the start first, so that touching ranges form one block.
-      if (started < count && starts[started] <= ends[ended]) {
+      if (started < count && sortedStarts[started] <= sortedEnds[ended]) {
         depth++;
         started++;
       } else {
@@ -161,9 +173,27 @@ function firstFit(
         ended++;
       }
     } while (depth > 0);
-    candidate = Math.max(candidate, alignUp(ends[ended - 1], alignment));
+    candidate = Math.max(candidate, alignUp(sortedEnds[ended - 1], alignment));
   }
   return candidate;
+}
+
+/**
+ * Insertion sort in place for the usual handful of neighbours, where it beats the built-in sorts;
+ * a sorted typed-array copy for many.
+ */
+function sortAscending(values: number[]): ArrayLike<number> {
+  if (values.length > 32) return Float64Array.from(values).sort();
+  for (let i = 1; i < values.length; i++) {
+    const value = values[i];
+    let j = i - 1;
+    while (j >= 0 && values[j] > value) {
+      values[j + 1] = values[j];
+      j--;
+    }
+    values[j + 1] = value;
+  }
+  return values;
 }
 
 function alignUp(offset: number, alignment: number): number {

@@ -95,7 +95,10 @@ function checkedBytes(name: string, bytes: number): number {
  * them one step after it ends, and take running sums. The maximum is a lower bound on any arena,
  * since everything alive at that step must sit in distinct bytes.
  */
-export function liveBytesPerStep(lifetimes: readonly TensorLifetime[], stepCount: number): number[] {
+export function liveBytesPerStep(
+  lifetimes: readonly TensorLifetime[],
+  stepCount: number,
+): number[] {
   const length = lifetimes.reduce((n, t) => Math.max(n, t.lastStep + 1), stepCount);
   const change = new Array<number>(length + 1).fill(0);
   for (const t of lifetimes) {

@@ -79,7 +79,9 @@ export function broadcastShapes(shapes: readonly (readonly Dim[])[]): Dim[] {
       if (dim === 1) dim = d;
       else if (dim !== d) {
         if (typeof dim === 'number' && typeof d === 'number') {
-          throw new ShapeError(`shapes [${shapes.map((x) => x.join(',')).join('] and [')}] do not broadcast`);
+          throw new ShapeError(
+            `shapes [${shapes.map((x) => x.join(',')).join('] and [')}] do not broadcast`,
+          );
         }
         // Symbolic vs other: a symbolic dim broadcasting with a known one must equal it.
         if (typeof d === 'number') dim = d;
@@ -121,7 +123,10 @@ export function stridesOf(dims: readonly number[]): number[] {
 }
 
 /** Calls `visit` with every multi-index of a known shape, in row-major order. */
-export function forEachIndex(dims: readonly number[], visit: (idx: readonly number[]) => void): void {
+export function forEachIndex(
+  dims: readonly number[],
+  visit: (idx: readonly number[]) => void,
+): void {
   const n = dims.reduce((a, b) => a * b, 1);
   const idx = new Array<number>(dims.length).fill(0);
   for (let k = 0; k < n; k++) {
@@ -152,7 +157,8 @@ export function foldByIndex(
 export function broadcastIndex(idx: readonly number[], dims: readonly number[]): number {
   const offset = idx.length - dims.length;
   let flat = 0;
-  for (let d = 0; d < dims.length; d++) flat = flat * dims[d] + (dims[d] === 1 ? 0 : idx[d + offset]);
+  for (let d = 0; d < dims.length; d++)
+    flat = flat * dims[d] + (dims[d] === 1 ? 0 : idx[d + offset]);
   return flat;
 }
 
@@ -187,10 +193,8 @@ export function divideProducts(numer: readonly Dim[], denom: readonly Dim[]): Di
     }
   }
   if (coefD === 0) throw new ShapeError('cannot infer a dimension from a shape containing 0');
-  if (leftover.length === 0 && coefN % coefD === 0) {
-    return productDims([coefN / coefD, ...syms]);
-  }
-  return divDim(productDims([coefN, ...syms]), productDims([coefD, ...leftover]));
+  if (leftover.length === 0 && coefN % coefD === 0) return productDims([...syms, coefN / coefD]);
+  return divDim(productDims([...syms, coefN]), productDims([...leftover, coefD]));
 }
 
 /** Merges two dims from alternative paths (If branches, loop iterations). */
@@ -212,4 +216,14 @@ export function mergeTypes(
   if (!a.shape || !b.shape || a.shape.length !== b.shape.length) return { dtype };
   const bs = b.shape;
   return { dtype, shape: a.shape.map((d, i) => mergeDim(d, bs[i], fresh)) };
+}
+
+/** The shape as plain numbers when every dim is known (a mutable copy), else undefined. */
+export function knownDims(shape: readonly Dim[] | undefined): number[] | undefined {
+  return shape && allKnown(shape) ? shape.map(Number) : undefined;
+}
+
+/** A product with its numeric factors gathered last: ['N', 3, 4] → 'N*12', not '(N*3)*4'. */
+export function simplifyProduct(dims: readonly Dim[]): Dim {
+  return divideProducts(dims, []);
 }

@@ -137,7 +137,12 @@ function runGraph(
   state: ShapeInference,
   outerNames: ReadonlySet<string>,
 ): void {
-  let symbolCounter = 0;
+  const symbolUses = new Map<string, number>();
+  const nextSymbol = (name: string): number => {
+    const n = (symbolUses.get(name) ?? 0) + 1;
+    symbolUses.set(name, n);
+    return n;
+  };
   view.order.forEach((node, index) => {
     const label = nodeLabel(node, index);
     if (node.opType === 'Constant' && node.domain === '') {
@@ -145,7 +150,7 @@ function runGraph(
       return;
     }
     const opset = options.opsets.get(node.domain === 'ai.onnx' ? '' : node.domain) ?? 0;
-    const ctx = makeContext(node, label, opset, view, options, state, outerNames, () => ++symbolCounter);
+    const ctx = makeContext(node, label, opset, view, options, state, outerNames, nextSymbol);
     const rule = findRule(node.domain, node.opType);
     let types: readonly (TensorType | undefined)[] = [];
     let values: readonly (ConstValue | undefined)[] | undefined;
@@ -264,7 +269,7 @@ function makeContext(
   options: InferOptions,
   state: ShapeInference,
   outerNames: ReadonlySet<string>,
-  nextSymbol: () => number,
+  nextSymbol: (name: string) => number,
 ): InferContext {
   const attrs = new Map<string, Attribute>();
   for (const a of node.attributes) attrs.set(a.name, a);
@@ -285,7 +290,11 @@ function makeContext(
       const a = attrs.get(n);
       return a?.s ? attributeString(a) : fallback;
     },
-    newSymbol: (what) => `${label}_${what}${nextSymbol() > 1 ? '' : ''}`,
+    newSymbol: (what) => {
+      // Unique per graph run: a second symbol with the same label gets a numeric suffix.
+      const n = nextSymbol(`${label}_${what}`);
+      return n === 1 ? `${label}_${what}` : `${label}_${what}_${n}`;
+    },
     inferSubgraph: (graph: Graph, inputTypes) => inferSubgraph(graph, inputTypes, view, options, state, outerNames),
     warn: (message) => state.diagnostics.push({ severity: 'warning', node: label, message }),
   };

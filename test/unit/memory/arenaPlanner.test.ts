@@ -22,6 +22,21 @@ const lifetimeArbitrary = fc
     })),
   );
 
+/** Many tensors over few steps, so a tensor has dozens of live neighbours. */
+const crowdedLifetimes = fc
+  .array(fc.tuple(fc.integer({ min: 1, max: 500 }), fc.integer({ min: 0, max: 4 })), {
+    minLength: 40,
+    maxLength: 120,
+  })
+  .map((raw): TensorLifetime[] =>
+    raw.map(([bytes, firstStep], i) => ({
+      name: `t${i}`,
+      bytes,
+      firstStep,
+      lastStep: firstStep + 2,
+    })),
+  );
+
 function assertNoOverlap(lifetimes: readonly TensorLifetime[], offsets: Map<string, number>) {
   for (const a of lifetimes) {
     for (const b of lifetimes) {
@@ -36,7 +51,7 @@ function assertNoOverlap(lifetimes: readonly TensorLifetime[], offsets: Map<stri
 
 test('tensors alive at the same time never share bytes, and lowerBound ≤ arena ≤ naive', () => {
   fc.assert(
-    fc.property(lifetimeArbitrary, (lifetimes) => {
+    fc.property(fc.oneof(lifetimeArbitrary, crowdedLifetimes), (lifetimes) => {
       const { arenaBytes, offsets } = planArena(lifetimes);
       assertNoOverlap(lifetimes, offsets);
       const lowerBound = Math.max(0, ...liveBytesPerStep(lifetimes, 0));
@@ -98,4 +113,54 @@ test('10,000 steps and 20,000 tensors plan quickly', () => {
   // The target is well under 100 ms; the bound is loose so a slow CI machine does not flake,
   // yet an accidental all-pairs loop (seconds) still fails.
   assert.ok(elapsed < 1000, `planning took ${elapsed.toFixed(0)} ms`);
+});
+
+/** First fit as TFLM writes it: every placed tensor checked, the overlapping ones by offset. */
+function referencePlan(lifetimes: readonly TensorLifetime[], alignment: number) {
+  const order = [...lifetimes].sort(
+    (x, y) =>
+      y.bytes - x.bytes ||
+      x.firstStep - y.firstStep ||
+      (x.name < y.name ? -1 : x.name > y.name ? 1 : 0),
+  );
+  const placed: { t: TensorLifetime; offset: number }[] = [];
+  const offsets = new Map<string, number>();
+  for (const t of order) {
+    let candidate = 0;
+    if (t.bytes > 0) {
+      const live = placed
+        .filter((p) => p.t.bytes > 0 && p.t.firstStep <= t.lastStep && t.firstStep <= p.t.lastStep)
+        .sort((a, b) => a.offset - b.offset);
+      for (const p of live) {
+        if (candidate + t.bytes <= p.offset) break;
+        candidate = Math.max(candidate, Math.ceil((p.offset + p.t.bytes) / alignment) * alignment);
+      }
+    }
+    placed.push({ t, offset: candidate });
+    offsets.set(t.name, candidate);
+  }
+  return offsets;
+}
+
+test('the indexed planner places every tensor where a brute-force first fit would', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(lifetimeArbitrary, crowdedLifetimes),
+      fc.constantFrom(1, 8),
+      (lifetimes, alignment) => {
+        assert.deepEqual(
+          planArena(lifetimes, alignment).offsets,
+          referencePlan(lifetimes, alignment),
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a lifetime that ends before it starts is an error naming the tensor', () => {
+  assert.throws(
+    () => planArena([{ name: 'bad', bytes: 4, firstStep: 3, lastStep: 1 }]),
+    /Tensor 'bad' has lifetime \[3, 1\]/,
+  );
 });

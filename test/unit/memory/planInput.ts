@@ -8,7 +8,9 @@ export function graph(
 ): PlanInput {
   const steps: PlanStep[] = lines.map((line) => {
     const [node, rest] = line.split(':');
-    const [inputs, outputs] = rest.split('->').map((side) => side.trim().split(/\s+/).filter(Boolean));
+    const [inputs, outputs] = rest
+      .split('->')
+      .map((side) => side.trim().split(/\s+/).filter(Boolean));
     return { node: node.trim(), inputs, outputs };
   });
   return {

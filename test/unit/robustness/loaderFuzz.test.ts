@@ -140,7 +140,8 @@ function parseFields(bytes: Uint8Array, depth: number): PField[] | undefined {
       if (wireType === WireType.LengthDelimited) {
         const payload = r.bytes();
         // Tensor payloads would make huge, meaningless trees; only small payloads are explored.
-        const children = payload.length > 0 && payload.length < 4096 ? parseFields(payload, depth + 1) : undefined;
+        const children =
+          payload.length > 0 && payload.length < 4096 ? parseFields(payload, depth + 1) : undefined;
         fields.push({ num, wireType, tag, value: payload, children });
       } else {
         const start = r.pos;
@@ -170,7 +171,10 @@ function serialize(fields: readonly PField[], w = new WireWriter()): WireWriter 
 }
 
 /** Every field of the tree, depth first, with the list that holds it. */
-function flatten(fields: PField[], out: { list: PField[]; index: number }[] = []): { list: PField[]; index: number }[] {
+function flatten(
+  fields: PField[],
+  out: { list: PField[]; index: number }[] = [],
+): { list: PField[]; index: number }[] {
   fields.forEach((f, index) => {
     out.push({ list: fields, index });
     if (f.children) flatten(f.children, out);
@@ -185,7 +189,26 @@ function varintBytes(v: number): Uint8Array {
 }
 
 /** Values that break naive size arithmetic: negatives, zero, 2^31, 2^32, 1e15, 2^53. */
-const INTERESTING = [0, 1, -1, -2, 2, 3, 7, 8, 16, 255, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 32 + 1, 1e15, 2 ** 53, -(2 ** 31), -(2 ** 53)];
+const INTERESTING = [
+  0,
+  1,
+  -1,
+  -2,
+  2,
+  3,
+  7,
+  8,
+  16,
+  255,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 32 + 1,
+  1e15,
+  2 ** 53,
+  -(2 ** 31),
+  -(2 ** 53),
+];
 
 /** A huge length prefix: past any buffer, past 2^32, past 2^53, and a 10-byte all-ones varint. */
 const HUGE_LENGTHS: Uint8Array[] = [
@@ -227,12 +250,29 @@ const someBytes = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, max
  * inference and cost analysis.
  */
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('bitFlip' as const), pos, bit: fc.integer({ min: 0, max: 7 }) }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('overwrite' as const), pos, bytes: someBytes }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: pos }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant('insert' as const), pos, bytes: someBytes }), weight: 1 },
   {
-    arbitrary: fc.record({ kind: fc.constant('delete' as const), pos, count: fc.integer({ min: 1, max: 64 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('bitFlip' as const),
+      pos,
+      bit: fc.integer({ min: 0, max: 7 }),
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant('overwrite' as const), pos, bytes: someBytes }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: pos }), weight: 1 },
+  {
+    arbitrary: fc.record({ kind: fc.constant('insert' as const), pos, bytes: someBytes }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('delete' as const),
+      pos,
+      count: fc.integer({ min: 1, max: 64 }),
+    }),
     weight: 1,
   },
   {
@@ -245,7 +285,11 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
     weight: 1,
   },
   {
-    arbitrary: fc.record({ kind: fc.constant('swapWireType' as const), field: pos, wireType: fc.integer({ min: 0, max: 7 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('swapWireType' as const),
+      field: pos,
+      wireType: fc.integer({ min: 0, max: 7 }),
+    }),
     weight: 2,
   },
   {
@@ -267,12 +311,22 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('dropField' as const), field: pos }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('duplicateField' as const), field: pos }), weight: 3 },
   {
-    arbitrary: fc.record({ kind: fc.constant('payloadBytes' as const), field: pos, pos, bytes: someBytes }),
+    arbitrary: fc.record({
+      kind: fc.constant('payloadBytes' as const),
+      field: pos,
+      pos,
+      bytes: someBytes,
+    }),
     weight: 4,
   },
 );
 
-function splice(buf: Uint8Array, start: number, deleteCount: number, insert: Uint8Array): Uint8Array {
+function splice(
+  buf: Uint8Array,
+  start: number,
+  deleteCount: number,
+  insert: Uint8Array,
+): Uint8Array {
   const out = new Uint8Array(buf.length - deleteCount + insert.length);
   out.set(buf.subarray(0, start));
   out.set(insert, start);
@@ -331,7 +385,9 @@ function mutateTree(buf: Uint8Array, m: Extract<Mutation, { field: number }>): U
     }
     case 'payloadBytes': {
       // Overwrite bytes inside a leaf payload (a name, a packed array, tensor data).
-      const slot = pick((f) => f.wireType === WireType.LengthDelimited && !f.children && f.value.length > 0);
+      const slot = pick(
+        (f) => f.wireType === WireType.LengthDelimited && !f.children && f.value.length > 0,
+      );
       if (!slot) break;
       const f = slot.list[slot.index];
       const value = Uint8Array.from(f.value);
@@ -406,7 +462,8 @@ function runCase(bytes: Uint8Array, fn: (b: Uint8Array) => unknown): string | un
     if (!isKnownError(e)) failure = `unexpected error: ${describeError(e)}`;
   }
   const ms = performance.now() - start;
-  if (!failure && ms > CASE_LIMIT_MS) failure = `took ${ms.toFixed(0)} ms (limit ${CASE_LIMIT_MS} ms)`;
+  if (!failure && ms > CASE_LIMIT_MS)
+    failure = `took ${ms.toFixed(0)} ms (limit ${CASE_LIMIT_MS} ms)`;
   return failure;
 }
 
@@ -415,7 +472,9 @@ function assertProperty<T>(name: string, prop: fc.IProperty<T>, numRuns: number)
     fc.assert(prop, { seed: SEED, numRuns, verbose: 1, includeErrorInReport: true });
   } catch (e) {
     // fast-check's message holds the seed and path too; this line makes the replay command obvious.
-    console.error(`${name}: failed with FUZZ_SEED=${SEED} (replay: FUZZ_SEED=${SEED} node --import tsx --test ${__filename})`);
+    console.error(
+      `${name}: failed with FUZZ_SEED=${SEED} (replay: FUZZ_SEED=${SEED} node --import tsx --test ${__filename})`,
+    );
     throw e;
   }
 }
@@ -435,7 +494,9 @@ test(
           for (const m of mutations) bytes = applyMutation(bytes, m);
           const failure = runCase(bytes, analyzeBytes);
           if (failure) {
-            throw new Error(`${failure}\n  seed model ${seedIndex}, mutations ${JSON.stringify(mutations)}, ${bytes.length} bytes`);
+            throw new Error(
+              `${failure}\n  seed model ${seedIndex}, mutations ${JSON.stringify(mutations)}, ${bytes.length} bytes`,
+            );
           }
         },
       ),
@@ -467,7 +528,8 @@ test('random bytes behind a valid model header reach the graph decoder', () => {
       w.varintField(1, 8);
       w.lengthDelimited(7, payload);
       const failure = runCase(w.finish(), analyzeBytes);
-      if (failure) throw new Error(`${failure}\n  graph payload ${Buffer.from(payload).toString('hex')}`);
+      if (failure)
+        throw new Error(`${failure}\n  graph payload ${Buffer.from(payload).toString('hex')}`);
     }),
     500 * RUNS,
   );

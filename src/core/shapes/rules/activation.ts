@@ -20,7 +20,10 @@ const prelu: ShapeRule = (ctx) => {
 /** Clip: since opset 11 min and max are optional scalar inputs rather than attributes. */
 const clip: ShapeRule = (ctx) => {
   if (ctx.opset >= 11) {
-    for (const [i, what] of [[1, 'min'], [2, 'max']] as const) {
+    for (const [i, what] of [
+      [1, 'min'],
+      [2, 'max'],
+    ] as const) {
       const s = shapeOf(ctx, i);
       if (ctx.hasInput(i) && allKnown(s) && elementCount(s) !== 1) {
         throw new ShapeError(`${what} must be a scalar, got shape [${s.join(', ')}]`);

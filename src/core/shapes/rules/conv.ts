@@ -11,6 +11,7 @@ import {
   dtypeOf,
   effectiveKernel,
   freshDims,
+  offsetDim,
   readWindow,
   requireRank,
   requireSpatial,
@@ -29,7 +30,9 @@ function kernelOf(ctx: InferContext, w: readonly Dim[] | undefined): Dim[] | und
   const attr = ctx.attrInts('kernel_shape');
   if (attr && attr.length > 0) {
     if (w && w.length !== attr.length + 2) {
-      throw new ShapeError(`kernel_shape has ${attr.length} axes but the weight has rank ${w.length}`);
+      throw new ShapeError(
+        `kernel_shape has ${attr.length} axes but the weight has rank ${w.length}`,
+      );
     }
     return [...attr];
   }
@@ -41,7 +44,8 @@ function convShape(ctx: InferContext, io: ConvInputs): Dim[] | undefined {
   const x = shapeOf(ctx, io.x);
   const w = shapeOf(ctx, io.w);
   const kernel = kernelOf(ctx, w);
-  if (!kernel) return x ? [x[0], ctx.newSymbol('M'), ...freshDims(ctx, 'd', x.length - 2)] : undefined;
+  if (!kernel)
+    return x ? [x[0], ctx.newSymbol('M'), ...freshDims(ctx, 'd', x.length - 2)] : undefined;
   const group = ctx.attrInt('group', 1);
   if (w) {
     requireRank(w, kernel.length + 2, 'weight');
@@ -50,10 +54,17 @@ function convShape(ctx: InferContext, io: ConvInputs): Dim[] | undefined {
     }
   }
   const window = readWindow(ctx, kernel);
-  if (!x) return [ctx.newSymbol('N'), w?.[0] ?? ctx.newSymbol('M'), ...freshDims(ctx, 'd', kernel.length)];
+  if (!x)
+    return [
+      ctx.newSymbol('N'),
+      w?.[0] ?? ctx.newSymbol('M'),
+      ...freshDims(ctx, 'd', kernel.length),
+    ];
   requireSpatial(x, kernel.length);
   if (w && isKnown(x[1]) && isKnown(w[1]) && x[1] !== w[1] * group) {
-    throw new ShapeError(`input has ${x[1]} channels, weight expects ${w[1]}×${group} (C/group × group)`);
+    throw new ShapeError(
+      `input has ${x[1]} channels, weight expects ${w[1]}×${group} (C/group × group)`,
+    );
   }
   return [x[0], w?.[0] ?? ctx.newSymbol('M'), ...windowOutputDims(window, x.slice(2))];
 }
@@ -79,11 +90,16 @@ function transposedDims(ctx: InferContext, kernel: readonly Dim[], spatial: read
   }
   return spatial.map((d, i) => {
     if (window.autoPad === 'SAME_UPPER' || window.autoPad === 'SAME_LOWER') {
-      return mulDim(d, window.strides[i]);
+      return mulDim(window.strides[i], d);
     }
     const pads = window.autoPad === 'VALID' ? 0 : window.pads[i] + window.pads[i + n];
-    const grown = addDim(mulDim(window.strides[i], subDim(d, 1)), (outPad[i] ?? 0) - pads);
-    return addDim(grown, effectiveKernel(kernel[i], window.dilations[i]));
+    const stride = window.strides[i];
+    const ek = effectiveKernel(kernel[i], window.dilations[i]);
+    // stride·d + (output_padding − pads + ek − stride), so a symbolic 'H' reads '2*H' not '2*(H-1)+4-2'.
+    const scaled = mulDim(stride, d);
+    const offset = (outPad[i] ?? 0) - pads - stride;
+    if (typeof ek !== 'number') return addDim(offsetDim(scaled, offset), ek);
+    return offsetDim(scaled, offset + ek);
   });
 }
 
@@ -95,12 +111,24 @@ const convTranspose: ShapeRule = (ctx) => {
   const group = ctx.attrInt('group', 1);
   // W is [C, M/group, k…]: output channels are W[1]·group.
   const channels = w ? mulDim(w[1], group) : ctx.newSymbol('M');
-  if (!kernel) return { types: [tensorType(dtype, x ? [x[0], channels, ...freshDims(ctx, 'd', x.length - 2)] : undefined)] };
+  if (!kernel)
+    return {
+      types: [
+        tensorType(dtype, x ? [x[0], channels, ...freshDims(ctx, 'd', x.length - 2)] : undefined),
+      ],
+    };
   if (w) requireRank(w, kernel.length + 2, 'weight');
-  if (!x) return { types: [tensorType(dtype, [ctx.newSymbol('N'), channels, ...freshDims(ctx, 'd', kernel.length)])] };
+  if (!x)
+    return {
+      types: [
+        tensorType(dtype, [ctx.newSymbol('N'), channels, ...freshDims(ctx, 'd', kernel.length)]),
+      ],
+    };
   requireSpatial(x, kernel.length);
   checkSameDim(x[1], w?.[0], 'ConvTranspose input channels vs weight dim 0');
-  return { types: [tensorType(dtype, [x[0], channels, ...transposedDims(ctx, kernel, x.slice(2))])] };
+  return {
+    types: [tensorType(dtype, [x[0], channels, ...transposedDims(ctx, kernel, x.slice(2))])],
+  };
 };
 
 /** Col2Im: [N, C·∏block, L] → [N, C, image_shape…]; image_shape and block_shape are inputs. */
@@ -112,7 +140,9 @@ const col2Im: ShapeRule = (ctx) => {
   const spatialRank = image?.length ?? block?.length ?? shapeOf(ctx, 1)?.[0];
   if (x) requireRank(x, 3, 'input');
   if (image && block && image.length !== block.length) {
-    throw new ShapeError(`image_shape has ${image.length} axes but block_shape has ${block.length}`);
+    throw new ShapeError(
+      `image_shape has ${image.length} axes but block_shape has ${block.length}`,
+    );
   }
   const blockSize = block ? productDims(block) : undefined;
   if (x && isKnown(x[1]) && isKnown(blockSize) && x[1] % blockSize !== 0) {

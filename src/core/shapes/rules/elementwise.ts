@@ -18,7 +18,7 @@ import {
   tensorType,
 } from '../dims';
 import type { ConstValue, Dim, InferContext, InferResult, ShapeRule, TensorType } from '../types';
-import { castNumber } from './tensor';
+import { castNumber, isIntegerExpr } from './tensor';
 
 /** A scalar fold: the result, or undefined when it cannot be known (e.g. 'N' > 3). */
 type Fold = (values: readonly Dim[], ctx: InferContext, dtype: number) => Dim | undefined;
@@ -63,9 +63,7 @@ function bitShift(vs: readonly Dim[], ctx: InferContext): Dim | undefined {
   const [a, b] = vs;
   if (!num(a) || !num(b)) return undefined;
   // Shift by multiplication so 64-bit-ish values keep their magnitude.
-  return ctx.attrString('direction', 'LEFT') === 'RIGHT'
-    ? Math.floor(a / 2 ** b)
-    : a * 2 ** b;
+  return ctx.attrString('direction', 'LEFT') === 'RIGHT' ? Math.floor(a / 2 ** b) : a * 2 ** b;
 }
 
 /** Pairwise folds for Max/Min where a symbol compares only with itself. */
@@ -73,7 +71,14 @@ const pick =
   (f: (a: number, b: number) => number): Fold =>
   (vs) =>
     vs.reduce<Dim | undefined>(
-      (acc, v) => (acc === undefined ? undefined : acc === v ? acc : num(acc) && num(v) ? f(acc, v) : undefined),
+      (acc, v) =>
+        acc === undefined
+          ? undefined
+          : acc === v
+            ? acc
+            : num(acc) && num(v)
+              ? f(acc, v)
+              : undefined,
       vs[0],
     );
 
@@ -90,7 +95,7 @@ const BINARY: Record<string, [OutType, Fold | undefined]> = {
   BitwiseXor: ['same', numeric((a, b) => Number(BigInt(a) ^ BigInt(b)))],
   And: ['bool', numeric((a, b) => bool(a !== 0 && b !== 0))],
   Or: ['bool', numeric((a, b) => bool(a !== 0 || b !== 0))],
-  Xor: ['bool', numeric((a, b) => bool(a !== 0 !== (b !== 0)))],
+  Xor: ['bool', numeric((a, b) => bool((a !== 0) !== (b !== 0)))],
   Equal: ['bool', equalFold],
   Greater: ['bool', numeric((a, b) => bool(a > b))],
   GreaterOrEqual: ['bool', numeric((a, b) => bool(a >= b))],
@@ -105,9 +110,9 @@ const VARIADIC: Record<string, Fold> = {
   Mean: numeric((...xs) => xs.reduce((a, b) => a + b, 0) / xs.length),
 };
 
-/** Symbolic floor/ceil/round: a bare symbol is already an integer (it comes from a shape). */
+/** Symbolic floor/ceil/round: an integer expression of dims is left as it is. */
 function symbolicRound(fn: string, f: (x: number) => number): Fold {
-  return ([a]) => (num(a) ? f(a) : /^[\w.]+$/.test(a) ? a : `${fn}(${a})`);
+  return ([a]) => (num(a) ? f(a) : isIntegerExpr(a) ? a : `${fn}(${a})`);
 }
 
 const UNARY: Record<string, [OutType, Fold | undefined]> = {
@@ -204,15 +209,16 @@ function inputsOf(ctx: InferContext, from = 0): number[] {
  * The broadcasting rule: output shape is the numpy broadcast of the inputs (before opset 7,
  * Add/Mul… with `broadcast=1` broadcast B onto A, so the output is A's shape).
  */
-function broadcastRule(out: OutType, fold: Fold | undefined, firstInput = 0): ShapeRule {
+function broadcastRule(out: OutType, fold: Fold | undefined, dtypeFrom = 0): ShapeRule {
   return (ctx): InferResult => {
-    const ids = inputsOf(ctx, firstInput);
+    const ids = inputsOf(ctx);
     const types = ids.map((i) => ctx.inputType(i));
-    const dtypeSource = types.find((t) => t && t.dtype !== DataType.UNDEFINED);
+    const dtypeSource = types.slice(dtypeFrom).find((t) => t && t.dtype !== DataType.UNDEFINED);
     const dtype = out === 'bool' ? DataType.BOOL : (dtypeSource?.dtype ?? DataType.UNDEFINED);
     const shapes = shapesOf(types);
     let shape: Dim[] | undefined;
-    if (ctx.opset < 7 && ctx.attrInt('broadcast', 0) === 1) shape = types[0]?.shape && [...types[0].shape];
+    if (ctx.opset < 7 && ctx.attrInt('broadcast', 0) === 1)
+      shape = types[0]?.shape && [...types[0].shape];
     else if (shapes) shape = broadcastShapes(shapes);
     const value = foldBroadcast(
       ctx,
@@ -225,14 +231,8 @@ function broadcastRule(out: OutType, fold: Fold | undefined, firstInput = 0): Sh
   };
 }
 
-/** Where(cond, X, Y): broadcast of all three, X's dtype; folds when cond, X and Y are known. */
-const where: ShapeRule = (ctx) => {
-  const rule = broadcastRule('same', ([c, x, y]) => (num(c) ? (c !== 0 ? x : y) : undefined));
-  const r = rule(ctx);
-  const t = r.types[0];
-  const x = ctx.inputType(1) ?? ctx.inputType(2);
-  return { types: [t && x ? { ...t, dtype: x.dtype } : t], values: r.values };
-};
+/** Where(cond, X, Y): broadcast of all three with X's dtype; folds when all three are known. */
+const where = broadcastRule('same', ([c, x, y]) => (num(c) ? (c !== 0 ? x : y) : undefined), 1);
 
 function unaryRule(out: OutType, fold: Fold | undefined): ShapeRule {
   return (ctx) => {
@@ -248,7 +248,9 @@ function table(
   entries: Record<string, [OutType, Fold | undefined]>,
   make: (out: OutType, fold: Fold | undefined) => ShapeRule,
 ): Record<string, ShapeRule> {
-  return Object.fromEntries(Object.entries(entries).map(([op, [out, fold]]) => [op, make(out, fold)]));
+  return Object.fromEntries(
+    Object.entries(entries).map(([op, [out, fold]]) => [op, make(out, fold)]),
+  );
 }
 
 export const elementwiseRules: Record<string, ShapeRule> = {

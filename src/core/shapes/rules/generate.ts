@@ -1,7 +1,7 @@
 /** Ops that generate tensors from scalars or shapes: ConstantOfShape and Range. */
 import { DataType } from '../../onnx/types';
 import { tensorNumbers } from '../../onnx/tensorData';
-import { allKnown, ceilDivDim, FOLD_LIMIT, isKnown, maxDim, subDim, tensorType } from '../dims';
+import { ceilDivDim, FOLD_LIMIT, isKnown, knownDims, maxDim, subDim, tensorType } from '../dims';
 import type { ConstValue, Dim, ShapeRule } from '../types';
 import { castNumber, constDims, constScalar, freshDims } from './tensor';
 
@@ -25,9 +25,10 @@ const constantOfShape: ShapeRule = (ctx) => {
     return { types: [tensorType(dtype, isKnown(rank) ? freshDims(ctx, rank, 'dim') : undefined)] };
   }
   let value: ConstValue | undefined;
-  if (allKnown(dims) && !Number.isNaN(fillValue)) {
-    const n = dims.reduce((a, b) => a * b, 1);
-    if (n <= FOLD_LIMIT) value = { dims: [...dims], values: new Array<Dim>(n).fill(fillValue) };
+  const known = knownDims(dims);
+  if (known && !Number.isNaN(fillValue)) {
+    const n = known.reduce((a, b) => a * b, 1);
+    if (n <= FOLD_LIMIT) value = { dims: known, values: new Array<Dim>(n).fill(fillValue) };
   }
   return { types: [tensorType(dtype, dims)], values: [value] };
 };

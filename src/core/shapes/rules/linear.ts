@@ -22,8 +22,16 @@ const gemm: ShapeRule = (ctx) => {
   const dtype = dtypeOf(ctx, 0);
   if (a) requireRank(a, 2, 'A');
   if (b) requireRank(b, 2, 'B');
-  const [m, ka] = a ? (ctx.attrInt('transA', 0) ? [a[1], a[0]] : [a[0], a[1]]) : [undefined, undefined];
-  const [kb, n] = b ? (ctx.attrInt('transB', 0) ? [b[1], b[0]] : [b[0], b[1]]) : [undefined, undefined];
+  const [m, ka] = a
+    ? ctx.attrInt('transA', 0)
+      ? [a[1], a[0]]
+      : [a[0], a[1]]
+    : [undefined, undefined];
+  const [kb, n] = b
+    ? ctx.attrInt('transB', 0)
+      ? [b[1], b[0]]
+      : [b[0], b[1]]
+    : [undefined, undefined];
   checkSameDim(ka, kb, 'Gemm inner dimensions (K of A vs K of B)');
   const out = [m ?? ctx.newSymbol('M'), n ?? ctx.newSymbol('N')];
   const c = shapeOf(ctx, 2);
@@ -42,7 +50,9 @@ export function matmulShape(a: readonly Dim[], b: readonly Dim[]): Dim[] {
   const k1 = a2[a2.length - 1];
   const k2 = b2[b2.length - 2];
   if (isKnown(k1) && isKnown(k2) && k1 !== k2) {
-    throw new ShapeError(`inner dimensions differ: [${a.join(', ')}] × [${b.join(', ')}] (${k1} vs ${k2})`);
+    throw new ShapeError(
+      `inner dimensions differ: [${a.join(', ')}] × [${b.join(', ')}] (${k1} vs ${k2})`,
+    );
   }
   const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]);
   const out = [...batch];
@@ -70,9 +80,11 @@ interface EinsumTerm {
 function parseTerm(raw: string): EinsumTerm {
   const t = raw.trim();
   const at = t.indexOf('...');
-  if (at !== t.lastIndexOf('...')) throw new ShapeError(`einsum term '${t}' has more than one ellipsis`);
+  if (at !== t.lastIndexOf('...'))
+    throw new ShapeError(`einsum term '${t}' has more than one ellipsis`);
   const letters = t.replace('...', '');
-  if (!/^[A-Za-z]*$/.test(letters)) throw new ShapeError(`einsum term '${t}' has characters other than letters`);
+  if (!/^[A-Za-z]*$/.test(letters))
+    throw new ShapeError(`einsum term '${t}' has characters other than letters`);
   return { labels: [...letters], ellipsisAt: at < 0 ? -1 : [...t.slice(0, at)].length };
 }
 
@@ -84,7 +96,9 @@ function bindEinsum(terms: readonly EinsumTerm[], shapes: readonly (readonly Dim
     const shape = shapes[i];
     const named = term.labels.length;
     if (term.ellipsisAt < 0 ? shape.length !== named : shape.length < named) {
-      throw new ShapeError(`einsum input ${i} has rank ${shape.length}, its term names ${named} axes`);
+      throw new ShapeError(
+        `einsum input ${i} has rank ${shape.length}, its term names ${named} axes`,
+      );
     }
     const ell = shape.length - named;
     const ellStart = term.ellipsisAt < 0 ? shape.length : term.ellipsisAt;
@@ -105,7 +119,10 @@ function bindEinsum(terms: readonly EinsumTerm[], shapes: readonly (readonly Dim
 function implicitOutput(terms: readonly EinsumTerm[]): EinsumTerm {
   const count = new Map<string, number>();
   for (const t of terms) for (const l of t.labels) count.set(l, (count.get(l) ?? 0) + 1);
-  const labels = [...count].filter(([, c]) => c === 1).map(([l]) => l).sort();
+  const labels = [...count]
+    .filter(([, c]) => c === 1)
+    .map(([l]) => l)
+    .sort();
   return { labels, ellipsisAt: terms.some((t) => t.ellipsisAt >= 0) ? 0 : -1 };
 }
 
@@ -115,7 +132,9 @@ const einsum: ShapeRule = (ctx) => {
   const [lhs, rhs] = equation.split('->');
   const terms = lhs.split(',').map(parseTerm);
   if (terms.length !== ctx.inputCount) {
-    throw new ShapeError(`equation '${equation}' has ${terms.length} operands but the node has ${ctx.inputCount} inputs`);
+    throw new ShapeError(
+      `equation '${equation}' has ${terms.length} operands but the node has ${ctx.inputCount} inputs`,
+    );
   }
   const dtype = dtypeOf(ctx, 0);
   const shapes = terms.map((_, i) => shapeOf(ctx, i));
@@ -156,7 +175,12 @@ function headView(shape: readonly Dim[], heads: number, what: string): HeadView 
     if (heads > 0) checkSameDim(shape[1], heads, `${what} heads vs attribute`);
     return { batch: shape[0], heads: shape[1], seq: shape[2], headSize: shape[3] };
   }
-  return { batch: shape[0], heads, seq: shape[1], headSize: perHead(shape[2], heads, `${what} hidden size`) };
+  return {
+    batch: shape[0],
+    heads,
+    seq: shape[1],
+    headSize: perHead(shape[2], heads, `${what} hidden size`),
+  };
 }
 
 /** Attention (opset 23): Y, present_key, present_value, qk_matmul_output. */
@@ -164,7 +188,8 @@ const attention: ShapeRule = (ctx) => {
   const dtype = dtypeOf(ctx, 0);
   const vDtype = dtypeOf(ctx, 2, dtype);
   const [q, k, v] = [shapeOf(ctx, 0), shapeOf(ctx, 1), shapeOf(ctx, 2)];
-  if (!q || !k || !v) return { types: [tensorType(dtype), tensorType(dtype), tensorType(vDtype), tensorType(dtype)] };
+  if (!q || !k || !v)
+    return { types: [tensorType(dtype), tensorType(dtype), tensorType(vDtype), tensorType(dtype)] };
   const qh = headView(q, ctx.attrInt('q_num_heads', 0), 'Q');
   const kvHeads = ctx.attrInt('kv_num_heads', 0);
   const kh = headView(k, kvHeads, 'K');
@@ -172,10 +197,16 @@ const attention: ShapeRule = (ctx) => {
   checkSameDim(qh.headSize, kh.headSize, 'head size of Q vs K');
   checkSameDim(kh.seq, vh.seq, 'sequence length of K vs V');
   if (isKnown(qh.heads) && isKnown(kh.heads) && qh.heads % kh.heads !== 0) {
-    throw new ShapeError(`${qh.heads} query heads are not a multiple of ${kh.heads} key/value heads`);
+    throw new ShapeError(
+      `${qh.heads} query heads are not a multiple of ${kh.heads} key/value heads`,
+    );
   }
   const past = shapeOf(ctx, 4);
-  const total = !ctx.hasInput(4) ? kh.seq : past ? addDim(past[2], kh.seq) : ctx.newSymbol('total_seq');
+  const total = !ctx.hasInput(4)
+    ? kh.seq
+    : past
+      ? addDim(past[2], kh.seq)
+      : ctx.newSymbol('total_seq');
   const y =
     q.length === 4
       ? [qh.batch, qh.heads, qh.seq, vh.headSize]
@@ -207,11 +238,17 @@ const linearAttention: ShapeRule = (ctx) => {
   const qHeads = ctx.attrInt('q_num_heads', 0);
   const kvHeads = ctx.attrInt('kv_num_heads', 0);
   if (!q || !k || !v) return { types: [tensorType(dtype), tensorType(dtypeOf(ctx, 3, dtype))] };
-  for (const [s, what] of [[q, 'query'], [k, 'key'], [v, 'value']] as const) requireRank(s, 3, what);
+  for (const [s, what] of [
+    [q, 'query'],
+    [k, 'key'],
+    [v, 'value'],
+  ] as const)
+    requireRank(s, 3, what);
   const dk = perHead(k[2], kvHeads, 'key hidden size');
   const dv = perHead(v[2], kvHeads, 'value hidden size');
   checkSameDim(perHead(q[2], qHeads, 'query hidden size'), dk, 'd_k of query vs key');
-  if (qHeads % kvHeads !== 0) throw new ShapeError(`q_num_heads ${qHeads} is not a multiple of kv_num_heads ${kvHeads}`);
+  if (qHeads % kvHeads !== 0)
+    throw new ShapeError(`q_num_heads ${qHeads} is not a multiple of kv_num_heads ${kvHeads}`);
   const batch = pickDim(q[0], k[0], () => ctx.newSymbol('B'));
   return {
     types: [
@@ -233,4 +270,4 @@ export const linearRules: Record<string, ShapeRule> = {
   LinearAttention: linearAttention,
 };
 
-export { gemm, headView, perHead };
+export { gemm, perHead };

@@ -26,7 +26,12 @@ const gridSample: ShapeRule = (ctx) => {
   const x = shapeOf(ctx, 0);
   const grid = shapeOf(ctx, 1);
   const dtype = dtypeOf(ctx, 0);
-  if (!grid) return { types: [tensorType(dtype, x ? [x[0], x[1], ...freshDims(ctx, 'd', x.length - 2)] : undefined)] };
+  if (!grid)
+    return {
+      types: [
+        tensorType(dtype, x ? [x[0], x[1], ...freshDims(ctx, 'd', x.length - 2)] : undefined),
+      ],
+    };
   requireMinRank(grid, 3, 'grid');
   const spatial = grid.slice(1, -1);
   if (x) {
@@ -34,7 +39,9 @@ const gridSample: ShapeRule = (ctx) => {
     checkSameDim(x[0], grid[0], 'batch of X vs grid');
   }
   checkSameDim(grid[grid.length - 1], spatial.length, 'grid last dim vs number of spatial axes');
-  return { types: [tensorType(dtype, [x?.[0] ?? grid[0], x?.[1] ?? ctx.newSymbol('C'), ...spatial])] };
+  return {
+    types: [tensorType(dtype, [x?.[0] ?? grid[0], x?.[1] ?? ctx.newSymbol('C'), ...spatial])],
+  };
 };
 
 /** AffineGrid: theta [N, 2, 3] or [N, 3, 4]; size = (N, C, H, W) or (N, C, D, H, W). */
@@ -44,7 +51,8 @@ const affineGrid: ShapeRule = (ctx) => {
   const sizeLength = size?.length ?? shapeOf(ctx, 1)?.[0];
   const theta = shapeOf(ctx, 0);
   if (!isKnown(sizeLength)) return { types: [tensorType(dtype)] };
-  if (sizeLength !== 4 && sizeLength !== 5) throw new ShapeError(`size has ${sizeLength} values; expected 4 or 5`);
+  if (sizeLength !== 4 && sizeLength !== 5)
+    throw new ShapeError(`size has ${sizeLength} values; expected 4 or 5`);
   const r = sizeLength - 2;
   if (theta) {
     requireRank(theta, 3, 'theta');
@@ -52,7 +60,9 @@ const affineGrid: ShapeRule = (ctx) => {
     checkSameDim(theta[2], r + 1, 'theta dim 2 vs spatial rank + 1');
   }
   const spatial = size ? size.slice(2) : freshDims(ctx, 'd', r);
-  return { types: [tensorType(dtype, [size?.[0] ?? theta?.[0] ?? ctx.newSymbol('N'), ...spatial, r])] };
+  return {
+    types: [tensorType(dtype, [size?.[0] ?? theta?.[0] ?? ctx.newSymbol('N'), ...spatial, r])],
+  };
 };
 
 /**
@@ -66,7 +76,9 @@ const loss: ShapeRule = (ctx) => {
   if (scores) requireMinRank(scores, 2, 'input');
   if (scores && target) {
     requireRank(target, scores.length - 1, 'target (rank of input − 1)');
-    target.forEach((d, i) => checkSameDim(d, scores[i === 0 ? 0 : i + 1], `target dim ${i} vs input`));
+    target.forEach((d, i) =>
+      checkSameDim(d, scores[i === 0 ? 0 : i + 1], `target dim ${i} vs input`),
+    );
   }
   const none = ctx.attrString('reduction', 'mean') === 'none';
   const perItem = target ?? (scores ? [scores[0], ...scores.slice(2)] : undefined);
@@ -95,19 +107,26 @@ const multinomial: ShapeRule = (ctx) => {
   const x = shapeOf(ctx, 0);
   if (x) requireRank(x, 2, 'input');
   const batch = x?.[0] ?? ctx.newSymbol('batch');
-  return { types: [tensorType(dtypeAttr(ctx, DataType.INT32), [batch, ctx.attrInt('sample_size', 1)])] };
+  return {
+    types: [tensorType(dtypeAttr(ctx, DataType.INT32), [batch, ctx.attrInt('sample_size', 1)])],
+  };
 };
 
 /** ImageDecoder: [H, W, 3] for RGB/BGR, [H, W, 1] for Grayscale; H and W come from the bytes. */
 const imageDecoder: ShapeRule = (ctx) => {
   const channels = ctx.attrString('pixel_format', 'RGB') === 'Grayscale' ? 1 : 3;
-  return { types: [tensorType(DataType.UINT8, [ctx.newSymbol('height'), ctx.newSymbol('width'), channels])] };
+  return {
+    types: [
+      tensorType(DataType.UINT8, [ctx.newSymbol('height'), ctx.newSymbol('width'), channels]),
+    ],
+  };
 };
 
 /** TfIdfVectorizer: [N] → [C] or [B, N] → [B, C], C = max(ngram_indexes) + 1. */
 const tfIdfVectorizer: ShapeRule = (ctx) => {
   const indexes = ctx.attrInts('ngram_indexes');
-  const width: Dim = indexes && indexes.length > 0 ? Math.max(...indexes) + 1 : ctx.newSymbol('ngrams');
+  const width: Dim =
+    indexes && indexes.length > 0 ? Math.max(...indexes) + 1 : ctx.newSymbol('ngrams');
   const x = shapeOf(ctx, 0);
   if (!x) return { types: [tensorType(DataType.FLOAT)] };
   requireRank(x, [1, 2], 'input');

@@ -4,13 +4,23 @@
  */
 import { DataType } from '../../onnx/types';
 import { addDim, ceilDivDim, divDim, mulDim, normalizeAxis, subDim, tensorType } from '../dims';
-import { ShapeError, type Dim, type InferContext, type InferResult, type TensorType } from '../types';
+import {
+  ShapeError,
+  type Dim,
+  type InferContext,
+  type InferResult,
+  type TensorType,
+} from '../types';
 
 export function shapeOf(ctx: InferContext, i: number): readonly Dim[] | undefined {
   return ctx.inputType(i)?.shape;
 }
 
-export function dtypeOf(ctx: InferContext, i: number, fallback: DataType = DataType.FLOAT): DataType {
+export function dtypeOf(
+  ctx: InferContext,
+  i: number,
+  fallback: DataType = DataType.FLOAT,
+): DataType {
   const t = ctx.inputType(i);
   return t && t.dtype !== DataType.UNDEFINED ? t.dtype : fallback;
 }
@@ -48,7 +58,11 @@ export function pickDim(a: Dim | undefined, b: Dim | undefined, fallback: () => 
   return a ?? b ?? fallback();
 }
 
-export function requireRank(shape: readonly Dim[], rank: number | readonly number[], what: string): void {
+export function requireRank(
+  shape: readonly Dim[],
+  rank: number | readonly number[],
+  what: string,
+): void {
   const ranks = typeof rank === 'number' ? [rank] : rank;
   if (!ranks.includes(shape.length)) {
     throw new ShapeError(`${what} must have rank ${ranks.join(' or ')}, got rank ${shape.length}`);
@@ -77,7 +91,8 @@ export function constScalar(ctx: InferContext, i: number): Dim | undefined {
 /** Unique, normalized axes; throws on duplicates (ReduceX, Einsum-free ops). */
 export function normalizeAxes(axes: readonly number[], rank: number, what = 'axes'): number[] {
   const out = axes.map((a) => normalizeAxis(a, rank, what));
-  if (new Set(out).size !== out.length) throw new ShapeError(`${what} [${axes.join(', ')}] repeat an axis`);
+  if (new Set(out).size !== out.length)
+    throw new ShapeError(`${what} [${axes.join(', ')}] repeat an axis`);
   return out;
 }
 
@@ -132,8 +147,10 @@ export function readWindow(ctx: InferContext, kernel: readonly Dim[]): Window {
     autoPad: readAutoPad(ctx),
     ceilMode: ctx.attrInt('ceil_mode', 0) === 1,
   };
-  if (w.strides.some((s) => s < 1)) throw new ShapeError(`strides [${w.strides.join(', ')}] must be ≥ 1`);
-  if (w.dilations.some((s) => s < 1)) throw new ShapeError(`dilations [${w.dilations.join(', ')}] must be ≥ 1`);
+  if (w.strides.some((s) => s < 1))
+    throw new ShapeError(`strides [${w.strides.join(', ')}] must be ≥ 1`);
+  if (w.dilations.some((s) => s < 1))
+    throw new ShapeError(`dilations [${w.dilations.join(', ')}] must be ≥ 1`);
   if (w.pads.some((p) => p < 0)) throw new ShapeError(`pads [${w.pads.join(', ')}] must be ≥ 0`);
   return w;
 }
@@ -164,7 +181,13 @@ export function windowOutputDim(w: Window, axis: number, input: Dim): Dim {
     if ((out - 1) * stride >= input + padBegin) out--;
     return out;
   }
-  const span = typeof ek === 'number' ? offsetDim(input, padSum - ek) : subDim(offsetDim(input, padSum), ek);
+  if (typeof ek !== 'number') {
+    const span = subDim(offsetDim(input, padSum), ek);
+    return addDim(w.ceilMode ? ceilDivDim(span, stride) : divDim(span, stride), 1);
+  }
+  // Stride 1 folds the +1 into the offset, so 'H' with a 3-wide kernel and pads 1 stays 'H'.
+  if (stride === 1) return offsetDim(input, padSum - ek + 1);
+  const span = offsetDim(input, padSum - ek);
   return addDim(w.ceilMode ? ceilDivDim(span, stride) : divDim(span, stride), 1);
 }
 

@@ -45,7 +45,10 @@ const layerNormalization: ShapeRule = (ctx) => {
   const stash = ctx.attrInt('stash_type', DataType.FLOAT) as DataType;
   if (!x) return { types: [sameAsInput(ctx), tensorType(stash), tensorType(stash)] };
   const axis = normalizeAxis(ctx.attrInt('axis', -1), x.length);
-  const stats: TensorType = tensorType(stash, x.map((d, i) => (i < axis ? d : 1)));
+  const stats: TensorType = tensorType(
+    stash,
+    x.map((d, i) => (i < axis ? d : 1)),
+  );
   return { types: [sameAsInput(ctx), stats, stats] };
 };
 
@@ -60,7 +63,12 @@ const groupNormalization: ShapeRule = (ctx) => {
   const expected = ctx.opset >= 21 ? c : groups;
   for (const i of [1, 2]) {
     const p = shapeOf(ctx, i);
-    if (p?.length === 1) checkSameDim(p[0], expected, `input ${i} length vs ${ctx.opset >= 21 ? 'channels' : 'num_groups'}`);
+    if (p?.length === 1)
+      checkSameDim(
+        p[0],
+        expected,
+        `input ${i} length vs ${ctx.opset >= 21 ? 'channels' : 'num_groups'}`,
+      );
   }
   return { types: [sameAsInput(ctx)] };
 };

@@ -3,13 +3,14 @@
  * Window arithmetic (ceil_mode, dilations, auto_pad) is in nnHelpers.
  */
 import { DataType } from '../../onnx/types';
-import { addDim, mulDim, subDim, tensorType } from '../dims';
+import { mulDim, tensorType } from '../dims';
 import { ShapeError, type Dim, type InferContext, type ShapeRule } from '../types';
 import {
   checkSameDim,
   constInts,
   dtypeOf,
   freshDims,
+  offsetDim,
   readWindow,
   requireMinRank,
   requireRank,
@@ -82,12 +83,21 @@ const maxUnpool: ShapeRule = (ctx) => {
   const x = shapeOf(ctx, 0);
   if (ctx.hasInput(2) || !x) {
     // A runtime output_shape decides the size; only the rank is known.
-    return { types: [tensorType(dtype, [x?.[0] ?? ctx.newSymbol('N'), x?.[1] ?? ctx.newSymbol('C'), ...freshDims(ctx, 'd', n)])] };
+    return {
+      types: [
+        tensorType(dtype, [
+          x?.[0] ?? ctx.newSymbol('N'),
+          x?.[1] ?? ctx.newSymbol('C'),
+          ...freshDims(ctx, 'd', n),
+        ]),
+      ],
+    };
   }
   requireSpatial(x, n);
+  // (in − 1)·stride + k − pads, written stride·in + (k − pads − stride) to keep symbols readable.
   const spatial = x.slice(2).map((d, i) => {
-    const grown = mulDim(subDim(d, 1), window.strides[i]);
-    return addDim(grown, kernel[i] - window.pads[i] - window.pads[i + n]);
+    const s = window.strides[i];
+    return offsetDim(mulDim(s, d), kernel[i] - window.pads[i] - window.pads[i + n] - s);
   });
   return { types: [tensorType(dtype, [x[0], x[1], ...spatial])] };
 };
@@ -103,5 +113,3 @@ export const poolRules: Record<string, ShapeRule> = {
   RoiAlign: roiAlign,
   MaxUnpool: maxUnpool,
 };
-
-export { globalPool };

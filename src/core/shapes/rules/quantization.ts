@@ -12,7 +12,8 @@ function checkScale(ctx: InferContext): void {
   const x = shapeOf(ctx, 0);
   const scale = shapeOf(ctx, 1);
   if (!x || !scale || ctx.attrInt('block_size', 0) > 0) return;
-  if (scale.length > 1) throw new ShapeError(`scale has rank ${scale.length}; expected a scalar or 1-D tensor`);
+  if (scale.length > 1)
+    throw new ShapeError(`scale has rank ${scale.length}; expected a scalar or 1-D tensor`);
   if (scale.length === 1 && scale[0] !== 1 && x.length > 0) {
     const axis = normalizeAxis(ctx.attrInt('axis', 1), x.length);
     checkSameDim(scale[0], x[axis], `per-axis scale length vs input dim ${axis}`);

@@ -14,7 +14,8 @@ function recurrentRule(gates: number, outputs: number): ShapeRule {
     const dtype = dtypeOf(ctx, 0);
     const direction = ctx.attrString('direction', 'forward');
     const dirs = DIRECTIONS[direction];
-    if (dirs === undefined) throw new ShapeError(`direction '${direction}' is not forward, reverse or bidirectional`);
+    if (dirs === undefined)
+      throw new ShapeError(`direction '${direction}' is not forward, reverse or bidirectional`);
     const layout = ctx.opset >= 14 ? ctx.attrInt('layout', 0) : 0;
     if (layout !== 0 && layout !== 1) throw new ShapeError(`layout ${layout} must be 0 or 1`);
     const x = shapeOf(ctx, 0);
@@ -25,7 +26,8 @@ function recurrentRule(gates: number, outputs: number): ShapeRule {
     if (r) requireRank(r, 3, 'R');
     checkSameDim(w?.[0], dirs, `W dim 0 vs ${direction} directions`);
     checkSameDim(x?.[2], w?.[2], 'X input size vs W dim 2');
-    const hidden = hiddenSize(ctx.attrInt('hidden_size', 0), gates, w, r) ?? ctx.newSymbol('hidden');
+    const hidden =
+      hiddenSize(ctx.attrInt('hidden_size', 0), gates, w, r) ?? ctx.newSymbol('hidden');
     const [seq, batch] = x
       ? layout === 0
         ? [x[0], x[1]]
@@ -52,7 +54,9 @@ function hiddenSize(
   const candidates: (Dim | undefined)[] = [attr > 0 ? attr : undefined, r?.[2], fromW];
   const known = candidates.filter(isKnown);
   if (known.some((h) => h !== known[0])) {
-    throw new ShapeError(`hidden size disagrees between hidden_size, R and W: ${known.join(' vs ')}`);
+    throw new ShapeError(
+      `hidden size disagrees between hidden_size, R and W: ${known.join(' vs ')}`,
+    );
   }
   return known[0] ?? candidates.find((c) => c !== undefined);
 }

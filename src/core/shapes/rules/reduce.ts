@@ -26,7 +26,8 @@ function readAxes(ctx: InferContext, axesInputSince: number): Axes {
     const attr = ctx.attrInts('axes');
     return attr && attr.length > 0 ? [...attr] : 'all';
   }
-  if (ctx.attr('axes')) ctx.warn(`axes is an input since opset ${axesInputSince}; the attribute is ignored`);
+  if (ctx.attr('axes'))
+    ctx.warn(`axes is an input since opset ${axesInputSince}; the attribute is ignored`);
   if (!ctx.hasInput(1)) return 'all';
   const values = constInts(ctx, 1);
   if (!values) return 'unknown';
@@ -40,11 +41,16 @@ function reduceRule(axesInputSince: number): ShapeRule {
     const x = shapeOf(ctx, 0);
     const keep = ctx.attrInt('keepdims', 1) === 1;
     let axes = readAxes(ctx, axesInputSince);
-    if (axes === 'all' && ctx.opset >= axesInputSince && ctx.attrInt('noop_with_empty_axes', 0) === 1) {
+    if (
+      axes === 'all' &&
+      ctx.opset >= axesInputSince &&
+      ctx.attrInt('noop_with_empty_axes', 0) === 1
+    ) {
       return { types: [sameAsInput(ctx)] };
     }
     if (!x) return { types: [tensorType(dtype)] };
-    if (axes === 'unknown') return { types: [tensorType(dtype, unknownAxesShape(ctx, x.length, keep))] };
+    if (axes === 'unknown')
+      return { types: [tensorType(dtype, unknownAxesShape(ctx, x.length, keep))] };
     axes = axes === 'all' ? x.map((_, i) => i) : normalizeAxes(axes, x.length);
     const reduced = new Set(axes);
     const out: Dim[] = [];

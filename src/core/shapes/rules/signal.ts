@@ -17,10 +17,12 @@ function onesidedBins(n: Dim): Dim {
  * axis is a runtime input.
  */
 function dftAxis(ctx: InferContext, rank: number): number | undefined {
-  const raw = ctx.opset >= 20 ? (ctx.hasInput(2) ? constScalar(ctx, 2) : -2) : ctx.attrInt('axis', 1);
+  const raw =
+    ctx.opset >= 20 ? (ctx.hasInput(2) ? constScalar(ctx, 2) : -2) : ctx.attrInt('axis', 1);
   if (typeof raw !== 'number') return undefined;
   const axis = normalizeAxis(raw, rank, 'DFT axis');
-  if (axis === rank - 1) throw new ShapeError('the last axis holds real/imaginary parts and cannot be transformed');
+  if (axis === rank - 1)
+    throw new ShapeError('the last axis holds real/imaginary parts and cannot be transformed');
   return axis;
 }
 
@@ -37,11 +39,23 @@ const dft: ShapeRule = (ctx) => {
   out[x.length - 1] = irfft ? 1 : 2;
   if (axis === undefined) {
     // A runtime axis: only the rank and the complex dim are known.
-    return { types: [tensorType(dtype, out.map((d, i) => (i < x.length - 1 ? ctx.newSymbol(`d${i}`) : d)))] };
+    return {
+      types: [
+        tensorType(
+          dtype,
+          out.map((d, i) => (i < x.length - 1 ? ctx.newSymbol(`d${i}`) : d)),
+        ),
+      ],
+    };
   }
   const given = ctx.hasInput(1) ? constScalar(ctx, 1) : undefined;
   const length =
-    given ?? (ctx.hasInput(1) ? ctx.newSymbol('dft_length') : irfft ? mulDim(2, subDim(x[axis], 1)) : x[axis]);
+    given ??
+    (ctx.hasInput(1)
+      ? ctx.newSymbol('dft_length')
+      : irfft
+        ? mulDim(2, subDim(x[axis], 1))
+        : x[axis]);
   out[axis] = onesided && !inverse ? onesidedBins(length) : length;
   return { types: [tensorType(dtype, out)] };
 };
@@ -66,7 +80,9 @@ const stft: ShapeRule = (ctx) => {
 /** Hann/Hamming/Blackman windows: [size] of output_datatype (default float). */
 const windowOp: ShapeRule = (ctx) => {
   const size = constScalar(ctx, 0) ?? ctx.newSymbol('size');
-  return { types: [tensorType(ctx.attrInt('output_datatype', DataType.FLOAT) as DataType, [size])] };
+  return {
+    types: [tensorType(ctx.attrInt('output_datatype', DataType.FLOAT) as DataType, [size])],
+  };
 };
 
 /** MelWeightMatrix: [floor(dft_length/2) + 1, num_mel_bins]. */
@@ -74,7 +90,11 @@ const melWeightMatrix: ShapeRule = (ctx) => {
   const melBins = constScalar(ctx, 0) ?? ctx.newSymbol('num_mel_bins');
   const dftLength = constScalar(ctx, 1);
   const rows = dftLength === undefined ? ctx.newSymbol('bins') : onesidedBins(dftLength);
-  return { types: [tensorType(ctx.attrInt('output_datatype', DataType.FLOAT) as DataType, [rows, melBins])] };
+  return {
+    types: [
+      tensorType(ctx.attrInt('output_datatype', DataType.FLOAT) as DataType, [rows, melBins]),
+    ],
+  };
 };
 
 export const signalRules: Record<string, ShapeRule> = {

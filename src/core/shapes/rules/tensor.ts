@@ -24,6 +24,7 @@ import {
   mulDim,
   normalizeAxis,
   productDims,
+  simplifyProduct,
   stridesOf,
   subDim,
   tensorType,
@@ -117,7 +118,7 @@ const shape: ShapeRule = (ctx) => {
 
 const size: ShapeRule = (ctx) => {
   const s = ctx.inputType(0)?.shape;
-  const n = s ? productDims(s) : ctx.newSymbol('size');
+  const n = s ? simplifyProduct(s) : ctx.newSymbol('size');
   return one(tensorType(INT64, []), { dims: [], values: [n] });
 };
 
@@ -144,7 +145,9 @@ const reshape: ShapeRule = (ctx) => {
   if (t?.shape && allKnown(t.shape) && allKnown(out)) {
     const [a, b] = [productDims(t.shape), productDims(out)];
     if (a !== b || out.some((d) => isKnown(d) && d < 0)) {
-      throw new ShapeError(`cannot reshape [${t.shape.join(',')}] (${a} elements) to [${target.join(',')}]`);
+      throw new ShapeError(
+        `cannot reshape [${t.shape.join(',')}] (${a} elements) to [${target.join(',')}]`,
+      );
     }
   }
   return one(tensorType(dtype, out), reshaped(ctx.inputValue(0), out));
@@ -153,12 +156,13 @@ const reshape: ShapeRule = (ctx) => {
 /** Flatten to 2-D around `axis` (negative axes since opset 11). */
 const flatten: ShapeRule = (ctx) => {
   const t = ctx.inputType(0);
-  if (!t?.shape) return one(t && tensorType(t.dtype, [ctx.newSymbol('rows'), ctx.newSymbol('cols')]));
+  if (!t?.shape)
+    return one(t && tensorType(t.dtype, [ctx.newSymbol('rows'), ctx.newSymbol('cols')]));
   const r = t.shape.length;
   const axis = ctx.attrInt('axis', 1);
   const a = axis < 0 ? axis + r : axis;
   if (a < 0 || a > r) throw new ShapeError(`axis ${axis} is out of range for rank ${r}`);
-  const out = [productDims(t.shape.slice(0, a)), productDims(t.shape.slice(a))];
+  const out = [simplifyProduct(t.shape.slice(0, a)), simplifyProduct(t.shape.slice(a))];
   return one(tensorType(t.dtype, out), reshaped(ctx.inputValue(0), out));
 };
 
@@ -172,7 +176,8 @@ const squeeze: ShapeRule = (ctx) => {
   if (axes.values) {
     drop = new Set(axes.values.map((a) => normalizeAxis(a, s.length)));
     for (const a of drop) {
-      if (isKnown(s[a]) && s[a] !== 1) throw new ShapeError(`cannot squeeze axis ${a} of size ${s[a]}`);
+      if (isKnown(s[a]) && s[a] !== 1)
+        throw new ShapeError(`cannot squeeze axis ${a} of size ${s[a]}`);
     }
   } else {
     // A symbolic dim may or may not be 1 at run time: the rank is then unknown.
@@ -209,7 +214,9 @@ const transpose: ShapeRule = (ctx) => {
   let value: ConstValue | undefined;
   if (v && allKnown(out)) {
     const strides = stridesOf(v.dims);
-    value = foldByIndex(out, v.values, (idx) => idx.reduce((acc, x, j) => acc + x * strides[perm[j]], 0));
+    value = foldByIndex(out, v.values, (idx) =>
+      idx.reduce((acc, x, j) => acc + x * strides[perm[j]], 0),
+    );
   }
   return one(tensorType(t.dtype, out), value);
 };
@@ -260,7 +267,12 @@ const concat: ShapeRule = (ctx) => {
 };
 
 /** Values of `v` at `start…start+len` along `axis`. */
-function sliceAlong(v: ConstValue, axis: number, start: number, len: number): ConstValue | undefined {
+function sliceAlong(
+  v: ConstValue,
+  axis: number,
+  start: number,
+  len: number,
+): ConstValue | undefined {
   const dims = [...v.dims];
   dims[axis] = len;
   const strides = stridesOf(v.dims);
@@ -302,9 +314,14 @@ const split: ShapeRule = (ctx) => {
     offset += len;
     return part;
   });
-  const types = sizes.map((d) => tensorType(t.dtype, t.shape?.map((x, i) => (i === axis ? d : x))));
+  const types = sizes.map((d) =>
+    tensorType(
+      t.dtype,
+      t.shape?.map((x, i) => (i === axis ? d : x)),
+    ),
+  );
   return { types, values };
-}
+};
 
 // ---------------------------------------------------------------- Slice
 
@@ -329,7 +346,13 @@ function sliceKnown(dim: number, start: number, end: number, step: number): Slic
  * One axis of a Slice over a symbolic dim D: exact expressions for the forms exporters emit
  * (x[a:], x[-k:], x[:k], x[::-1]); anything else gets a fresh symbol rather than a guess.
  */
-function sliceSymbolic(ctx: InferContext, d: string, start: number, end: number, step: number): Dim {
+function sliceSymbolic(
+  ctx: InferContext,
+  d: string,
+  start: number,
+  end: number,
+  step: number,
+): Dim {
   const toEnd = step > 0 ? end >= TO_END : end <= -TO_END;
   if (step === 1 && start >= 0 && end >= 0 && end <= start) return 0;
   if (step === 1 && toEnd && start >= 0) return start === 0 ? d : maxDim(0, subDim(d, start));
@@ -342,12 +365,18 @@ function sliceSymbolic(ctx: InferContext, d: string, start: number, end: number,
 }
 
 /** Starts, ends, axes and steps: attributes before opset 10, inputs 1-4 since. */
-function sliceArgs(ctx: InferContext): { starts?: number[]; ends?: number[]; axes?: number[]; steps?: number[] } {
+function sliceArgs(ctx: InferContext): {
+  starts?: number[];
+  ends?: number[];
+  axes?: number[];
+  steps?: number[];
+} {
   if (ctx.opset < 10) {
     const [starts, ends, axes] = ['starts', 'ends', 'axes'].map((a) => ctx.attrInts(a));
     return { starts: starts && [...starts], ends: ends && [...ends], axes: axes && [...axes] };
   }
-  const get = (i: number): number[] | undefined => (ctx.hasInput(i) ? constInts(ctx, i) : undefined);
+  const get = (i: number): number[] | undefined =>
+    ctx.hasInput(i) ? constInts(ctx, i) : undefined;
   return { starts: constInts(ctx, 1), ends: constInts(ctx, 2), axes: get(3), steps: get(4) };
 }
 
@@ -404,7 +433,8 @@ const gather: ShapeRule = (ctx) => {
     value = foldByIndex(out, dv.values, (o) => {
       const flat = o.slice(axis, axis + k).reduce((acc, x, j) => acc + x * iStrides[j], 0);
       const g = iv[flat] < 0 ? iv[flat] + axisDim : iv[flat];
-      if (g < 0 || g >= axisDim) throw new ShapeError(`Gather index ${iv[flat]} is out of range for ${axisDim}`);
+      if (g < 0 || g >= axisDim)
+        throw new ShapeError(`Gather index ${iv[flat]} is out of range for ${axisDim}`);
       const src = [...o.slice(0, axis), g, ...o.slice(axis + k)];
       return src.reduce((acc, x, j) => acc + x * strides[j], 0);
     });
@@ -426,7 +456,8 @@ const gatherND: ShapeRule = (ctx) => {
   const k = idx?.[idx.length - 1];
   if (!data.shape || !idx || !isKnown(k)) return one(tensorType(data.dtype));
   const b = ctx.attrInt('batch_dims', 0);
-  if (b + k > data.shape.length) throw new ShapeError(`batch_dims ${b} + index depth ${k} exceed rank ${data.shape.length}`);
+  if (b + k > data.shape.length)
+    throw new ShapeError(`batch_dims ${b} + index depth ${k} exceed rank ${data.shape.length}`);
   return one(tensorType(data.dtype, [...idx.slice(0, -1), ...data.shape.slice(b + k)]));
 };
 
@@ -447,7 +478,8 @@ const expand: ShapeRule = (ctx) => {
   }
   const out = broadcastShapes([t.shape, target]);
   const v = ctx.inputValue(0);
-  const value = v && allKnown(out) ? foldByIndex(out, v.values, (i) => broadcastIndex(i, v.dims)) : undefined;
+  const value =
+    v && allKnown(out) ? foldByIndex(out, v.values, (i) => broadcastIndex(i, v.dims)) : undefined;
   return one(tensorType(dtype, out), value);
 };
 
@@ -460,17 +492,21 @@ const tile: ShapeRule = (ctx) => {
   if (ctx.opset < 6) {
     const axis = constScalar(ctx, 2);
     const tiles = constScalar(ctx, 1);
-    repeats = isKnown(axis) && tiles !== undefined ? s.map((_, i) => (i === axis ? tiles : 1)) : undefined;
+    repeats =
+      isKnown(axis) && tiles !== undefined ? s.map((_, i) => (i === axis ? tiles : 1)) : undefined;
   }
   if (!repeats) return one(tensorType(t.dtype, freshDims(ctx, s.length, 'tile')));
-  if (repeats.length !== s.length) throw new ShapeError(`${repeats.length} repeats for rank ${s.length}`);
+  if (repeats.length !== s.length)
+    throw new ShapeError(`${repeats.length} repeats for rank ${s.length}`);
   const reps = repeats;
   const out = s.map((d, i) => mulDim(d, reps[i]));
   const v = ctx.inputValue(0);
   let value: ConstValue | undefined;
   if (v && allKnown(out)) {
     const strides = stridesOf(v.dims);
-    value = foldByIndex(out, v.values, (idx) => idx.reduce((acc, x, j) => acc + (x % v.dims[j]) * strides[j], 0));
+    value = foldByIndex(out, v.values, (idx) =>
+      idx.reduce((acc, x, j) => acc + (x % v.dims[j]) * strides[j], 0),
+    );
   }
   return one(tensorType(t.dtype, out), value);
 };
@@ -482,16 +518,19 @@ const pad: ShapeRule = (ctx) => {
   const t = ctx.inputType(0);
   if (!t?.shape) return one(t && tensorType(t.dtype));
   const s = t.shape;
-  const pads = ctx.opset < 11 ? (ctx.attrInts('pads') ?? ctx.attrInts('paddings')) : constInts(ctx, 1);
+  const pads =
+    ctx.opset < 11 ? (ctx.attrInts('pads') ?? ctx.attrInts('paddings')) : constInts(ctx, 1);
   const axesGiven = ctx.opset >= 18 && ctx.hasInput(3);
   const axes = axesGiven ? constInts(ctx, 3) : s.map((_, i) => i);
   if (!pads || !axes) return one(tensorType(t.dtype, freshDims(ctx, s.length, 'pad')));
-  if (pads.length !== 2 * axes.length) throw new ShapeError(`${pads.length} pads for ${axes.length} axes`);
+  if (pads.length !== 2 * axes.length)
+    throw new ShapeError(`${pads.length} pads for ${axes.length} axes`);
   const out = [...s];
   axes.forEach((ax, i) => {
     const a = normalizeAxis(ax, s.length);
     out[a] = addDim(out[a], pads[i] + pads[i + axes.length]);
-    if (isKnown(out[a]) && out[a] < 0) throw new ShapeError(`negative pads make axis ${a} negative`);
+    if (isKnown(out[a]) && out[a] < 0)
+      throw new ShapeError(`negative pads make axis ${a} negative`);
   });
   return one(tensorType(t.dtype, out));
 };
@@ -505,9 +544,15 @@ const centerCropPad: ShapeRule = (ctx) => {
   const axes = ctx.attrInts('axes') ?? s.map((_, i) => i);
   if (!sizes) {
     const crop = new Set(axes.map((a) => normalizeAxis(a, s.length)));
-    return one(tensorType(t.dtype, s.map((d, i) => (crop.has(i) ? ctx.newSymbol(`crop${i}`) : d))));
+    return one(
+      tensorType(
+        t.dtype,
+        s.map((d, i) => (crop.has(i) ? ctx.newSymbol(`crop${i}`) : d)),
+      ),
+    );
   }
-  if (sizes.length !== axes.length) throw new ShapeError(`${sizes.length} sizes for ${axes.length} axes`);
+  if (sizes.length !== axes.length)
+    throw new ShapeError(`${sizes.length} sizes for ${axes.length} axes`);
   const out = [...s];
   axes.forEach((a, i) => (out[normalizeAxis(a, s.length)] = sizes[i]));
   return one(tensorType(t.dtype, out));
@@ -516,16 +561,28 @@ const centerCropPad: ShapeRule = (ctx) => {
 // ---------------------------------------------------------------- casts and copies
 
 /**
- * Folds a cast. A symbolic entry (a dim) stays an integer-valued expression; a float→int cast
- * truncates, which for non-negative dims is the floor.
+ * True when a symbolic value is certainly an integer: symbols are dims, and sums and products
+ * of dims and integers are integers; a quotient or a fractional factor may not be.
  */
-function castValue(v: ConstValue | undefined, from: DataType, to: DataType): ConstValue | undefined {
+export function isIntegerExpr(x: string): boolean {
+  return !/\/|\d\.\d|\de-/.test(x);
+}
+
+/**
+ * Folds a cast. A symbolic entry (a dim) stays as it is when certainly an integer; otherwise a
+ * float→int cast truncates, which for non-negative dims is the floor.
+ */
+function castValue(
+  v: ConstValue | undefined,
+  from: DataType,
+  to: DataType,
+): ConstValue | undefined {
   if (!v) return undefined;
   const values: Dim[] = [];
   for (const x of v.values) {
     if (typeof x === 'number') values.push(castNumber(x, to));
     else if (to === DataType.BOOL) return undefined;
-    else if (isFloatType(from) && !isFloatType(to) && !/^[\w.]+$/.test(x)) values.push(`floor(${x})`);
+    else if (isFloatType(from) && !isFloatType(to) && !isIntegerExpr(x)) values.push(`floor(${x})`);
     else values.push(x);
   }
   return { dims: v.dims, values };
@@ -545,6 +602,12 @@ const castLike: ShapeRule = (ctx) => {
   return one(tensorType(to, t?.shape), castValue(ctx.inputValue(0), from, to));
 };
 
+/** BitCast (opset 26): same shape, reinterpreted as `to` (same bit width, so no values). */
+const bitCast: ShapeRule = (ctx) => {
+  const t = ctx.inputType(0);
+  return one(tensorType(ctx.attrInt('to', DataType.UNDEFINED) as DataType, t?.shape));
+};
+
 const identity: ShapeRule = (ctx) => one(ctx.inputType(0), ctx.inputValue(0));
 
 // ---------------------------------------------------------------- layout
@@ -554,11 +617,13 @@ function blockRule(toSpace: boolean): ShapeRule {
   return (ctx) => {
     const t = ctx.inputType(0);
     if (!t?.shape) return one(t && tensorType(t.dtype));
-    if (t.shape.length !== 4) throw new ShapeError(`expects a 4-D input, got rank ${t.shape.length}`);
+    if (t.shape.length !== 4)
+      throw new ShapeError(`expects a 4-D input, got rank ${t.shape.length}`);
     const b = ctx.attrInt('blocksize', 1);
     const [n, c, h, w] = t.shape;
     const check = (d: Dim, by: number, what: string): Dim => {
-      if (isKnown(d) && d % by !== 0) throw new ShapeError(`${what} ${d} is not divisible by ${by}`);
+      if (isKnown(d) && d % by !== 0)
+        throw new ShapeError(`${what} ${d} is not divisible by ${by}`);
       return divDim(d, by);
     };
     const out = toSpace
@@ -574,7 +639,10 @@ const oneHot: ShapeRule = (ctx) => {
   const dtype = ctx.inputType(2)?.dtype ?? DataType.UNDEFINED;
   if (!idx) return one(tensorType(dtype));
   const depthValue = constScalar(ctx, 1);
-  const depth = typeof depthValue === 'number' ? Math.trunc(depthValue) : (depthValue ?? ctx.newSymbol('depth'));
+  const depth =
+    typeof depthValue === 'number'
+      ? Math.trunc(depthValue)
+      : (depthValue ?? ctx.newSymbol('depth'));
   const axis = normalizeAxis(ctx.attrInt('axis', -1), idx.length + 1);
   const out = [...idx.slice(0, axis), depth, ...idx.slice(axis)];
   return one(tensorType(dtype, out));
@@ -604,6 +672,7 @@ export const tensorRules: Record<string, ShapeRule> = {
   CenterCropPad: centerCropPad,
   Cast: cast,
   CastLike: castLike,
+  BitCast: bitCast,
   Identity: identity,
   DepthToSpace: blockRule(true),
   SpaceToDepth: blockRule(false),

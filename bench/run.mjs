@@ -1,0 +1,129 @@
+// `npm run bench`: generates the benchmark models, then times load + analyze of each one in
+// fresh processes and prints a markdown table against the performance targets.
+//
+// A missed target is reported, not fatal (the numbers are what matter); a crashed run is fatal.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.dirname(BENCH);
+const MODELS = path.join(BENCH, '.models'); // git-ignored
+const BIN = path.join(MODELS, 'bin');
+const SHARED = path.resolve(REPO, '..', 'shared', 'models');
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const MB = 1024 * 1024;
+
+/** Targets from the product brief. Time targets apply to the generated models by name. */
+const TIME_TARGET_MS = { resnet50: 300, vgg16: 1500 };
+const RSS_OVER_FILE_LIMIT = 150 * MB;
+
+await build({
+  entryPoints: {
+    models: path.join(BENCH, 'models.ts'),
+    analyzeOnce: path.join(BENCH, 'analyzeOnce.ts'),
+  },
+  outdir: BIN,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
+function run(script, args) {
+  const r = spawnSync(process.execPath, ['--enable-source-maps', path.join(BIN, script), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 * MB,
+  });
+  return r;
+}
+
+function jsonLines(text) {
+  return text
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l));
+}
+
+// 1. Models.
+const gen = run('models.js', [MODELS]);
+if (gen.status !== 0) {
+  process.stderr.write(gen.stderr);
+  console.error(`bench: model generation failed (exit ${gen.status})`);
+  process.exit(1);
+}
+const files = jsonLines(gen.stdout).map((g) => {
+  console.error(
+    `bench: ${g.name}: ${(g.bytes / MB).toFixed(1)} MiB, ${(g.params / 1e6).toFixed(2)} M params, ` +
+      (g.reused ? 'kept the existing file' : `generated in ${(g.ms / 1000).toFixed(1)} s`),
+  );
+  return { name: g.name, file: g.file };
+});
+if (fs.existsSync(SHARED)) {
+  for (const f of fs
+    .readdirSync(SHARED)
+    .filter((f) => f.endsWith('.onnx'))
+    .sort()) {
+    files.push({ name: f.replace(/\.onnx$/, ''), file: path.join(SHARED, f) });
+  }
+}
+
+// 2. Samples: each in a fresh process, so that peak RSS is this model's alone.
+const rows = [];
+let crashed = false;
+for (const { name, file } of files) {
+  const samples = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = run('analyzeOnce.js', [file]);
+    const [sample] = r.status === 0 ? jsonLines(r.stdout) : [];
+    if (!sample) {
+      crashed = true;
+      console.error(`bench: ${name}: run ${i + 1} failed (exit ${r.status}, signal ${r.signal})`);
+      process.stderr.write(r.stderr.split('\n').slice(0, 20).join('\n') + '\n');
+      break;
+    }
+    samples.push(sample);
+  }
+  if (samples.length === RUNS) rows.push({ name, samples });
+}
+
+// 3. Table.
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const mib = (b) => `${(b / MB).toFixed(1)} MiB`;
+const out = [
+  `Load + analyze, ${RUNS} runs each, fresh process per run. Node ${process.version}.`,
+  '',
+  '| model | file size | median ms | min ms | peak RSS | RSS − file | time target | RSS target |',
+  '|---|---:|---:|---:|---:|---:|---|---|',
+];
+let missed = 0;
+for (const { name, samples } of rows) {
+  const fileBytes = samples[0].fileBytes;
+  const ms = samples.map((s) => s.ms);
+  // The worst run's RSS: a user's machine sees the peak, not the typical.
+  const rss = Math.max(...samples.map((s) => s.peakRssBytes));
+  const med = median(ms);
+  const timeLimit = TIME_TARGET_MS[name];
+  const timeOk = timeLimit === undefined ? undefined : med <= timeLimit;
+  const rssOk = rss - fileBytes <= RSS_OVER_FILE_LIMIT;
+  if (timeOk === false) missed++;
+  if (!rssOk) missed++;
+  out.push(
+    `| ${name} | ${mib(fileBytes)} | ${med.toFixed(0)} | ${Math.min(...ms).toFixed(0)} | ${mib(rss)} | ${mib(rss - fileBytes)} | ` +
+      `${timeLimit === undefined ? '—' : `≤ ${timeLimit} ms: ${timeOk ? 'pass' : '**FAIL**'}`} | ` +
+      `≤ file + 150 MiB: ${rssOk ? 'pass' : '**FAIL**'} |`,
+  );
+}
+console.log(out.join('\n'));
+if (missed) console.log(`\n${missed} target(s) missed.`);
+if (crashed) {
+  console.error('bench: at least one run crashed');
+  process.exit(1);
+}

@@ -1,0 +1,15 @@
+// Runs the unit tests with Node's built-in test runner. Node 20's runner does not expand globs,
+// so we list test/unit/**/*.test.ts ourselves and pass the files (TypeScript via tsx).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit'];
+const files = dirs.flatMap((d) => fs.readdirSync(path.join(root, d), { recursive: true }).map((f) => path.join(d, f)));
+const tests = files.filter((f) => f.endsWith('.test.ts')).sort();
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...tests], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);

@@ -1,0 +1,130 @@
+/**
+ * First-order latency and energy of layers on a device (conventions.md, "Estimates").
+ *
+ * Latency = MACs / MAC rate at the layer's precision. Only the MACs of linear layers are counted,
+ * so elementwise layers estimate at 0 s of compute; memory stalls are not modelled.
+ *
+ * Energy uses the 45 nm figures of M. Horowitz, "Computing's energy problem (and what we can do
+ * about it)", ISSCC 2014, Figure 1.1.9 (pJ):
+ *
+ *            add     mult
+ *   int8     0.03    0.2
+ *   int32    0.1     3.1
+ *   fp16     0.4     1.1
+ *   fp32     0.9     3.7
+ *   32-bit read: SRAM (8 KB) 5, DRAM 640
+ *
+ * A MAC costs one multiply and one add at the layer's precision. For integer widths not in the
+ * table, the multiplier scales with bits² and the adder with bits from int8 (which predicts
+ * 3.2 pJ for an int32 multiply against the table's 3.1). Memory costs scale with bits: a weight
+ * or feature-map bit costs 1/32 of a 32-bit read. Each weight is read once and each feature-map
+ * byte (inputs + outputs) moved once, from SRAM when it fits on chip and DRAM otherwise: a lower
+ * bound on the traffic of real kernels. A device with no `onChipBytes` (an MCU) keeps everything on
+ * chip; its flash reads are costed as SRAM, as the table has no flash figure.
+ */
+import type { DeviceProfile, Precision } from './profiles';
+import type { LayerFigures } from './fit';
+
+export interface LayerEstimate {
+  latencySeconds: number;
+  energyJoules: number;
+  /** The precision the MAC rate and MAC energy were taken at. */
+  precision: Precision;
+  /** Latency × the device's watts, a second estimate when the device lists its power. */
+  energyJoulesFromPower?: number;
+  /** Why the precision differs from the layer's own, when it does. */
+  note?: string;
+}
+
+export interface ModelEstimate {
+  latencySeconds: number;
+  energyJoules: number;
+  energyJoulesFromPower?: number;
+  layers: LayerEstimate[];
+}
+
+const PICOJOULE = 1e-12;
+const SRAM_PJ_PER_BIT = 5 / 32;
+const DRAM_PJ_PER_BIT = 640 / 32;
+
+/** Multiply + add energy in pJ, from the Horowitz table. */
+const MAC_PICOJOULES: Record<Precision, number> = {
+  fp32: 3.7 + 0.9,
+  fp16: 1.1 + 0.4,
+  int8: 0.2 + 0.03,
+  int4: integerMacPicojoules(4),
+};
+
+/** Widest last: where a device lacks a rate, the next wider precision runs the layer. */
+const BY_WIDTH: readonly Precision[] = ['int4', 'int8', 'fp16', 'fp32'];
+const BITS: Record<Precision, number> = { int4: 4, int8: 8, fp16: 16, fp32: 32 };
+
+/** An integer MAC scaled from int8: multiplier with bits², adder with bits. */
+export function integerMacPicojoules(bits: number): number {
+  const ratio = bits / 8;
+  return 0.2 * ratio * ratio + 0.03 * ratio;
+}
+
+export function estimateLayer(device: DeviceProfile, layer: LayerFigures): LayerEstimate {
+  const { precision, note } = precisionFor(device, layer);
+  const rate = device.macsPerSecond[precision] ?? Number.NaN;
+  const latencySeconds = layer.macs === 0 ? 0 : layer.macs / rate;
+  const onChip = device.onChipBytes ?? Number.POSITIVE_INFINITY;
+  const weightPerBit = layer.weightBytes <= onChip ? SRAM_PJ_PER_BIT : DRAM_PJ_PER_BIT;
+  const mapPerBit = layer.activationBytes <= onChip ? SRAM_PJ_PER_BIT : DRAM_PJ_PER_BIT;
+  const picojoules =
+    layer.macs * MAC_PICOJOULES[precision] +
+    layer.weightBytes * 8 * weightPerBit +
+    layer.activationBytes * 8 * mapPerBit;
+
+  const estimate: LayerEstimate = {
+    latencySeconds,
+    energyJoules: picojoules * PICOJOULE,
+    precision,
+  };
+  if (device.watts !== undefined) estimate.energyJoulesFromPower = latencySeconds * device.watts;
+  if (note !== undefined) estimate.note = note;
+  return estimate;
+}
+
+export function estimateModel(
+  device: DeviceProfile,
+  layers: readonly LayerFigures[],
+): ModelEstimate {
+  const estimates = layers.map((layer) => estimateLayer(device, layer));
+  const total: ModelEstimate = {
+    latencySeconds: estimates.reduce((sum, e) => sum + e.latencySeconds, 0),
+    energyJoules: estimates.reduce((sum, e) => sum + e.energyJoules, 0),
+    layers: estimates,
+  };
+  if (device.watts !== undefined) total.energyJoulesFromPower = total.latencySeconds * device.watts;
+  return total;
+}
+
+/**
+ * The layer's precision is set by its wider operand (4-bit weights with 8-bit activations run on
+ * int8 units); 16 bits means fp16 and more than 16 fp32, as ONNX models store them. When the
+ * device has no rate there, take the next wider one it has, else the widest narrower one, which
+ * assumes the layer gets quantized to run at all.
+ */
+function precisionFor(
+  device: DeviceProfile,
+  layer: LayerFigures,
+): { precision: Precision; note?: string } {
+  const bits = Math.max(layer.weightBits ?? 0, layer.activationBits);
+  const wanted = BY_WIDTH.find((p) => bits <= BITS[p]) ?? 'fp32';
+  const available = BY_WIDTH.filter((p) => device.macsPerSecond[p] !== undefined);
+  if (available.length === 0) {
+    return { precision: wanted, note: `${device.id} lists no MAC rate, so latency is unknown` };
+  }
+  if (available.includes(wanted)) return { precision: wanted };
+  const wider = available.find((p) => BITS[p] > BITS[wanted]);
+  if (wider !== undefined) {
+    return { precision: wider, note: `${device.id} has no ${wanted} rate; estimated at ${wider}` };
+  }
+  const narrower = available[available.length - 1];
+  return {
+    precision: narrower,
+    note: `${device.id} has no ${wanted} or wider rate; estimated at ${narrower}, as if quantized`,
+  };
+}

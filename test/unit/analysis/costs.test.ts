@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyzeLoaded, bitOperations, type AnalysisReport } from '../../../src/core/analyze';
+import { DataType } from '../../../src/core/onnx/types';
+import { ModelBuilder, float, makeTensor } from '../../helpers/modelBuilder';
+
+function node(report: AnalysisReport, name: string) {
+  const n = report.nodes.find((x) => x.name === name);
+  assert.ok(n, `node ${name} in report`);
+  return n;
+}
+
+test('Conv MACs = output elements × Cin/groups × kH × kW, FLOPs add the bias', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 3, 8, 8]);
+  const [y] = b.node('Conv', [x, b.weight('w', [4, 3, 3, 3]), b.weight('bias', [4])], { pads: [1, 1, 1, 1] }, { name: 'conv' });
+  b.output(y);
+  const r = analyzeLoaded(b.load());
+  const conv = node(r, 'conv');
+  // Output 1×4×8×8 = 256 elements, each 3·3·3 = 27 MACs.
+  assert.equal(conv.macs, 256 * 27);
+  assert.equal(conv.flops, 2 * 256 * 27 + 256);
+  assert.equal(conv.params, 4 * 27 + 4);
+  assert.equal(conv.weightBytes, (4 * 27 + 4) * 4);
+  // Input 3·64 floats + output 256 floats.
+  assert.equal(conv.activationBytes, (192 + 256) * 4);
+  const noBias = analyzeLoaded(b.load(), { countBiasFlops: false });
+  assert.equal(node(noBias, 'conv').flops, 2 * 256 * 27);
+});
+
+test('depthwise and strided convs divide by groups', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 8, 8, 8]);
+  const [y] = b.node('Conv', [x, b.weight('dw', [8, 1, 3, 3])], { group: 8, pads: [1, 1, 1, 1], strides: [2, 2] }, { name: 'dw' });
+  b.output(y);
+  // Output 1×8×4×4 = 128 elements × 9.
+  assert.equal(node(analyzeLoaded(b.load()), 'dw').macs, 128 * 9);
+});
+
+test('ConvTranspose MACs = input elements × Cout/groups × kH × kW', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 4, 5, 5]);
+  const [y] = b.node('ConvTranspose', [x, b.weight('w', [4, 2, 3, 3])], { strides: [2, 2] }, { name: 'up' });
+  b.output(y);
+  assert.equal(node(analyzeLoaded(b.load()), 'up').macs, 100 * 2 * 9);
+});
+
+test('Gemm with transB and attention-style MatMul count M×N×K with batch dims', () => {
+  const b = new ModelBuilder();
+  const a = b.input('a', DataType.FLOAT, [2, 16]);
+  const [g] = b.node('Gemm', [a, b.weight('B', [10, 16]), b.weight('C', [10])], { transB: 1 }, { name: 'fc' });
+  const q = b.input('q', DataType.FLOAT, [1, 4, 16, 8]);
+  const k = b.input('k', DataType.FLOAT, [1, 4, 8, 16]);
+  const [s] = b.node('MatMul', [q, k], {}, { name: 'scores' });
+  b.output(g);
+  b.output(s);
+  const r = analyzeLoaded(b.load());
+  assert.equal(node(r, 'fc').macs, 2 * 10 * 16);
+  // [1,4,16,16] outputs, each a dot product of length 8; no weights in an activation MatMul.
+  assert.equal(node(r, 'scores').macs, 1024 * 8);
+  assert.equal(node(r, 'scores').params, 0);
+});
+
+test('LSTM MACs include the sequence length and both directions', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [5, 2, 10]);
+  const [y] = b.node(
+    'LSTM',
+    [x, b.weight('W', [2, 80, 10]), b.weight('R', [2, 80, 20]), b.weight('B', [2, 160])],
+    { hidden_size: 20, direction: 'bidirectional' },
+    { name: 'lstm', outputs: 3 },
+  );
+  b.output(y);
+  // gates 4 × hidden 20 × (input 10 + hidden 20) × seq 5 × directions 2 × batch 2.
+  assert.equal(node(analyzeLoaded(b.load()), 'lstm').macs, 4 * 20 * 30 * 5 * 2 * 2);
+});
+
+test('a weight shared through Identity counts once in the totals', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 16]);
+  const w = b.weight('shared', [16, 16]);
+  const [w2] = b.node('Identity', [w], {}, { name: 'id' });
+  const [h] = b.node('MatMul', [x, w], {}, { name: 'mm1' });
+  const [y] = b.node('MatMul', [h, w2], {}, { name: 'mm2' });
+  b.output(y);
+  const r = analyzeLoaded(b.load());
+  assert.equal(node(r, 'mm1').params, 256);
+  assert.equal(node(r, 'mm2').params, 256);
+  assert.equal(r.totals.params, 256);
+  assert.equal(r.totals.weightBytes, 1024);
+});
+
+test('Clip bounds and Reshape shapes are not parameters; a bias vector in Add is', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 8]);
+  const [lo] = b.node('Constant', [], { value: makeTensor('lo', DataType.FLOAT, [], [0]) }, { name: 'lo' });
+  const [hi] = b.node('Constant', [], { value: makeTensor('hi', DataType.FLOAT, [], [6]) }, { name: 'hi' });
+  const [c] = b.node('Clip', [x, lo, hi], {}, { name: 'relu6' });
+  const [a] = b.node('Add', [c, b.weight('bias', [8])], {}, { name: 'add' });
+  const [s] = b.node('Mul', [a, b.initializer('half', DataType.FLOAT, [], [0.5])], {}, { name: 'scale' });
+  const [r2] = b.node('Reshape', [s, b.ints('shape', [2, 4])], {}, { name: 'reshape' });
+  b.output(r2);
+  const r = analyzeLoaded(b.load());
+  assert.equal(r.totals.params, 8);
+  assert.equal(node(r, 'relu6').params, 0);
+  assert.equal(node(r, 'reshape').params, 0);
+});
+
+test('a quantized weight counts at its stored precision plus its scales', () => {
+  const b = new ModelBuilder({ opset: 13 });
+  const x = b.input('x', DataType.FLOAT, [1, 4, 4, 4]);
+  const q = b.initializer('w_q', DataType.INT8, [8, 4, 1, 1], Array.from({ length: 32 }, (_, i) => i - 16));
+  const scale = b.initializer('w_scale', DataType.FLOAT, [8], Array(8).fill(0.1));
+  const zp = b.initializer('w_zp', DataType.INT8, [8], Array(8).fill(0));
+  const [w] = b.node('DequantizeLinear', [q, scale, zp], { axis: 0 }, { name: 'dq' });
+  const [y] = b.node('Conv', [x, w], {}, { name: 'conv' });
+  b.output(y);
+  const r = analyzeLoaded(b.load());
+  const conv = node(r, 'conv');
+  assert.equal(conv.params, 32);
+  assert.equal(conv.weightBytes, 32 + 8 * 4 + 8);
+  assert.equal(conv.weightBits, 8);
+  assert.equal(r.totals.params, 32);
+});
+
+test('BOPs follow Baskin et al.: MACs × (b_a·b_w + b_a + b_w + log2(n·k²))', () => {
+  assert.equal(bitOperations(100, 27 * 1, 8, 8), 100 * (64 + 16 + Math.log2(27)));
+  assert.equal(bitOperations(0, 27, 8, 8), 0);
+});
+
+test('a symbolic batch counts as 1 and says so; --input fixes it', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, ['N', 16]);
+  const [y] = b.node('Gemm', [x, b.weight('B', [16, 4])], {}, { name: 'fc' });
+  b.output(y);
+  const r = analyzeLoaded(b.load());
+  assert.equal(r.totals.macs, 64);
+  assert.deepEqual(r.symbolicDims, ['N']);
+  assert.ok(r.diagnostics.some((d) => d.severity === 'info' && d.message.includes("'N' counted as 1")));
+  assert.deepEqual(node(r, 'fc').outputs[0].shape, ['N', 4]);
+  const fixed = analyzeLoaded(b.load(), { inputShapes: new Map([['x', [8, 16]]]) });
+  assert.equal(fixed.totals.macs, 8 * 64);
+  assert.deepEqual(fixed.symbolicDims, []);
+});
+
+test('an unknown op is named in a diagnostic and the rest is still analysed', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 16]);
+  const [h] = b.node('Gemm', [x, b.weight('B', [16, 16])], {}, { name: 'fc1' });
+  const [u] = b.node('MysteryOp', [h], {}, { name: 'mystery', domain: 'com.example' });
+  const [y] = b.node('Gemm', [u, b.weight('B2', [16, 4])], {}, { name: 'fc2' });
+  b.output(y);
+  const r = analyzeLoaded(b.load());
+  assert.equal(node(r, 'fc1').macs, 256);
+  assert.ok(r.diagnostics.some((d) => d.node === 'mystery' && d.message.includes('MysteryOp')));
+  assert.equal(r.totals.params, 256 + 64);
+});
+
+test('LayerNormalization epsilon attributes decode as floats', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 4, 8]);
+  const [y] = b.node('LayerNormalization', [x, b.weight('g', [8]), b.weight('beta', [8])], { axis: -1, epsilon: float(1) }, { name: 'ln' });
+  b.output(y);
+  const r = analyzeLoaded(b.load());
+  assert.equal(node(r, 'ln').params, 16);
+  assert.deepEqual(node(r, 'ln').outputs[0].shape, [1, 4, 8]);
+});
