@@ -7,10 +7,11 @@
  * in ONNX Runtime (compression issue) plugs in beside this: it produces the same curve shape,
  * `sqnrDb` per width, from model outputs instead of weights.
  *
- * Cost: the channel maxima need one full pass. The error sums then use every element for tensors
- * up to EXACT_LIMIT elements and an evenly strided sample beyond (≥ EXACT_LIMIT elements spread
- * over every channel), which keeps a 100 M-parameter layer to one pass plus a sample while the
- * estimate stays within a few hundredths of a dB (quantization noise is near-uniform per element).
+ * Cost: one pass over the weight finds the channel maxima and, on the way, keeps an evenly
+ * strided sample of at most SAMPLE_LIMIT elements (every element for smaller tensors). The error
+ * sums then run over the sample only. Quantization noise is close to uniform per element, so a
+ * 65 k sample estimates the SQNR within a few hundredths of a dB (tested against the exact sum),
+ * while a 100 M-parameter layer costs one streaming pass rather than six quantizations.
  */
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
@@ -18,7 +19,7 @@ import type { Tensor } from '../onnx/types';
 
 export const CANDIDATE_BITS = [8, 6, 5, 4, 3, 2] as const;
 export const DEFAULT_ERROR_TARGET_DB = 30;
-const EXACT_LIMIT = 1 << 20;
+const SAMPLE_LIMIT = 1 << 16;
 
 export interface WeightSqnr {
   /** SQNR in dB per candidate width; Infinity when the weight is all zeros. */
@@ -30,80 +31,76 @@ export interface WeightSqnr {
 /** Per-channel symmetric quantization SQNR of `tensor` at every candidate width. */
 export function weightSqnr(tensor: Tensor, channelAxis: number, ext?: ExternalData): WeightSqnr {
   const dims = tensor.dims;
-  const n = elementCount(dims);
   const channels = dims.length === 0 ? 1 : dims[channelAxis] || 1;
   const inner = dims.length === 0 ? 1 : elementCount(dims.slice(channelAxis + 1));
-  const maxAbs = channelMaxima(tensor, channels, inner, ext);
+  const { maxAbs, samples, sampleChannels, sampled } = scanWeights(tensor, channels, inner, ext);
 
-  const stride = n > EXACT_LIMIT ? Math.ceil(n / EXACT_LIMIT) : 1;
-  const bits = CANDIDATE_BITS;
-  const levels = bits.map((b) => 2 ** (b - 1) - 1);
-  const noise = new Float64Array(bits.length);
-  let signal = 0;
-  // Per-channel 1/scale and scale for each width, so the inner loop only multiplies.
-  const inv = bits.map((_, k) => Float64Array.from(maxAbs, (m) => (m > 0 ? levels[k] / m : 0)));
-  const scale = bits.map((_, k) => Float64Array.from(maxAbs, (m) => m / levels[k]));
-  forEachFloatChunk(tensor, ext, (chunk, start) => {
-    // First sampled index in this chunk.
-    let i = stride === 1 ? 0 : (stride - (start % stride)) % stride;
-    for (; i < chunk.length; i += stride) {
-      const w = chunk[i];
-      const c = Math.floor((start + i) / inner) % channels;
-      signal += w * w;
-      for (let k = 0; k < bits.length; k++) {
-        let q = Math.round(w * inv[k][c]);
-        const l = levels[k];
-        if (q > l) q = l;
-        else if (q < -l) q = -l;
-        const e = w - q * scale[k][c];
-        noise[k] += e * e;
-      }
-    }
-  });
   const sqnrDb: Record<number, number> = {};
-  bits.forEach((b, k) => {
-    sqnrDb[b] = noise[k] === 0 ? Infinity : 10 * Math.log10(signal / noise[k]);
-  });
-  return { sqnrDb, sampled: stride > 1 };
+  let signal = 0;
+  for (let i = 0; i < samples.length; i++) signal += samples[i] * samples[i];
+  for (const b of CANDIDATE_BITS) {
+    const levels = 2 ** (b - 1) - 1;
+    // Per-channel 1/scale and scale, so the loop below only multiplies.
+    const inv = Float64Array.from(maxAbs, (m) => (m > 0 ? levels / m : 0));
+    const scale = Float64Array.from(maxAbs, (m) => m / levels);
+    let noise = 0;
+    for (let i = 0; i < samples.length; i++) {
+      const w = samples[i];
+      const c = sampleChannels[i];
+      // floor(x + 0.5) is Math.round's rounding, about 3× faster in V8's optimised loops.
+      let q = Math.floor(w * inv[c] + 0.5);
+      if (q > levels) q = levels;
+      else if (q < -levels) q = -levels;
+      const e = w - q * scale[c];
+      noise += e * e;
+    }
+    sqnrDb[b] = noise === 0 ? Infinity : 10 * Math.log10(signal / noise);
+  }
+  return { sqnrDb, sampled };
 }
 
-/** max|w| per output channel, in one pass over the whole tensor. */
-function channelMaxima(
-  tensor: Tensor,
-  channels: number,
-  inner: number,
-  ext: ExternalData | undefined,
-): Float64Array {
+/**
+ * One streaming pass: max|w| per output channel (channel = floor(index / inner) mod channels),
+ * plus an evenly strided sample of the values with their channels.
+ */
+function scanWeights(tensor: Tensor, channels: number, inner: number, ext: ExternalData | undefined) {
+  const n = elementCount(tensor.dims);
+  const stride = n > SAMPLE_LIMIT ? Math.ceil(n / SAMPLE_LIMIT) : 1;
+  const sampleCount = Math.ceil(n / stride);
+  const samples = new Float64Array(sampleCount);
+  const sampleChannels = new Int32Array(sampleCount);
   const maxAbs = new Float64Array(channels);
-  if (inner * channels === elementCount(tensor.dims) && channels === 1) {
-    let m = 0;
-    forEachFloatChunk(tensor, ext, (chunk) => {
-      for (let i = 0; i < chunk.length; i++) {
-        const a = Math.abs(chunk[i]);
-        if (a > m) m = a;
-      }
-    });
-    maxAbs[0] = m;
-    return maxAbs;
-  }
-  // Walk element positions incrementally: channel = floor(index / inner) mod channels.
   let c = 0;
   let pos = 0;
-  forEachFloatChunk(tensor, ext, (chunk) => {
-    let m = maxAbs[c];
-    for (let i = 0; i < chunk.length; i++) {
+  let taken = 0;
+  let nextSample = 0;
+  forEachFloatChunk(tensor, ext, (chunk, start) => {
+    // Work on locals: captured variables written in a hot loop are much slower in V8.
+    let channel = c;
+    let position = pos;
+    let m = maxAbs[channel];
+    const length = chunk.length;
+    for (let i = 0; i < length; i++) {
       const a = Math.abs(chunk[i]);
       if (a > m) m = a;
-      if (++pos === inner) {
-        maxAbs[c] = m;
-        pos = 0;
-        c = c + 1 === channels ? 0 : c + 1;
-        m = maxAbs[c];
+      if (++position === inner) {
+        maxAbs[channel] = m;
+        position = 0;
+        channel = channel + 1 === channels ? 0 : channel + 1;
+        m = maxAbs[channel];
       }
     }
-    maxAbs[c] = m;
+    maxAbs[channel] = m;
+    // The strided sample, visited separately so the loop above stays branch-light.
+    for (let i = nextSample - start; i < length; i += stride) {
+      samples[taken] = chunk[i];
+      sampleChannels[taken++] = Math.floor((start + i) / inner) % channels;
+    }
+    while (nextSample < start + length) nextSample += stride;
+    c = channel;
+    pos = position;
   });
-  return maxAbs;
+  return { maxAbs, samples: samples.subarray(0, taken), sampleChannels: sampleChannels.subarray(0, taken), sampled: stride > 1 };
 }
 
 /**

@@ -6,19 +6,13 @@
  * Reshape …) resolve because rules fold small constant values as they go. A node without a rule,
  * or whose rule fails, gets a diagnostic and unknown outputs; analysis goes on.
  */
-import { buildGraphView, nodeLabel, type GraphView } from '../graph/graph';
+import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { attributeString } from '../onnx/decode';
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount, tensorNumbers } from '../onnx/tensorData';
 import { DataType, type Attribute, type Graph, type Node, type Tensor } from '../onnx/types';
 import { findRule } from './rules';
-import {
-  ShapeError,
-  type ConstValue,
-  type Dim,
-  type InferContext,
-  type TensorType,
-} from './types';
+import { ShapeError, type ConstValue, type Dim, type InferContext, type TensorType } from './types';
 
 /** Constants larger than this are tracked as constant, but their values are not materialised. */
 export const MAX_FOLDED_ELEMENTS = 1 << 16;
@@ -164,7 +158,8 @@ function runGraph(
       try {
         ({ types, values } = rule(ctx));
       } catch (e) {
-        const message = e instanceof ShapeError ? e.message : `internal error (${(e as Error).message})`;
+        const message =
+          e instanceof ShapeError ? e.message : `internal error (${(e as Error).message})`;
         state.diagnostics.push({
           severity: e instanceof ShapeError ? 'error' : 'warning',
           node: label,
@@ -173,10 +168,13 @@ function runGraph(
         types = [];
       }
     }
+    // Constant when everything it reads is: its inputs and, for If/Loop/Scan, the outer names
+    // its sub-graphs read.
+    const dependencies = nodeDependencies(node);
     const allInputsConstant =
       !NONDETERMINISTIC.has(node.opType) &&
-      node.inputs.length > 0 &&
-      node.inputs.every((i) => i === '' || state.constants.has(i));
+      dependencies.length > 0 &&
+      dependencies.every((i) => state.constants.has(i));
     node.outputs.forEach((out, i) => {
       if (out === '') return;
       const t = types[i] ?? declaredType(view, out);
@@ -187,7 +185,8 @@ function runGraph(
         // Identity (exporters emit it for shared weights) passes the same bytes on.
         const source =
           node.opType === 'Identity' ? (state.constants.get(node.inputs[0])?.source ?? out) : out;
-        const tensor = node.opType === 'Identity' ? state.constants.get(node.inputs[0])?.tensor : undefined;
+        const tensor =
+          node.opType === 'Identity' ? state.constants.get(node.inputs[0])?.tensor : undefined;
         state.constants.set(out, { source, tensor });
       }
     });
@@ -221,7 +220,8 @@ function inferConstantNode(
       tensor = a.t;
       break;
     case 'sparse_value':
-      if (a.sparseTensor?.values) type = { dtype: a.sparseTensor.values.dataType, shape: [...a.sparseTensor.dims] };
+      if (a.sparseTensor?.values)
+        type = { dtype: a.sparseTensor.values.dataType, shape: [...a.sparseTensor.dims] };
       break;
     case 'value_float':
       type = { dtype: DataType.FLOAT, shape: [] };
@@ -253,7 +253,11 @@ function inferConstantNode(
     return;
   }
   if (!type) {
-    state.diagnostics.push({ severity: 'error', node: label, message: 'Constant node has no value attribute' });
+    state.diagnostics.push({
+      severity: 'error',
+      node: label,
+      message: 'Constant node has no value attribute',
+    });
     return;
   }
   state.types.set(out, type);
@@ -295,7 +299,8 @@ function makeContext(
       const n = nextSymbol(`${label}_${what}`);
       return n === 1 ? `${label}_${what}` : `${label}_${what}_${n}`;
     },
-    inferSubgraph: (graph: Graph, inputTypes) => inferSubgraph(graph, inputTypes, view, options, state, outerNames),
+    inferSubgraph: (graph: Graph, inputTypes) =>
+      inferSubgraph(graph, inputTypes, view, options, state, outerNames),
     warn: (message) => state.diagnostics.push({ severity: 'warning', node: label, message }),
   };
 }
@@ -320,7 +325,13 @@ function inferSubgraph(
     const given = inputTypes[i];
     const declared = input.type?.kind === 'tensor' ? input.type : undefined;
     const t: TensorType | undefined =
-      given ?? (declared ? { dtype: declared.elemType, shape: declared.shape ? [...declared.shape] : undefined } : undefined);
+      given ??
+      (declared
+        ? {
+            dtype: declared.elemType,
+            shape: declared.shape?.map((d, j) => (d === '' ? `${input.name}_dim${j}` : d)),
+          }
+        : undefined);
     if (t) state.types.set(input.name, t);
     // A body input is never a constant, even when the value fed on the first iteration is.
     state.constants.delete(input.name);
