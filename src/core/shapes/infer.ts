@@ -10,7 +10,14 @@ import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../
 import { attributeString } from '../onnx/decode';
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount, tensorNumbers } from '../onnx/tensorData';
-import { DataType, type Attribute, type Graph, type Node, type Tensor } from '../onnx/types';
+import {
+  DataType,
+  type Attribute,
+  type Graph,
+  type Node,
+  type Tensor,
+  type ValueInfo,
+} from '../onnx/types';
 import { findRule } from './rules';
 import { ShapeError, type ConstValue, type Dim, type InferContext, type TensorType } from './types';
 
@@ -85,12 +92,10 @@ function seedGraphInputs(view: GraphView, options: InferOptions, state: ShapeInf
       state.types.set(input.name, { dtype: declared?.elemType ?? DataType.FLOAT, shape: fixed });
       continue;
     }
-    if (!declared || declared.kind !== 'tensor') {
-      state.types.set(input.name, { dtype: declared?.elemType ?? DataType.UNDEFINED });
-      continue;
-    }
-    const shape = declared.shape?.map((d, i) => (d === '' ? `${input.name}_dim${i}` : d));
-    state.types.set(input.name, { dtype: declared.elemType, shape });
+    state.types.set(
+      input.name,
+      declaredInputType(input) ?? { dtype: declared?.elemType ?? DataType.UNDEFINED },
+    );
   }
   if (options.inputShapes) {
     for (const name of options.inputShapes.keys()) {
@@ -102,6 +107,14 @@ function seedGraphInputs(view: GraphView, options: InferOptions, state: ShapeInf
       }
     }
   }
+}
+
+/** A graph input's declared tensor type; a dimension with neither value nor name gets one. */
+function declaredInputType(input: ValueInfo): TensorType | undefined {
+  const declared = input.type;
+  if (!declared || declared.kind !== 'tensor') return undefined;
+  const shape = declared.shape?.map((d, i) => (d === '' ? `${input.name}_dim${i}` : d));
+  return { dtype: declared.elemType, shape };
 }
 
 function addInitializer(t: Tensor, options: InferOptions, state: ShapeInference): void {
@@ -323,15 +336,7 @@ function inferSubgraph(
   const view = buildGraphView(graph, outer);
   graph.inputs.forEach((input, i) => {
     const given = inputTypes[i];
-    const declared = input.type?.kind === 'tensor' ? input.type : undefined;
-    const t: TensorType | undefined =
-      given ??
-      (declared
-        ? {
-            dtype: declared.elemType,
-            shape: declared.shape?.map((d, j) => (d === '' ? `${input.name}_dim${j}` : d)),
-          }
-        : undefined);
+    const t = given ?? declaredInputType(input);
     if (t) state.types.set(input.name, t);
     // A body input is never a constant, even when the value fed on the first iteration is.
     state.constants.delete(input.name);

@@ -277,6 +277,26 @@ describe('CLI on bad input', { skip: SKIP }, () => {
     assertBadInput(r, 'check on an empty file');
   });
 
+  test('an unknown device id: exit 2 with one line', async () => {
+    const r = await runCli([
+      'check',
+      file('check-valid.onnx', validModel()),
+      '--device',
+      'no-such-device',
+    ]);
+    assertBadInput(r, 'check --device no-such-device');
+  });
+
+  test('a malformed --input shape: exit 2 with one line', async () => {
+    const r = await runCli([
+      'analyze',
+      file('input-valid.onnx', validModel()),
+      '--input',
+      'input=1xthreex224',
+    ]);
+    assertBadInput(r, '--input input=1xthreex224');
+  });
+
   test(
     'the valid model truncated at every 1/64th of its length: exit 2 each time',
     { timeout: 120_000 },
