@@ -10,7 +10,12 @@ const x = b.input('input', DataType.FLOAT, ['batch', 3, 64, 64]);
 const conv = (name: string, input: string, cin: number, cout: number, stride = 1): string => {
   const w = b.weight(`${name}.weight`, [cout, cin, 3, 3]);
   const bias = b.weight(`${name}.bias`, [cout]);
-  const [y] = b.node('Conv', [input, w, bias], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [stride, stride] }, { name });
+  const [y] = b.node(
+    'Conv',
+    [input, w, bias],
+    { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [stride, stride] },
+    { name },
+  );
   return b.node('Relu', [y], {}, { name: `${name}.relu` })[0];
 };
 const c1 = conv('stem', x, 3, 16, 2);
@@ -22,6 +27,11 @@ const [pooled] = b.node('GlobalAveragePool', [c4], {}, { name: 'pool' });
 const [flat] = b.node('Flatten', [pooled], { axis: 1 }, { name: 'flatten' });
 const fc = b.weight('fc.weight', [10, 32]);
 const fcb = b.weight('fc.bias', [10]);
-const [logits] = b.node('Gemm', [flat, fc, fcb], { transB: 1 }, { name: 'fc', outputs: ['logits'] });
+const [logits] = b.node(
+  'Gemm',
+  [flat, fc, fcb],
+  { transB: 1 },
+  { name: 'fc', outputs: ['logits'] },
+);
 b.output(logits, DataType.FLOAT, ['batch', 10]);
 saveModelFile(b.build(), out);

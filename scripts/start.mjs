@@ -7,16 +7,27 @@ import * as path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 const shared = path.resolve(root, '../shared/models');
 let models = fs.existsSync(shared)
-  ? fs.readdirSync(shared).filter((f) => f.endsWith('.onnx')).map((f) => path.join(shared, f))
+  ? fs
+      .readdirSync(shared)
+      .filter((f) => f.endsWith('.onnx'))
+      .map((f) => path.join(shared, f))
   : [];
 if (models.length === 0) {
   const sample = path.join(root, 'dist', 'sample-cnn.onnx');
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'sampleModel.ts'), sample], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'scripts', 'sampleModel.ts'), sample],
+    { stdio: 'inherit' },
+  );
   models = [sample];
 }
 for (const model of models) {
-  execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'analyze', model, '--device', 'stm32h743'], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(root, 'dist', 'cli.js'), 'analyze', model, '--device', 'stm32h743'],
+    {
+      stdio: 'inherit',
+    },
+  );
   process.stdout.write('\n');
 }

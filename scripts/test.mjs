@@ -6,10 +6,16 @@ import * as path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit'];
-const files = dirs.flatMap((d) => fs.readdirSync(path.join(root, d), { recursive: true }).map((f) => path.join(d, f)));
+const files = dirs.flatMap((d) =>
+  fs.readdirSync(path.join(root, d), { recursive: true }).map((f) => path.join(d, f)),
+);
 const tests = files.filter((f) => f.endsWith('.test.ts')).sort();
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...tests], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', ...tests],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

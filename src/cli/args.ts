@@ -89,7 +89,10 @@ function base(command: CliOptions['command'], values: Values): CliOptions {
     device: values.device,
     devicesFile: values.devices,
     inputShapes: parseInputShapes(values.input ?? []),
-    errorTargetDb: values['error-target'] === undefined ? undefined : parseNumber(values['error-target'], '--error-target'),
+    errorTargetDb:
+      values['error-target'] === undefined
+        ? undefined
+        : parseNumber(values['error-target'], '--error-target'),
     top: values.top === undefined ? 10 : Math.max(0, Math.floor(parseNumber(values.top, '--top'))),
     biasFlops: !values['no-bias-flops'],
   };
@@ -106,12 +109,15 @@ export function parseInputShapes(specs: readonly string[]): Map<string, number[]
   const shapes = new Map<string, number[]>();
   for (const spec of specs) {
     const eq = spec.lastIndexOf('=');
-    if (eq <= 0) throw new UsageError(`--input expects NAME=DIMS such as input=1x3x224x224, got '${spec}'`);
+    if (eq <= 0)
+      throw new UsageError(`--input expects NAME=DIMS such as input=1x3x224x224, got '${spec}'`);
     const name = spec.slice(0, eq);
     const dimsText = spec.slice(eq + 1);
     const dims = dimsText === '' ? [] : dimsText.split(/[x,×]/).map(Number);
     if (dims.some((d) => !Number.isSafeInteger(d) || d <= 0)) {
-      throw new UsageError(`--input ${name}: dimensions must be positive integers, got '${dimsText}'`);
+      throw new UsageError(
+        `--input ${name}: dimensions must be positive integers, got '${dimsText}'`,
+      );
     }
     shapes.set(name, dims);
   }

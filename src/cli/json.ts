@@ -6,7 +6,12 @@ import type { AnalysisReport } from '../core/analyze';
 
 export function toJson(r: AnalysisReport): unknown {
   return {
-    model: { path: r.model.path, irVersion: r.model.irVersion, opset: r.model.opset, producer: r.model.producer },
+    model: {
+      path: r.model.path,
+      irVersion: r.model.irVersion,
+      opset: r.model.opset,
+      producer: r.model.producer,
+    },
     totals: r.totals,
     nodes: r.nodes.map((n) => ({
       name: n.name,
@@ -21,9 +26,15 @@ export function toJson(r: AnalysisReport): unknown {
       activationBytes: n.activationBytes,
       suggestedWeightBits: n.suggestedWeightBits,
       weightBits: n.weightBits,
-      weightSqnrDb: n.weightSqnrDb && Object.fromEntries(Object.entries(n.weightSqnrDb).map(([b, v]) => [b, Number.isFinite(v) ? v : null])),
+      weightSqnrDb:
+        n.weightSqnrDb &&
+        Object.fromEntries(
+          Object.entries(n.weightSqnrDb).map(([b, v]) => [b, Number.isFinite(v) ? v : null]),
+        ),
       share: n.share,
-      ...(n.latencySeconds !== undefined ? { latencySeconds: n.latencySeconds, energyJoules: n.energyJoules } : {}),
+      ...(n.latencySeconds !== undefined
+        ? { latencySeconds: n.latencySeconds, energyJoules: n.energyJoules }
+        : {}),
     })),
     memory: { peakNode: r.memory.peakNode, liveAtPeak: r.memory.liveAtPeak },
     inputs: r.inputs,

@@ -4,7 +4,12 @@
  */
 import * as fs from 'node:fs';
 import { analyzeFile, type AnalysisReport } from '../core/analyze';
-import { BUILTIN_DEVICES, findDevice, loadDeviceProfiles, type DeviceProfile } from '../core/devices';
+import {
+  BUILTIN_DEVICES,
+  findDevice,
+  loadDeviceProfiles,
+  type DeviceProfile,
+} from '../core/devices';
 import { formatBytes } from '../core/format';
 import { USAGE, UsageError, parseCli, type CliOptions } from './args';
 import { formatReport } from './report';
@@ -19,7 +24,9 @@ function main(argv: readonly string[]): number {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     case 'version':
-      process.stdout.write(`${typeof MODEL_LENS_VERSION === 'string' ? MODEL_LENS_VERSION : 'dev'}\n`);
+      process.stdout.write(
+        `${typeof MODEL_LENS_VERSION === 'string' ? MODEL_LENS_VERSION : 'dev'}\n`,
+      );
       return 0;
     case 'devices':
       return listDevices(options);
@@ -46,7 +53,9 @@ function listDevices(options: CliOptions): number {
     return 0;
   }
   for (const d of devices) {
-    process.stdout.write(`${d.id.padEnd(22)} ${d.name.padEnd(40)} RAM ${formatBytes(d.ramBytes).padStart(10)}  flash ${formatBytes(d.flashBytes).padStart(10)}\n`);
+    process.stdout.write(
+      `${d.id.padEnd(22)} ${d.name.padEnd(40)} RAM ${formatBytes(d.ramBytes).padStart(10)}  flash ${formatBytes(d.flashBytes).padStart(10)}\n`,
+    );
   }
   return 0;
 }
@@ -70,7 +79,12 @@ function analyzeCommand(options: CliOptions): number {
 /** One line on stderr, never a stack trace: users read this in CI logs. */
 function fail(e: unknown): number {
   const message = e instanceof Error ? e.message : String(e);
-  const known = e instanceof Error && /Error$/.test(e.name) && e.name !== 'Error' && e.name !== 'TypeError' && e.name !== 'RangeError';
+  const known =
+    e instanceof Error &&
+    /Error$/.test(e.name) &&
+    e.name !== 'Error' &&
+    e.name !== 'TypeError' &&
+    e.name !== 'RangeError';
   const line = (known ? message : `internal error: ${message}`).replace(/\s*\n\s*/g, ' ');
   process.stderr.write(`model-lens: ${line}\n`);
   return 2;

@@ -57,8 +57,10 @@ export function formatReport(r: AnalysisReport, top: number): string {
     out.push('');
     out.push('Diagnostics');
     const shown = diagnostics.slice(0, 30);
-    for (const d of shown) out.push(`  ${mark(d.severity)} ${d.node ? `${d.node}: ` : ''}${d.message}`);
-    if (diagnostics.length > shown.length) out.push(`  … ${diagnostics.length - shown.length} more (see --json)`);
+    for (const d of shown)
+      out.push(`  ${mark(d.severity)} ${d.node ? `${d.node}: ` : ''}${d.message}`);
+    if (diagnostics.length > shown.length)
+      out.push(`  … ${diagnostics.length - shown.length} more (see --json)`);
   }
   return out.join('\n');
 }

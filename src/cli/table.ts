@@ -4,12 +4,23 @@ export interface Column {
   readonly align?: 'left' | 'right';
 }
 
-export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string[] {
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => (r[i] ?? '').length)));
+export function renderTable(
+  columns: readonly Column[],
+  rows: readonly (readonly string[])[],
+): string[] {
+  const widths = columns.map((c, i) =>
+    Math.max(c.title.length, ...rows.map((r) => (r[i] ?? '').length)),
+  );
   const line = (cells: readonly string[]): string =>
     cells
-      .map((cell, i) => (columns[i].align === 'right' ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .map((cell, i) =>
+        columns[i].align === 'right' ? cell.padStart(widths[i]) : cell.padEnd(widths[i]),
+      )
       .join('  ')
       .trimEnd();
-  return [line(columns.map((c) => c.title)), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)];
+  return [
+    line(columns.map((c) => c.title)),
+    line(widths.map((w) => '─'.repeat(w))),
+    ...rows.map(line),
+  ];
 }

@@ -82,11 +82,21 @@ export interface DeviceReport {
   readonly ramUse: number;
   readonly latencySeconds: number;
   readonly energyJoules: number;
-  readonly diagnostics: { severity: 'error' | 'warning' | 'info'; node?: string; message: string }[];
+  readonly diagnostics: {
+    severity: 'error' | 'warning' | 'info';
+    node?: string;
+    message: string;
+  }[];
 }
 
 export interface AnalysisReport {
-  readonly model: { path: string; irVersion: number; opset: number; producer: string; fileBytes: number };
+  readonly model: {
+    path: string;
+    irVersion: number;
+    opset: number;
+    producer: string;
+    fileBytes: number;
+  };
   readonly totals: {
     macs: number;
     flops: number;
@@ -128,7 +138,11 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
   const view = buildGraphView(model.graph);
   const opsets = new Map<string, number>();
   for (const o of model.opsetImport) opsets.set(o.domain === 'ai.onnx' ? '' : o.domain, o.version);
-  const shapes = inferShapes(view, { opsets, inputShapes: options.inputShapes, external: loaded.external });
+  const shapes = inferShapes(view, {
+    opsets,
+    inputShapes: options.inputShapes,
+    external: loaded.external,
+  });
   const diagnostics: Diagnostic[] = shapes.diagnostics.map((d) => ({ ...d, source: 'shapes' }));
   const errorTargetDb = options.errorTargetDb ?? DEFAULT_ERROR_TARGET_DB;
 
@@ -145,7 +159,8 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     nodeFigures(node, index, view, shapes, loaded, options, errorTargetDb, diagnostics),
   );
   const uniqueWeights = new Map<string, { params: number; bytes: number }>();
-  for (const n of nodes) for (const w of n.weights) uniqueWeights.set(w.source, { params: w.elements, bytes: w.bytes });
+  for (const n of nodes)
+    for (const w of n.weights) uniqueWeights.set(w.source, { params: w.elements, bytes: w.bytes });
 
   const memory = planActivations(view, shapes, diagnostics);
   const totals = {
@@ -159,7 +174,9 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     activationLowerBoundBytes: memory.lowerBoundBytes,
   };
   const reports = nodes.map((n) => withShares(n.report, totals));
-  const device = options.device ? fitDevice(options.device, reports, totals, diagnostics) : undefined;
+  const device = options.device
+    ? fitDevice(options.device, reports, totals, diagnostics)
+    : undefined;
   const deviceReports = device ? device.nodes : reports;
 
   return {
@@ -257,15 +274,21 @@ function nodeFigures(
   for (const o of origins.values()) {
     if (seen.has(o.source)) continue;
     seen.add(o.source);
-    weights.push({ source: o.source, elements: o.elements, bytes: storageBytes(o.dtype, o.elements) + o.quantParamBytes });
+    weights.push({
+      source: o.source,
+      elements: o.elements,
+      bytes: storageBytes(o.dtype, o.elements) + o.quantParamBytes,
+    });
   }
 
   // Activations: non-constant inputs and all outputs, at their dtype.
   let activationBytes = 0;
-  for (const n of node.inputs) if (n && !isConstant(n)) activationBytes += tensorBytes(typeOf(n)) ?? 0;
+  for (const n of node.inputs)
+    if (n && !isConstant(n)) activationBytes += tensorBytes(typeOf(n)) ?? 0;
   for (const n of node.outputs) if (n) activationBytes += tensorBytes(typeOf(n)) ?? 0;
   const firstActivation = node.inputs.find((n) => n && !isConstant(n));
-  const activationBits = dtypeBits(typeOf(firstActivation ?? node.outputs[0] ?? '')?.dtype ?? 1) || 32;
+  const activationBits =
+    dtypeBits(typeOf(firstActivation ?? node.outputs[0] ?? '')?.dtype ?? 1) || 32;
 
   // The main weight: precision now, and the bit-width hint.
   const main = mainWeight(node, (i) => typeOf(node.inputs[i] ?? '')?.shape?.length);
@@ -276,10 +299,17 @@ function nodeFigures(
   if (main && mainOrigin?.tensor && isFloatType(mainOrigin.dtype) && !options.skipBitHints) {
     try {
       const sqnr = weightSqnr(mainOrigin.tensor, main.channelAxis, loaded.external);
-      weightSqnrDb = Object.fromEntries(Object.entries(sqnr.sqnrDb).map(([b, db]) => [b, round2(db)]));
+      weightSqnrDb = Object.fromEntries(
+        Object.entries(sqnr.sqnrDb).map(([b, db]) => [b, round2(db)]),
+      );
       suggestedWeightBits = suggestBits(sqnr, errorTargetDb, dtypeBits(mainOrigin.dtype));
     } catch (e) {
-      diagnostics.push({ severity: 'warning', node: name, source: 'analysis', message: `weights unreadable for bit-width hints (${(e as Error).message})` });
+      diagnostics.push({
+        severity: 'warning',
+        node: name,
+        source: 'analysis',
+        message: `weights unreadable for bit-width hints (${(e as Error).message})`,
+      });
     }
   } else if (mainOrigin && !isFloatType(mainOrigin.dtype)) {
     suggestedWeightBits = weightBits;
@@ -287,7 +317,12 @@ function nodeFigures(
 
   const countBias = options.countBiasFlops ?? true;
   const flops = 2 * compute.macs + compute.elementwiseFlops + (countBias ? compute.biasFlops : 0);
-  const bops = bitOperations(compute.macs, compute.accumulationDepth, weightBits ?? activationBits, activationBits);
+  const bops = bitOperations(
+    compute.macs,
+    compute.accumulationDepth,
+    weightBits ?? activationBits,
+    activationBits,
+  );
   return {
     report: {
       index,
@@ -315,7 +350,12 @@ function nodeFigures(
  * BOPs = MACs × (b_a·b_w + b_o), accumulator b_o = b_a + b_w + log2(n·k²)
  * (Baskin et al., "UNIQ", 2018), n·k² being the accumulation depth of one output.
  */
-export function bitOperations(macs: number, depth: number | undefined, weightBits: number, activationBits: number): number {
+export function bitOperations(
+  macs: number,
+  depth: number | undefined,
+  weightBits: number,
+  activationBits: number,
+): number {
   if (macs === 0) return 0;
   const accumulator = activationBits + weightBits + Math.log2(Math.max(1, depth ?? 1));
   return macs * (activationBits * weightBits + accumulator);
@@ -360,7 +400,11 @@ function planActivations(view: GraphView, shapes: ShapeInference, diagnostics: D
     });
   }
   const plan = planMemory({
-    steps: view.order.map((n, i) => ({ node: nodeLabel(n, i), inputs: n.inputs.filter(Boolean), outputs: n.outputs.filter(Boolean) })),
+    steps: view.order.map((n, i) => ({
+      node: nodeLabel(n, i),
+      inputs: n.inputs.filter(Boolean),
+      outputs: n.outputs.filter(Boolean),
+    })),
     tensorBytes: tensorBytesMap,
     graphInputs: view.inputNames,
     graphOutputs: view.outputNames,
@@ -391,8 +435,13 @@ function fitDevice(
     weightBits: n.weightBits ?? undefined,
     activationBits: n.activationBits,
   }));
-  const fit = checkFit(device, { weightBytes: totals.weightBytes, peakActivationBytes: totals.peakActivationBytes, layers });
-  for (const d of fit.diagnostics) diagnostics.push({ severity: d.severity, node: d.node, message: d.message, source: 'device' });
+  const fit = checkFit(device, {
+    weightBytes: totals.weightBytes,
+    peakActivationBytes: totals.peakActivationBytes,
+    layers,
+  });
+  for (const d of fit.diagnostics)
+    diagnostics.push({ severity: d.severity, node: d.node, message: d.message, source: 'device' });
   let latencySeconds = 0;
   let energyJoules = 0;
   const withEstimates = nodes.map((n, i) => {
@@ -413,7 +462,11 @@ function fitDevice(
       ramUse: fit.ramUse,
       latencySeconds,
       energyJoules,
-      diagnostics: fit.diagnostics.map((d) => ({ severity: d.severity, node: d.node, message: d.message })),
+      diagnostics: fit.diagnostics.map((d) => ({
+        severity: d.severity,
+        node: d.node,
+        message: d.message,
+      })),
     },
   };
 }

@@ -14,7 +14,10 @@ const MAX_ELEMENTS = 2 ** 48;
 /** Model-level checks, then every tensor of every graph. */
 export function validateModel(model: Model, ext: ExternalData): void {
   // IR version 3 and later must import the default domain's opset; without it no op has meaning.
-  if (model.irVersion >= 3 && !model.opsetImport.some((o) => o.domain === '' || o.domain === 'ai.onnx')) {
+  if (
+    model.irVersion >= 3 &&
+    !model.opsetImport.some((o) => o.domain === '' || o.domain === 'ai.onnx')
+  ) {
     throw new ModelLoadError('the model imports no opset for the default ONNX domain');
   }
   validateGraphTensors(model.graph, ext);
@@ -46,7 +49,9 @@ function validateTensor(t: Tensor, ext: ExternalData): void {
     elements *= d;
   }
   if (elements > MAX_ELEMENTS) {
-    throw new ModelLoadError(`tensor '${t.name}' declares ${elements} elements, more than any real model`);
+    throw new ModelLoadError(
+      `tensor '${t.name}' declares ${elements} elements, more than any real model`,
+    );
   }
   if (!isKnownType(t.dataType)) {
     throw new ModelLoadError(`tensor '${t.name}' has an unknown data type ${t.dataType}`);

@@ -30,7 +30,8 @@ export class FloatAttr {
 }
 export const float = (v: number): FloatAttr => new FloatAttr(v);
 
-export type AttrValue = number | number[] | string | string[] | FloatAttr | FloatAttr[] | Tensor | Graph;
+export type AttrValue =
+  number | number[] | string | string[] | FloatAttr | FloatAttr[] | Tensor | Graph;
 
 export function makeTensor(
   name: string,
@@ -64,7 +65,9 @@ function encodeValues(dt: DataType, src: ArrayLike<number>): Uint8Array {
     case DataType.DOUBLE:
       return new Uint8Array(Float64Array.from(src).buffer);
     case DataType.INT64:
-      return new Uint8Array(BigInt64Array.from(Array.from(src, (v) => BigInt(Math.trunc(v)))).buffer);
+      return new Uint8Array(
+        BigInt64Array.from(Array.from(src, (v) => BigInt(Math.trunc(v)))).buffer,
+      );
     case DataType.INT32:
       return new Uint8Array(Int32Array.from(src).buffer);
     case DataType.INT8:
@@ -104,13 +107,22 @@ export function makeAttribute(name: string, value: AttrValue): Attribute {
       ? { ...base, type: AttributeType.INT, i: value }
       : { ...base, type: AttributeType.FLOAT, f: value };
   }
-  if (typeof value === 'string') return { ...base, type: AttributeType.STRING, s: enc.encode(value) };
+  if (typeof value === 'string')
+    return { ...base, type: AttributeType.STRING, s: enc.encode(value) };
   if (Array.isArray(value)) {
     if (value.length > 0 && value[0] instanceof FloatAttr) {
-      return { ...base, type: AttributeType.FLOATS, floats: (value as FloatAttr[]).map((v) => v.value) };
+      return {
+        ...base,
+        type: AttributeType.FLOATS,
+        floats: (value as FloatAttr[]).map((v) => v.value),
+      };
     }
     if (value.length > 0 && typeof value[0] === 'string') {
-      return { ...base, type: AttributeType.STRINGS, strings: (value as string[]).map((s) => enc.encode(s)) };
+      return {
+        ...base,
+        type: AttributeType.STRINGS,
+        strings: (value as string[]).map((s) => enc.encode(s)),
+      };
     }
     const nums = value as number[];
     return nums.every(Number.isInteger)
@@ -154,7 +166,12 @@ export class ModelBuilder {
   }
 
   /** Adds an initializer. Without values, float weights are seeded random in [-1, 1). */
-  initializer(name: string, dtype: DataType, dims: readonly number[], values?: ArrayLike<number>): string {
+  initializer(
+    name: string,
+    dtype: DataType,
+    dims: readonly number[],
+    values?: ArrayLike<number>,
+  ): string {
     const n = dims.reduce((a, b) => a * b, 1);
     const data =
       values ??
@@ -186,7 +203,10 @@ export class ModelBuilder {
     const name = options.name ?? `${opType.toLowerCase()}_${id}`;
     const outputs =
       typeof options.outputs === 'number' || options.outputs === undefined
-        ? Array.from({ length: (options.outputs as number | undefined) ?? 1 }, (_, i) => `${name}_out${i}`)
+        ? Array.from(
+            { length: (options.outputs as number | undefined) ?? 1 },
+            (_, i) => `${name}_out${i}`,
+          )
         : [...options.outputs];
     this.nodes.push({
       extra: [],

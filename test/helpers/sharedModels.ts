@@ -14,8 +14,11 @@ export interface SharedModelReference {
 }
 
 /** The reference table, or undefined (with the reason) when ../shared is not there. */
-export function sharedModels(): { models: Record<string, SharedModelReference> } | { skip: string } {
+export function sharedModels():
+  { models: Record<string, SharedModelReference> } | { skip: string } {
   const reference = path.join(SHARED_MODELS_DIR, 'reference.json');
   if (!fs.existsSync(reference)) return { skip: 'no ../shared/models in this clone' };
-  return { models: JSON.parse(fs.readFileSync(reference, 'utf8')) as Record<string, SharedModelReference> };
+  return {
+    models: JSON.parse(fs.readFileSync(reference, 'utf8')) as Record<string, SharedModelReference>,
+  };
 }

@@ -63,7 +63,12 @@ export function weightSqnr(tensor: Tensor, channelAxis: number, ext?: ExternalDa
  * One streaming pass: max|w| per output channel (channel = floor(index / inner) mod channels),
  * plus an evenly strided sample of the values with their channels.
  */
-function scanWeights(tensor: Tensor, channels: number, inner: number, ext: ExternalData | undefined) {
+function scanWeights(
+  tensor: Tensor,
+  channels: number,
+  inner: number,
+  ext: ExternalData | undefined,
+) {
   const n = elementCount(tensor.dims);
   const stride = n > SAMPLE_LIMIT ? Math.ceil(n / SAMPLE_LIMIT) : 1;
   const sampleCount = Math.ceil(n / stride);
@@ -100,7 +105,12 @@ function scanWeights(tensor: Tensor, channels: number, inner: number, ext: Exter
     c = channel;
     pos = position;
   });
-  return { maxAbs, samples: samples.subarray(0, taken), sampleChannels: sampleChannels.subarray(0, taken), sampled: stride > 1 };
+  return {
+    maxAbs,
+    samples: samples.subarray(0, taken),
+    sampleChannels: sampleChannels.subarray(0, taken),
+    sampled: stride > 1,
+  };
 }
 
 /**

@@ -29,6 +29,7 @@ export interface NodeCompute {
  * activations (one op per compare, add or multiply), with transcendental functions counted as
  * one op each, as onnx-tool does. Pooling and reductions are costed by window below instead.
  */
+// prettier-ignore
 export const FLOPS_PER_ELEMENT: Readonly<Record<string, number>> = {
   // One op per element.
   Relu: 1, LeakyRelu: 2, PRelu: 2, ThresholdedRelu: 1, Clip: 2, Abs: 1, Neg: 1, Sign: 1,
@@ -156,7 +157,8 @@ function convCompute(
 function recurrentCompute(node: Node, shapes: CostShapes, gates: number): NodeCompute {
   const x = shapes.inputs[0];
   const w = shapes.inputs[1]; // [directions, gates·hidden, input]
-  if (!x || !w || x.length < 3 || w.length < 3) return { macs: 0, elementwiseFlops: 0, biasFlops: 0 };
+  if (!x || !w || x.length < 3 || w.length < 3)
+    return { macs: 0, elementwiseFlops: 0, biasFlops: 0 };
   const batchFirst = intAttr(node, 'layout', 0) === 1;
   const seq = batchFirst ? x[1] : x[0];
   const batch = batchFirst ? x[0] : x[1];
@@ -184,7 +186,11 @@ function attentionCompute(node: Node, shapes: CostShapes): NodeCompute {
     const [b, s, hidden] = q;
     const projection = b * s * hidden * w[1];
     const attention = b * s * s * (2 * hidden);
-    return { macs: projection + attention, elementwiseFlops: 3 * b * s * s, biasFlops: b * s * w[1] };
+    return {
+      macs: projection + attention,
+      elementwiseFlops: 3 * b * s * s,
+      biasFlops: b * s * w[1],
+    };
   }
   const k = shapes.inputs[1] ?? q;
   const v = shapes.inputs[2] ?? k;

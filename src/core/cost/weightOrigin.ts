@@ -25,9 +25,21 @@ export interface WeightOrigin {
 }
 
 /** Ops that pass a constant through without making a new weight. */
-const PASS_THROUGH = new Set(['Identity', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Flatten', 'Cast']);
+const PASS_THROUGH = new Set([
+  'Identity',
+  'Reshape',
+  'Transpose',
+  'Squeeze',
+  'Unsqueeze',
+  'Flatten',
+  'Cast',
+]);
 
-export function weightOrigin(name: string, view: GraphView, shapes: ShapeInference): WeightOrigin | undefined {
+export function weightOrigin(
+  name: string,
+  view: GraphView,
+  shapes: ShapeInference,
+): WeightOrigin | undefined {
   if (!shapes.constants.has(name)) return undefined;
   let current = name;
   let quantParamBytes = 0;
@@ -44,7 +56,11 @@ export function weightOrigin(name: string, view: GraphView, shapes: ShapeInferen
       current = producer.inputs[0];
       continue;
     }
-    if (PASS_THROUGH.has(producer.opType) && producer.inputs[0] && shapes.constants.has(producer.inputs[0])) {
+    if (
+      PASS_THROUGH.has(producer.opType) &&
+      producer.inputs[0] &&
+      shapes.constants.has(producer.inputs[0])
+    ) {
       current = producer.inputs[0];
       continue;
     }
@@ -59,5 +75,12 @@ export function weightOrigin(name: string, view: GraphView, shapes: ShapeInferen
     : type && allKnown(type.shape)
       ? elementCount(type.shape)
       : 0;
-  return { source: info?.source ?? current, tensor, dtype, elements, quantParamBytes, consumedAs: name };
+  return {
+    source: info?.source ?? current,
+    tensor,
+    dtype,
+    elements,
+    quantParamBytes,
+    consumedAs: name,
+  };
 }

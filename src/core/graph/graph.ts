@@ -59,7 +59,10 @@ export function freeNames(graph: Graph): string[] {
  * Builds the view and checks it. `outerNames` are the names visible from enclosing graphs,
  * for sub-graphs.
  */
-export function buildGraphView(graph: Graph, outerNames: ReadonlySet<string> = new Set()): GraphView {
+export function buildGraphView(
+  graph: Graph,
+  outerNames: ReadonlySet<string> = new Set(),
+): GraphView {
   const initializers = new Map<string, Tensor>();
   for (const t of graph.initializers) initializers.set(t.name, t);
   for (const s of graph.sparseInitializers) {

@@ -46,11 +46,7 @@ export function loadModelFile(file: string): LoadedModel {
   return parseModelBytes(bytes, path.dirname(full), full);
 }
 
-export function parseModelBytes(
-  bytes: Uint8Array,
-  baseDir?: string,
-  file?: string,
-): LoadedModel {
+export function parseModelBytes(bytes: Uint8Array, baseDir?: string, file?: string): LoadedModel {
   const label = file ? path.basename(file) : 'model';
   let model: Model;
   try {
@@ -109,7 +105,9 @@ export function saveModelFile(model: Model, file: string): void {
     fs.rmSync(temp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new ModelLoadError(`${file}: cannot write here (${code === 'EROFS' ? 'read-only file system' : 'permission denied'})`);
+      throw new ModelLoadError(
+        `${file}: cannot write here (${code === 'EROFS' ? 'read-only file system' : 'permission denied'})`,
+      );
     }
     throw e;
   }

@@ -76,7 +76,8 @@ export function tensorNumbers(t: Tensor, ext?: ExternalData): number[] {
   }
   const src = t.int32Data ?? t.int64Data ?? t.uint64Data;
   if (src) {
-    if (src.length < n) throw new TensorDataError(`tensor '${t.name}' holds fewer values than its shape`);
+    if (src.length < n)
+      throw new TensorDataError(`tensor '${t.name}' holds fewer values than its shape`);
     for (let i = 0; i < n; i++) {
       const v = src[i];
       out[i] =
@@ -126,7 +127,9 @@ function readElement(dv: DataView, dt: DataType, i: number, name: string): numbe
       return dt === DataType.INT4 && nibble >= 8 ? nibble - 16 : nibble;
     }
     default:
-      throw new TensorDataError(`tensor '${name}': reading ${dtypeName(dt)} values is not supported`);
+      throw new TensorDataError(
+        `tensor '${name}': reading ${dtypeName(dt)} values is not supported`,
+      );
   }
 }
 
@@ -146,11 +149,14 @@ export function forEachFloatChunk(
   const raw = rawBytes(t, ext);
   if (t.dataType === DataType.FLOAT && raw) {
     if (raw.byteLength < n * 4) {
-      throw new TensorDataError(`tensor '${t.name}' holds ${raw.byteLength} bytes, its shape needs ${n * 4}`);
+      throw new TensorDataError(
+        `tensor '${t.name}' holds ${raw.byteLength} bytes, its shape needs ${n * 4}`,
+      );
     }
     if (raw.byteOffset % 4 === 0) {
       const all = new Float32Array(raw.buffer, raw.byteOffset, n);
-      for (let s = 0; s < n; s += CHUNK_ELEMENTS) visit(all.subarray(s, Math.min(n, s + CHUNK_ELEMENTS)), s);
+      for (let s = 0; s < n; s += CHUNK_ELEMENTS)
+        visit(all.subarray(s, Math.min(n, s + CHUNK_ELEMENTS)), s);
       return;
     }
     // Unaligned payload: copy one chunk at a time into an aligned scratch buffer.
@@ -163,7 +169,12 @@ export function forEachFloatChunk(
     }
     return;
   }
-  if (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16 || t.dataType === DataType.DOUBLE || t.dataType === DataType.BFLOAT16) {
+  if (
+    t.dataType === DataType.FLOAT ||
+    t.dataType === DataType.FLOAT16 ||
+    t.dataType === DataType.DOUBLE ||
+    t.dataType === DataType.BFLOAT16
+  ) {
     // Other float encodings: convert through numbers, one chunk at a time.
     const values = tensorNumbers(t, ext);
     const scratch = new Float32Array(CHUNK_ELEMENTS);

@@ -161,7 +161,7 @@ export class WireReader {
         this.advance(4);
         return;
       case WireType.StartGroup: {
-        for (let depth = 1; depth > 0; ) {
+        for (let depth = 1; depth > 0;) {
           if (this.done()) throw new ProtoError('unterminated group');
           this.nextTag();
           if (this.wireType === WireType.StartGroup) depth++;
@@ -256,7 +256,7 @@ export class WireWriter {
     let v = value;
     if (v < 0) {
       // int64 two's complement: ten bytes.
-      let lo = v % TWO_POW_32 >>> 0;
+      let lo = (v % TWO_POW_32) >>> 0;
       let hi = Math.floor(v / TWO_POW_32) >>> 0;
       for (let i = 0; i < 9; i++) {
         this.scratch[this.used++] = (lo & 0x7f) | 0x80;

@@ -49,7 +49,10 @@ export interface InferContext {
    */
   newSymbol(label: string): string;
   /** Infers a sub-graph (If/Loop/Scan body) with the given input types; returns its output types. */
-  inferSubgraph(graph: Graph, inputTypes: readonly (TensorType | undefined)[]): (TensorType | undefined)[];
+  inferSubgraph(
+    graph: Graph,
+    inputTypes: readonly (TensorType | undefined)[],
+  ): (TensorType | undefined)[];
   /** Records a diagnostic about this node and goes on. */
   warn(message: string): void;
 }

@@ -13,7 +13,12 @@ function node(report: AnalysisReport, name: string) {
 test('Conv MACs = output elements × Cin/groups × kH × kW, FLOPs add the bias', () => {
   const b = new ModelBuilder();
   const x = b.input('x', DataType.FLOAT, [1, 3, 8, 8]);
-  const [y] = b.node('Conv', [x, b.weight('w', [4, 3, 3, 3]), b.weight('bias', [4])], { pads: [1, 1, 1, 1] }, { name: 'conv' });
+  const [y] = b.node(
+    'Conv',
+    [x, b.weight('w', [4, 3, 3, 3]), b.weight('bias', [4])],
+    { pads: [1, 1, 1, 1] },
+    { name: 'conv' },
+  );
   b.output(y);
   const r = analyzeLoaded(b.load());
   const conv = node(r, 'conv');
@@ -31,7 +36,12 @@ test('Conv MACs = output elements × Cin/groups × kH × kW, FLOPs add the bias'
 test('depthwise and strided convs divide by groups', () => {
   const b = new ModelBuilder();
   const x = b.input('x', DataType.FLOAT, [1, 8, 8, 8]);
-  const [y] = b.node('Conv', [x, b.weight('dw', [8, 1, 3, 3])], { group: 8, pads: [1, 1, 1, 1], strides: [2, 2] }, { name: 'dw' });
+  const [y] = b.node(
+    'Conv',
+    [x, b.weight('dw', [8, 1, 3, 3])],
+    { group: 8, pads: [1, 1, 1, 1], strides: [2, 2] },
+    { name: 'dw' },
+  );
   b.output(y);
   // Output 1×8×4×4 = 128 elements × 9.
   assert.equal(node(analyzeLoaded(b.load()), 'dw').macs, 128 * 9);
@@ -40,7 +50,12 @@ test('depthwise and strided convs divide by groups', () => {
 test('ConvTranspose MACs = input elements × Cout/groups × kH × kW', () => {
   const b = new ModelBuilder();
   const x = b.input('x', DataType.FLOAT, [1, 4, 5, 5]);
-  const [y] = b.node('ConvTranspose', [x, b.weight('w', [4, 2, 3, 3])], { strides: [2, 2] }, { name: 'up' });
+  const [y] = b.node(
+    'ConvTranspose',
+    [x, b.weight('w', [4, 2, 3, 3])],
+    { strides: [2, 2] },
+    { name: 'up' },
+  );
   b.output(y);
   assert.equal(node(analyzeLoaded(b.load()), 'up').macs, 100 * 2 * 9);
 });
@@ -48,7 +63,12 @@ test('ConvTranspose MACs = input elements × Cout/groups × kH × kW', () => {
 test('Gemm with transB and attention-style MatMul count M×N×K with batch dims', () => {
   const b = new ModelBuilder();
   const a = b.input('a', DataType.FLOAT, [2, 16]);
-  const [g] = b.node('Gemm', [a, b.weight('B', [10, 16]), b.weight('C', [10])], { transB: 1 }, { name: 'fc' });
+  const [g] = b.node(
+    'Gemm',
+    [a, b.weight('B', [10, 16]), b.weight('C', [10])],
+    { transB: 1 },
+    { name: 'fc' },
+  );
   const q = b.input('q', DataType.FLOAT, [1, 4, 16, 8]);
   const k = b.input('k', DataType.FLOAT, [1, 4, 8, 16]);
   const [s] = b.node('MatMul', [q, k], {}, { name: 'scores' });
@@ -93,11 +113,26 @@ test('a weight shared through Identity counts once in the totals', () => {
 test('Clip bounds and Reshape shapes are not parameters; a bias vector in Add is', () => {
   const b = new ModelBuilder();
   const x = b.input('x', DataType.FLOAT, [1, 8]);
-  const [lo] = b.node('Constant', [], { value: makeTensor('lo', DataType.FLOAT, [], [0]) }, { name: 'lo' });
-  const [hi] = b.node('Constant', [], { value: makeTensor('hi', DataType.FLOAT, [], [6]) }, { name: 'hi' });
+  const [lo] = b.node(
+    'Constant',
+    [],
+    { value: makeTensor('lo', DataType.FLOAT, [], [0]) },
+    { name: 'lo' },
+  );
+  const [hi] = b.node(
+    'Constant',
+    [],
+    { value: makeTensor('hi', DataType.FLOAT, [], [6]) },
+    { name: 'hi' },
+  );
   const [c] = b.node('Clip', [x, lo, hi], {}, { name: 'relu6' });
   const [a] = b.node('Add', [c, b.weight('bias', [8])], {}, { name: 'add' });
-  const [s] = b.node('Mul', [a, b.initializer('half', DataType.FLOAT, [], [0.5])], {}, { name: 'scale' });
+  const [s] = b.node(
+    'Mul',
+    [a, b.initializer('half', DataType.FLOAT, [], [0.5])],
+    {},
+    { name: 'scale' },
+  );
   const [r2] = b.node('Reshape', [s, b.ints('shape', [2, 4])], {}, { name: 'reshape' });
   b.output(r2);
   const r = analyzeLoaded(b.load());
@@ -109,7 +144,12 @@ test('Clip bounds and Reshape shapes are not parameters; a bias vector in Add is
 test('a quantized weight counts at its stored precision plus its scales', () => {
   const b = new ModelBuilder({ opset: 13 });
   const x = b.input('x', DataType.FLOAT, [1, 4, 4, 4]);
-  const q = b.initializer('w_q', DataType.INT8, [8, 4, 1, 1], Array.from({ length: 32 }, (_, i) => i - 16));
+  const q = b.initializer(
+    'w_q',
+    DataType.INT8,
+    [8, 4, 1, 1],
+    Array.from({ length: 32 }, (_, i) => i - 16),
+  );
   const scale = b.initializer('w_scale', DataType.FLOAT, [8], Array(8).fill(0.1));
   const zp = b.initializer('w_zp', DataType.INT8, [8], Array(8).fill(0));
   const [w] = b.node('DequantizeLinear', [q, scale, zp], { axis: 0 }, { name: 'dq' });
@@ -136,7 +176,9 @@ test('a symbolic batch counts as 1 and says so; --input fixes it', () => {
   const r = analyzeLoaded(b.load());
   assert.equal(r.totals.macs, 64);
   assert.deepEqual(r.symbolicDims, ['N']);
-  assert.ok(r.diagnostics.some((d) => d.severity === 'info' && d.message.includes("'N' counted as 1")));
+  assert.ok(
+    r.diagnostics.some((d) => d.severity === 'info' && d.message.includes("'N' counted as 1")),
+  );
   assert.deepEqual(node(r, 'fc').outputs[0].shape, ['N', 4]);
   const fixed = analyzeLoaded(b.load(), { inputShapes: new Map([['x', [8, 16]]]) });
   assert.equal(fixed.totals.macs, 8 * 64);
@@ -159,7 +201,12 @@ test('an unknown op is named in a diagnostic and the rest is still analysed', ()
 test('LayerNormalization epsilon attributes decode as floats', () => {
   const b = new ModelBuilder();
   const x = b.input('x', DataType.FLOAT, [1, 4, 8]);
-  const [y] = b.node('LayerNormalization', [x, b.weight('g', [8]), b.weight('beta', [8])], { axis: -1, epsilon: float(1) }, { name: 'ln' });
+  const [y] = b.node(
+    'LayerNormalization',
+    [x, b.weight('g', [8]), b.weight('beta', [8])],
+    { axis: -1, epsilon: float(1) },
+    { name: 'ln' },
+  );
   b.output(y);
   const r = analyzeLoaded(b.load());
   assert.equal(node(r, 'ln').params, 16);
