@@ -13,6 +13,7 @@ import {
 import { formatBytes } from '../core/format';
 import { USAGE, UsageError, parseCli, type CliOptions } from './args';
 import { formatReport } from './report';
+import { renderTable } from './table';
 import { toJson } from './json';
 
 declare const MODEL_LENS_VERSION: string | undefined;
@@ -52,11 +53,21 @@ function listDevices(options: CliOptions): number {
     process.stdout.write(`${JSON.stringify(devices, null, 2)}\n`);
     return 0;
   }
-  for (const d of devices) {
-    process.stdout.write(
-      `${d.id.padEnd(22)} ${d.name.padEnd(40)} RAM ${formatBytes(d.ramBytes).padStart(10)}  flash ${formatBytes(d.flashBytes).padStart(10)}\n`,
-    );
-  }
+  const rows = devices.map((d) => [
+    d.id,
+    d.name,
+    formatBytes(d.ramBytes),
+    formatBytes(d.flashBytes),
+    d.supportedWeightBits.join('/'),
+  ]);
+  const columns = [
+    { title: 'id' },
+    { title: 'name' },
+    { title: 'RAM', align: 'right' as const },
+    { title: 'flash', align: 'right' as const },
+    { title: 'weight bits' },
+  ];
+  process.stdout.write(`${renderTable(columns, rows).join('\n')}\n`);
   return 0;
 }
 
@@ -89,6 +100,12 @@ function fail(e: unknown): number {
   process.stderr.write(`model-lens: ${line}\n`);
   return 2;
 }
+
+// `model-lens devices | head` closes the pipe early; that is not an error worth a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 let code: number;
 try {

@@ -63,6 +63,14 @@ export function parseSize(value: unknown): number | undefined {
   return multiplier === undefined ? undefined : Math.round(Number(match[1]) * multiplier);
 }
 
+/** A device id that names no built-in or user profile. */
+export class UnknownDeviceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownDeviceError';
+  }
+}
+
 /** Thrown by `loadDeviceProfiles`; the message has one line per problem. */
 export class DeviceProfileError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -125,7 +133,7 @@ export function findDevice(id: string, profiles: readonly DeviceProfile[]): Devi
     profiles.find((p) => p.id.toLowerCase() === id.trim().toLowerCase());
   if (found !== undefined) return found;
   const known = profiles.map((p) => p.id).join(', ');
-  throw new Error(`Unknown device '${id}'. Known devices: ${known}.`);
+  throw new UnknownDeviceError(`unknown device '${id}' (known devices: ${known})`);
 }
 
 function profileEntries(parsed: unknown): unknown[] | undefined {

@@ -190,7 +190,7 @@ function runGraph(
       dependencies.every((i) => state.constants.has(i));
     node.outputs.forEach((out, i) => {
       if (out === '') return;
-      const t = types[i] ?? declaredType(view, out);
+      const t = checkedType(types[i], label, state) ?? declaredType(view, out);
       if (t) state.types.set(out, t);
       const v = values?.[i];
       if (v && v.values.length <= MAX_FOLDED_ELEMENTS) state.values.set(out, v);
@@ -206,13 +206,34 @@ function runGraph(
   });
 }
 
+/**
+ * A rule's output with impossible dims (negative, fractional) is reported and its shape
+ * dropped, so no later figure is computed from it. Rules should throw ShapeError first; this is
+ * the net under them.
+ */
+function checkedType(
+  t: TensorType | undefined,
+  label: string,
+  state: ShapeInference,
+): TensorType | undefined {
+  if (!t?.shape) return t;
+  const bad = t.shape.find((d) => typeof d === 'number' && (d < 0 || !Number.isInteger(d)));
+  if (bad === undefined) return t;
+  state.diagnostics.push({
+    severity: 'error',
+    node: label,
+    message: `inferred an invalid dimension ${bad} in [${t.shape.join(', ')}]; the shape is treated as unknown`,
+  });
+  return { dtype: t.dtype };
+}
+
 /** The exporter's own value_info, used when we cannot infer a tensor ourselves. */
 function declaredType(view: GraphView, name: string): TensorType | undefined {
   const info =
     view.graph.valueInfo.find((v) => v.name === name) ??
     view.graph.outputs.find((v) => v.name === name);
   if (!info?.type || info.type.kind !== 'tensor' || !info.type.shape) return undefined;
-  if (info.type.shape.some((d) => d === '')) return undefined;
+  if (info.type.shape.some((d) => d === '' || (typeof d === 'number' && d < 0))) return undefined;
   return { dtype: info.type.elemType, shape: [...info.type.shape] };
 }
 

@@ -128,6 +128,6 @@ test('findDevice lists the known ids when the id is unknown, and ignores case', 
   assert.equal(findDevice('STM32H743', BUILTIN_DEVICES).id, 'stm32h743');
   assert.throws(
     () => findDevice('stm32h7', BUILTIN_DEVICES),
-    /^Error: Unknown device 'stm32h7'\. Known devices: jetson-agx-xavier, .*stm32h743.*\.$/,
+    /^UnknownDeviceError: unknown device 'stm32h7' \(known devices: jetson-agx-xavier, .*stm32h743.*\)$/,
   );
 });

@@ -133,6 +133,11 @@ const reshape: ShapeRule = (ctx) => {
     const rank = ctx.inputType(1)?.shape?.[0];
     return one(tensorType(dtype, isKnown(rank) ? freshDims(ctx, rank, 'dim') : undefined));
   }
+  if (target.some((d) => isKnown(d) && d < -1) || target.filter((d) => d === -1).length > 1) {
+    throw new ShapeError(
+      `invalid reshape target [${target.join(',')}]: only one -1 is allowed, and no other negative`,
+    );
+  }
   const allowzero = ctx.attrInt('allowzero', 0) === 1;
   const out: Dim[] = target.map((d, i) =>
     d === 0 && !allowzero ? (t?.shape?.[i] ?? ctx.newSymbol(`dim${i}`)) : d,
