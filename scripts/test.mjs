@@ -1,5 +1,5 @@
 // Runs the unit tests with Node's built-in test runner. Node 20's runner does not expand globs,
-// so we list test/unit/**/*.test.ts ourselves and pass the files (TypeScript via tsx).
+// so we list test/unit/**/*.test.ts ourselves (or the folders and files given) and pass the files (TypeScript via tsx).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -10,7 +10,7 @@
  * Cost: one pass over the weight finds the channel maxima and, on the way, keeps an evenly
  * strided sample of at most SAMPLE_LIMIT elements (every element for smaller tensors). The error
  * sums then run over the sample only. Quantization noise is close to uniform per element, so a
- * 65 k sample estimates the SQNR within a few hundredths of a dB (tested against the exact sum),
+ * 32 k sample estimates the SQNR within a tenth of a dB (tested against the exact sum),
  * while a 100 M-parameter layer costs one streaming pass rather than six quantizations.
  */
 import type { ExternalData } from '../onnx/externalData';
@@ -19,7 +19,7 @@ import type { Tensor } from '../onnx/types';
 
 export const CANDIDATE_BITS = [8, 6, 5, 4, 3, 2] as const;
 export const DEFAULT_ERROR_TARGET_DB = 30;
-const SAMPLE_LIMIT = 1 << 16;
+const SAMPLE_LIMIT = 1 << 15;
 
 export interface WeightSqnr {
   /** SQNR in dB per candidate width; Infinity when the weight is all zeros. */
@@ -35,25 +35,32 @@ export function weightSqnr(tensor: Tensor, channelAxis: number, ext?: ExternalDa
   const inner = dims.length === 0 ? 1 : elementCount(dims.slice(channelAxis + 1));
   const { maxAbs, samples, sampleChannels, sampled } = scanWeights(tensor, channels, inner, ext);
 
-  const sqnrDb: Record<number, number> = {};
+  // Normalise each sample by its channel's max once; every width then quantizes u·L.
+  const count = samples.length;
+  const normalized = new Float64Array(count);
+  const channelMax = new Float64Array(count);
   let signal = 0;
-  for (let i = 0; i < samples.length; i++) signal += samples[i] * samples[i];
+  for (let i = 0; i < count; i++) {
+    const m = maxAbs[sampleChannels[i]];
+    channelMax[i] = m;
+    normalized[i] = m > 0 ? samples[i] / m : 0;
+    signal += samples[i] * samples[i];
+  }
+  const sqnrDb: Record<number, number> = {};
   for (const b of CANDIDATE_BITS) {
     const levels = 2 ** (b - 1) - 1;
-    // Per-channel 1/scale and scale, so the loop below only multiplies.
-    const inv = Float64Array.from(maxAbs, (m) => (m > 0 ? levels / m : 0));
-    const scale = Float64Array.from(maxAbs, (m) => m / levels);
     let noise = 0;
-    for (let i = 0; i < samples.length; i++) {
-      const w = samples[i];
-      const c = sampleChannels[i];
+    for (let i = 0; i < count; i++) {
+      const x = normalized[i] * levels;
       // floor(x + 0.5) is Math.round's rounding, about 3× faster in V8's optimised loops.
-      let q = Math.floor(w * inv[c] + 0.5);
+      let q = Math.floor(x + 0.5);
       if (q > levels) q = levels;
       else if (q < -levels) q = -levels;
-      const e = w - q * scale[c];
+      const e = (x - q) * channelMax[i];
       noise += e * e;
     }
+    // e above is in units of the step (max / levels); scale back to weight units.
+    noise /= levels * levels;
     sqnrDb[b] = noise === 0 ? Infinity : 10 * Math.log10(signal / noise);
   }
   return { sqnrDb, sampled };
