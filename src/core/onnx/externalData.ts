@@ -22,8 +22,14 @@ const MAX_WHOLE_FILE_BYTES = 2 ** 31 - 1;
 export class ExternalData {
   private readonly files = new Map<string, { size: number; bytes?: Uint8Array }>();
 
-  /** @param baseDir the model's folder; locations are relative to it (ONNX external data spec). */
-  constructor(readonly baseDir: string | undefined) {}
+  /**
+   * @param baseDir the model's folder; locations are relative to it (ONNX external data spec).
+   * @param maxWholeFileBytes side files above this are read per tensor (lowered in tests).
+   */
+  constructor(
+    readonly baseDir: string | undefined,
+    private readonly maxWholeFileBytes = MAX_WHOLE_FILE_BYTES,
+  ) {}
 
   /** Checks that the reference names an existing file and a range inside it, without reading. */
   check(ref: ExternalDataRef, tensorName: string, expectedBytes?: number): void {
@@ -47,7 +53,7 @@ export class ExternalData {
     const length = ref.length ?? file.size - ref.offset;
     this.check(ref, tensorName);
     const full = this.resolve(ref, tensorName);
-    if (file.size <= MAX_WHOLE_FILE_BYTES) {
+    if (file.size <= this.maxWholeFileBytes) {
       file.bytes ??= readWholeFile(full);
       return file.bytes.subarray(ref.offset, ref.offset + length);
     }

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeModel } from '../../../src/core/onnx/decode';
+import { ExternalData } from '../../../src/core/onnx/externalData';
 import { encodeModel } from '../../../src/core/onnx/encode';
 import { ModelLoadError, loadModelFile, saveModelFile } from '../../../src/core/onnx/load';
 import {
@@ -410,6 +411,24 @@ test('external data in two side files (one in a subfolder) is read from the righ
       `${name}: values`,
     );
   }
+});
+
+test('side files too large for one buffer are read per tensor, with the same bytes', (t) => {
+  const dir = tempDir(t);
+  const w = Float32Array.from({ length: 64 }, (_, i) => i * 0.25 - 3);
+  const bytes = new Uint8Array(5 + w.byteLength);
+  bytes.set(new Uint8Array(w.buffer), 5);
+  fs.writeFileSync(path.join(dir, 'huge.bin'), bytes);
+  const ref = { location: 'huge.bin', offset: 5, length: w.byteLength };
+  // A 16-byte limit stands in for the 2 GiB one: this file takes the per-tensor path.
+  const perTensor = new ExternalData(dir, 16);
+  const first = perTensor.read(ref, 'w');
+  assert.ok(sameBytes(first, new Uint8Array(w.buffer)));
+  // Each read comes from the file, not from a cached whole-file buffer.
+  first[0] ^= 0xff;
+  assert.ok(sameBytes(perTensor.read(ref, 'w'), new Uint8Array(w.buffer)), 'fresh read from disk');
+  const whole = new ExternalData(dir);
+  assert.equal(whole.read(ref, 'w').buffer, whole.read(ref, 'w').buffer);
 });
 
 function expectLoadError(file: string, pattern: RegExp): void {
