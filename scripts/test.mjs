@@ -7,7 +7,9 @@ import * as path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit'];
 const files = dirs.flatMap((d) =>
-  fs.readdirSync(path.join(root, d), { recursive: true }).map((f) => path.join(d, f)),
+  fs.statSync(path.join(root, d)).isDirectory()
+    ? fs.readdirSync(path.join(root, d), { recursive: true }).map((f) => path.join(d, f))
+    : [d],
 );
 const tests = files.filter((f) => f.endsWith('.test.ts')).sort();
 const result = spawnSync(

@@ -30,7 +30,7 @@ export function formatPercent(fraction: number): string {
 }
 
 /**
- * Three significant figures at most: one decimal below 100 of a unit, none above, and a value that
+ * Three significant figures: two decimals below 10 of a unit, one below 100, none above, and a value that
  * rounds up to the next unit (1023.96 KiB) moves to it (1 MiB).
  */
 function withUnit(value: number, base: number, units: readonly string[], gap: string): string {
@@ -42,16 +42,17 @@ function withUnit(value: number, base: number, units: readonly string[], gap: st
     magnitude /= base;
     unit++;
   }
-  const decimals = unit === 0 || magnitude >= 100 ? 0 : 1;
+  const decimals = unit === 0 || magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2;
   return `${sign}${trimmed(magnitude, decimals)}${gap}${units[unit]}`;
 }
 
 function roundFor(magnitude: number): number {
-  return magnitude >= 100 ? Math.round(magnitude) : Math.round(magnitude * 10) / 10;
+  if (magnitude >= 100) return Math.round(magnitude);
+  return magnitude >= 10 ? Math.round(magnitude * 10) / 10 : Math.round(magnitude * 100) / 100;
 }
 
 /** Fixed decimals without a trailing ".0". */
 function trimmed(value: number, decimals: number): string {
   const text = value.toFixed(decimals);
-  return decimals > 0 ? text.replace(/\.0+$/, '') : text;
+  return decimals > 0 ? text.replace(/\.?0+$/, '') : text;
 }

@@ -90,7 +90,7 @@ test('the headroom warning says how full the memory is and why that matters', ()
   assert.equal(fit.fits, true);
   assert.equal(
     fit.diagnostics[0].message,
-    "Weights need 1.6 KiB, 80% of the 2 KiB of flash on tiny; the runtime's scratch and persistent buffers need room too (warning above 75%)",
+    "Weights need 1.56 KiB, 80% of the 1.95 KiB of flash on tiny; the runtime's scratch and persistent buffers need room too (warning above 75%)",
   );
 });
 
