@@ -159,16 +159,22 @@ function validateProfile(entry: unknown, index: number, sourceName: string): Val
   for (const field of Object.keys(entry)) {
     if (!KNOWN_FIELDS.has(field)) problems.push(`unknown field '${field}'`);
   }
-  const name = optionalString(entry, 'name', problems);
+  const name = optionalField(entry, 'name', problems, isString, 'a string');
   const ramBytes = size(entry, 'ramBytes', true, problems);
   const flashBytes = size(entry, 'flashBytes', true, problems);
   const onChipBytes = size(entry, 'onChipBytes', false, problems);
   const macsPerSecond = rates(entry.macsPerSecond, problems);
   const supportedWeightBits = bitList(entry, 'supportedWeightBits', problems);
   const supportedActivationBits = bitList(entry, 'supportedActivationBits', problems);
-  const watts = positiveNumber(entry, 'watts', problems);
-  const vectorWidth = positiveInteger(entry, 'vectorWidth', problems);
-  const source = optionalString(entry, 'source', problems);
+  const watts = optionalField(entry, 'watts', problems, isPositiveNumber, 'a positive number');
+  const vectorWidth = optionalField(
+    entry,
+    'vectorWidth',
+    problems,
+    isPositiveInteger,
+    'a positive whole number',
+  );
+  const source = optionalField(entry, 'source', problems, isString, 'a string');
   if (problems.length > 0 || !hasId) return { label, problems };
 
   const id = String(entry.id).trim();
@@ -241,41 +247,28 @@ function bitList(entry: Record<string, unknown>, field: string, problems: string
   return value as number[];
 }
 
-function positiveNumber(
+/**
+ * An optional field: undefined when absent, the value when `accept` narrows it, else a problem
+ * saying what it must be.
+ */
+function optionalField<T>(
   entry: Record<string, unknown>,
   field: string,
   problems: string[],
-): number | undefined {
+  accept: (value: unknown) => value is T,
+  requirement: string,
+): T | undefined {
   const value = entry[field];
   if (value === undefined) return undefined;
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
-  problems.push(`${field} must be a positive number`);
+  if (accept(value)) return value;
+  problems.push(`${field} must be ${requirement}`);
   return undefined;
 }
 
-function positiveInteger(
-  entry: Record<string, unknown>,
-  field: string,
-  problems: string[],
-): number | undefined {
-  const value = entry[field];
-  if (value === undefined) return undefined;
-  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
-  problems.push(`${field} must be a positive whole number`);
-  return undefined;
-}
-
-function optionalString(
-  entry: Record<string, unknown>,
-  field: string,
-  problems: string[],
-): string | undefined {
-  const value = entry[field];
-  if (value === undefined) return undefined;
-  if (typeof value === 'string') return value;
-  problems.push(`${field} must be a string`);
-  return undefined;
-}
+const isPositiveNumber = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0;
+const isPositiveInteger = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+const isString = (v: unknown): v is string => typeof v === 'string';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
