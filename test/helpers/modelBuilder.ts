@@ -149,6 +149,7 @@ export class ModelBuilder {
   private initializers: Tensor[] = [];
   private inputs: ValueInfo[] = [];
   private outputs: ValueInfo[] = [];
+  private valueInfo: ValueInfo[] = [];
   private counter = 0;
   private readonly random: () => number;
   readonly opset: number;
@@ -221,6 +222,11 @@ export class ModelBuilder {
     return outputs;
   }
 
+  /** Declares an intermediate tensor's type in value_info, as exporters do. */
+  declare(name: string, dtype: DataType, shape: readonly Dim[]): void {
+    this.valueInfo.push(valueInfo(name, dtype, shape));
+  }
+
   output(name: string, dtype?: DataType, shape?: readonly Dim[]): void {
     this.outputs.push(valueInfo(name, dtype, shape));
   }
@@ -234,7 +240,7 @@ export class ModelBuilder {
       sparseInitializers: [],
       inputs: this.inputs,
       outputs: this.outputs,
-      valueInfo: [],
+      valueInfo: this.valueInfo,
       docString: '',
     };
   }

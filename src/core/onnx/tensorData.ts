@@ -198,8 +198,10 @@ export function halfToFloat(bits: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+const bfloatScratch = new DataView(new ArrayBuffer(4));
+
+/** bfloat16 is the top half of a float32. */
 function bfloatToFloat(bits: number): number {
-  const buf = new DataView(new ArrayBuffer(4));
-  buf.setUint32(0, (bits & 0xffff) << 16);
-  return buf.getFloat32(0);
+  bfloatScratch.setUint32(0, (bits & 0xffff) << 16);
+  return bfloatScratch.getFloat32(0);
 }

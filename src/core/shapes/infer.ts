@@ -144,6 +144,9 @@ function runGraph(
   state: ShapeInference,
   outerNames: ReadonlySet<string>,
 ): void {
+  // Built on first need: only nodes we cannot infer consult it.
+  let declaredCache: Map<string, TensorType> | undefined;
+  const declared = (): Map<string, TensorType> => (declaredCache ??= declaredTypes(view));
   const symbolUses = new Map<string, number>();
   const nextSymbol = (name: string): number => {
     const n = (symbolUses.get(name) ?? 0) + 1;
@@ -190,7 +193,7 @@ function runGraph(
       dependencies.every((i) => state.constants.has(i));
     node.outputs.forEach((out, i) => {
       if (out === '') return;
-      const t = checkedType(types[i], label, state) ?? declaredType(view, out);
+      const t = checkedType(types[i], label, state) ?? declared().get(out);
       if (t) state.types.set(out, t);
       const v = values?.[i];
       if (v && v.values.length <= MAX_FOLDED_ELEMENTS) state.values.set(out, v);
@@ -227,14 +230,19 @@ function checkedType(
   return { dtype: t.dtype };
 }
 
-/** The exporter's own value_info, used when we cannot infer a tensor ourselves. */
-function declaredType(view: GraphView, name: string): TensorType | undefined {
-  const info =
-    view.graph.valueInfo.find((v) => v.name === name) ??
-    view.graph.outputs.find((v) => v.name === name);
-  if (!info?.type || info.type.kind !== 'tensor' || !info.type.shape) return undefined;
-  if (info.type.shape.some((d) => d === '' || (typeof d === 'number' && d < 0))) return undefined;
-  return { dtype: info.type.elemType, shape: [...info.type.shape] };
+/**
+ * The exporter's own value_info and output types, by name: the fallback for tensors we cannot
+ * infer ourselves. Dims that are empty or negative are not trusted.
+ */
+function declaredTypes(view: GraphView): Map<string, TensorType> {
+  const types = new Map<string, TensorType>();
+  for (const info of [...view.graph.outputs, ...view.graph.valueInfo]) {
+    const shape = info.type?.kind === 'tensor' ? info.type.shape : undefined;
+    if (!info.type || !shape) continue;
+    if (shape.some((d) => d === '' || (typeof d === 'number' && d < 0))) continue;
+    types.set(info.name, { dtype: info.type.elemType, shape: [...shape] });
+  }
+  return types;
 }
 
 function inferConstantNode(

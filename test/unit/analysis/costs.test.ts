@@ -212,3 +212,20 @@ test('LayerNormalization epsilon attributes decode as floats', () => {
   assert.equal(node(r, 'ln').params, 16);
   assert.deepEqual(node(r, 'ln').outputs[0].shape, [1, 4, 8]);
 });
+
+test("an unknown op's output takes the exporter's declared shape, so later layers are costed", () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 16]);
+  const [u] = b.node(
+    'Mystery',
+    [x],
+    {},
+    { name: 'mystery', domain: 'com.example', outputs: ['u'] },
+  );
+  const [y] = b.node('Gemm', [u, b.weight('B', [32, 4])], {}, { name: 'fc', outputs: ['y'] });
+  b.output(y);
+  b.declare('u', DataType.FLOAT, [1, 32]);
+  const r = analyzeLoaded(b.load());
+  assert.deepEqual(node(r, 'mystery').outputs[0].shape, [1, 32]);
+  assert.equal(node(r, 'fc').macs, 32 * 4);
+});
