@@ -1,0 +1,187 @@
+/**
+ * The figures of one node: MACs, FLOPs, BOPs, its weights (traced to their stored tensors),
+ * activation bytes, and the bit-width hint for its main weight. Totals and shares are made from
+ * these in analyze.ts; nothing else computes a per-layer figure.
+ */
+import { suggestBits, weightSqnr } from '../advisor/weightBits';
+import type { GraphView } from '../graph/graph';
+import { nodeLabel } from '../graph/graph';
+import { dtypeBits, isFloatType, storageBytes } from '../onnx/dtype';
+import type { ExternalData } from '../onnx/externalData';
+import { elementCount } from '../onnx/tensorData';
+import type { Node } from '../onnx/types';
+import { concreteShape, type ShapeInference } from '../shapes/infer';
+import type { TensorType } from '../shapes/types';
+import {
+  outputReport,
+  tensorBytes,
+  type AnalysisReport,
+  type Diagnostic,
+  type NodeReport,
+} from '../report';
+import { nodeCompute } from './opCosts';
+import { weightOrigin, type WeightOrigin } from './weightOrigin';
+import { mainWeight, weightInputIndices } from './weights';
+
+/** What every node's figures depend on, gathered once per analysis. */
+export interface FigureContext {
+  readonly view: GraphView;
+  readonly shapes: ShapeInference;
+  readonly external?: ExternalData;
+  readonly errorTargetDb: number;
+  readonly countBiasFlops: boolean;
+  readonly skipBitHints: boolean;
+  readonly diagnostics: Diagnostic[];
+}
+
+export function sum<T>(items: readonly T[], f: (t: T) => number): number {
+  let s = 0;
+  for (const i of items) s += f(i);
+  return s;
+}
+
+export interface NodeWeight {
+  readonly source: string;
+  readonly elements: number;
+  readonly bytes: number;
+}
+
+export type DraftReport = Omit<NodeReport, 'share'> & { share?: NodeReport['share'] };
+
+export function nodeFigures(
+  node: Node,
+  index: number,
+  context: FigureContext,
+): { report: DraftReport; weights: NodeWeight[] } {
+  const { view, shapes, diagnostics } = context;
+  const name = nodeLabel(node, index);
+  const typeOf = (n: string): TensorType | undefined => (n ? shapes.types.get(n) : undefined);
+  const concrete = (n: string): number[] | undefined => {
+    const s = typeOf(n)?.shape;
+    return s ? concreteShape(s) : undefined;
+  };
+  const compute = nodeCompute(node, {
+    inputs: node.inputs.map(concrete),
+    outputs: node.outputs.map(concrete),
+  });
+
+  // Weights: constant inputs in weight slots, traced to their stored tensor.
+  const isConstant = (n: string): boolean => shapes.constants.has(n);
+  const elementsOf = (n: string): number => {
+    const s = concrete(n);
+    return s ? elementCount(s) : 0;
+  };
+  const weightSlots = weightInputIndices(node, isConstant, elementsOf);
+  const origins = new Map<number, WeightOrigin>();
+  for (const i of weightSlots) {
+    const o = weightOrigin(node.inputs[i], view, shapes);
+    if (o) origins.set(i, o);
+  }
+  const weights: NodeWeight[] = [];
+  const seen = new Set<string>();
+  for (const o of origins.values()) {
+    if (seen.has(o.source)) continue;
+    seen.add(o.source);
+    weights.push({
+      source: o.source,
+      elements: o.elements,
+      bytes: storageBytes(o.dtype, o.elements) + o.quantParamBytes,
+    });
+  }
+
+  // Activations: non-constant inputs and all outputs, at their dtype.
+  let activationBytes = 0;
+  for (const n of node.inputs)
+    if (n && !isConstant(n)) activationBytes += tensorBytes(typeOf(n)) ?? 0;
+  for (const n of node.outputs) if (n) activationBytes += tensorBytes(typeOf(n)) ?? 0;
+  const firstActivation = node.inputs.find((n) => n && !isConstant(n));
+  const activationBits =
+    dtypeBits(typeOf(firstActivation ?? node.outputs[0] ?? '')?.dtype ?? 1) || 32;
+
+  // The main weight: precision now, and the bit-width hint.
+  const main = mainWeight(node, (i) => typeOf(node.inputs[i] ?? '')?.shape?.length);
+  const mainOrigin = main ? origins.get(main.input) : undefined;
+  const weightBits = mainOrigin ? dtypeBits(mainOrigin.dtype) : null;
+  let suggestedWeightBits: number | null = null;
+  let weightSqnrDb: Record<string, number> | null = null;
+  if (main && mainOrigin?.tensor && isFloatType(mainOrigin.dtype) && !context.skipBitHints) {
+    try {
+      const sqnr = weightSqnr(mainOrigin.tensor, main.channelAxis, context.external);
+      weightSqnrDb = Object.fromEntries(
+        Object.entries(sqnr.sqnrDb).map(([b, db]) => [b, round2(db)]),
+      );
+      suggestedWeightBits = suggestBits(sqnr, context.errorTargetDb, dtypeBits(mainOrigin.dtype));
+    } catch (e) {
+      diagnostics.push({
+        severity: 'warning',
+        node: name,
+        source: 'analysis',
+        message: `weights unreadable for bit-width hints (${(e as Error).message})`,
+      });
+    }
+  } else if (mainOrigin && !isFloatType(mainOrigin.dtype)) {
+    suggestedWeightBits = weightBits;
+  }
+
+  const flops =
+    2 * compute.macs + compute.elementwiseFlops + (context.countBiasFlops ? compute.biasFlops : 0);
+  const bops = bitOperations(
+    compute.macs,
+    compute.accumulationDepth,
+    weightBits ?? activationBits,
+    activationBits,
+  );
+  return {
+    report: {
+      index,
+      name,
+      op: node.opType,
+      domain: node.domain,
+      inputs: [...node.inputs],
+      outputs: node.outputs.filter(Boolean).map((o) => outputReport(o, typeOf(o))),
+      macs: compute.macs,
+      flops,
+      bops,
+      params: sum(weights, (w) => w.elements),
+      weightBytes: sum(weights, (w) => w.bytes),
+      activationBytes,
+      weightBits,
+      activationBits,
+      suggestedWeightBits,
+      weightSqnrDb,
+    },
+    weights,
+  };
+}
+
+/**
+ * BOPs = MACs × (b_a·b_w + b_o), accumulator b_o = b_a + b_w + log2(n·k²)
+ * (Baskin et al., "UNIQ", 2018), n·k² being the accumulation depth of one output.
+ */
+export function bitOperations(
+  macs: number,
+  depth: number | undefined,
+  weightBits: number,
+  activationBits: number,
+): number {
+  if (macs === 0) return 0;
+  const accumulator = activationBits + weightBits + Math.log2(Math.max(1, depth ?? 1));
+  return macs * (activationBits * weightBits + accumulator);
+}
+
+function round2(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 100) / 100 : x;
+}
+
+export function withShares(r: DraftReport, totals: AnalysisReport['totals']): NodeReport {
+  const frac = (a: number, b: number): number => (b > 0 ? a / b : 0);
+  return {
+    ...r,
+    share: {
+      macs: frac(r.macs, totals.macs),
+      flops: frac(r.flops, totals.flops),
+      params: frac(r.params, totals.params),
+      weightBytes: frac(r.weightBytes, totals.weightBytes),
+    },
+  };
+}

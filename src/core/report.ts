@@ -1,0 +1,111 @@
+/**
+ * The analysis report: what every surface (CLI table and JSON, hovers, diagnostics, webview)
+ * shows. Only types and the two tiny helpers that shape a tensor for display live here.
+ */
+import { dtypeName, storageBytes } from './onnx/dtype';
+import { elementCount } from './onnx/tensorData';
+import { concreteShape } from './shapes/infer';
+import type { Dim, TensorType } from './shapes/types';
+
+export interface Diagnostic {
+  readonly severity: 'error' | 'warning' | 'info';
+  readonly node?: string;
+  readonly message: string;
+  /** Which stage raised it: shapes, analysis (figures), or device (fit rules). */
+  readonly source: 'shapes' | 'analysis' | 'device';
+}
+
+export interface OutputReport {
+  readonly name: string;
+  readonly dtype: string;
+  /** null when unknown; a string entry is a symbolic dimension. */
+  readonly shape: Dim[] | null;
+}
+
+export interface NodeReport {
+  readonly index: number;
+  readonly name: string;
+  readonly op: string;
+  readonly domain: string;
+  readonly inputs: string[];
+  readonly outputs: OutputReport[];
+  readonly macs: number;
+  readonly flops: number;
+  readonly bops: number;
+  readonly params: number;
+  readonly weightBytes: number;
+  readonly activationBytes: number;
+  /** The layer's share (0–1) of each model total. */
+  readonly share: { macs: number; flops: number; params: number; weightBytes: number };
+  /** Stored precision of the main weight, when the layer has one. */
+  readonly weightBits: number | null;
+  readonly activationBits: number;
+  readonly suggestedWeightBits: number | null;
+  /** Weight SQNR in dB per candidate width (8, 6, 5, 4, 3, 2), the reason for the suggestion. */
+  readonly weightSqnrDb: Record<string, number> | null;
+  readonly latencySeconds?: number;
+  readonly energyJoules?: number;
+}
+
+export interface DeviceReport {
+  readonly id: string;
+  readonly name: string;
+  readonly fits: boolean;
+  readonly weightBytesLimit: number;
+  readonly ramBytesLimit: number;
+  /** Fractions of the limits in use (1.4 = 140%). */
+  readonly weightUse: number;
+  readonly ramUse: number;
+  readonly latencySeconds: number;
+  readonly energyJoules: number;
+  readonly diagnostics: {
+    severity: 'error' | 'warning' | 'info';
+    node?: string;
+    message: string;
+  }[];
+}
+
+export interface AnalysisReport {
+  readonly model: {
+    path: string;
+    irVersion: number;
+    opset: number;
+    producer: string;
+    fileBytes: number;
+  };
+  readonly totals: {
+    macs: number;
+    flops: number;
+    bops: number;
+    params: number;
+    weightBytes: number;
+    peakActivationBytes: number;
+    naiveActivationBytes: number;
+    activationLowerBoundBytes: number;
+  };
+  readonly memory: {
+    /** The node running when the most activation bytes are alive, and what is alive then. */
+    peakNode: string | null;
+    peakStep: number;
+    liveAtPeak: { name: string; bytes: number }[];
+    liveBytesPerStep: number[];
+  };
+  readonly nodes: NodeReport[];
+  readonly inputs: OutputReport[];
+  readonly outputs: OutputReport[];
+  /** Symbolic input dimensions that were counted as 1. */
+  readonly symbolicDims: string[];
+  readonly errorTargetDb: number;
+  readonly diagnostics: Diagnostic[];
+  readonly device?: DeviceReport;
+}
+
+export function outputReport(name: string, t: TensorType | undefined): OutputReport {
+  return { name, dtype: t ? dtypeName(t.dtype) : 'unknown', shape: t?.shape ? [...t.shape] : null };
+}
+
+/** Bytes of a tensor at its dtype, symbolic dims counted as 1; undefined when unknown. */
+export function tensorBytes(t: TensorType | undefined): number | undefined {
+  if (!t?.shape || t.dtype === 0) return undefined;
+  return storageBytes(t.dtype, elementCount(concreteShape(t.shape)));
+}
