@@ -1,0 +1,251 @@
+/**
+ * Prints a model in the ONNX textual syntax (onnx docs/Syntax.md): the header, the graph
+ * signature with typed inputs and outputs, initializers as typed names (their values summarised
+ * in `#` comments, never dumped), and one line per node: `out = Op <attrs> (inputs)`.
+ *
+ * The printer also records where things are: the line of every node and of every tensor's
+ * definition, which the editor uses for annotations, diagnostics and go-to-definition.
+ * Syntax.md's parser skips `#` to the end of a line, so the summaries keep the text valid.
+ */
+import {
+  AttributeType,
+  type Attribute,
+  type Graph,
+  type Model,
+  type Node,
+  type Tensor,
+  type TypeInfo,
+} from '../onnx/types';
+import { isFloatType } from '../onnx/dtype';
+import { tensorNumbers } from '../onnx/tensorData';
+import { decodeUtf8 } from '../onnx/wire';
+import type { Dim } from '../shapes/types';
+import { textTypeName } from './names';
+
+/** Where each part of the model sits in the printed text (0-based lines). */
+export interface TextLayout {
+  /** Line of each top-level node, in the graph's node order. */
+  readonly nodeLines: number[];
+  /** Line defining each tensor: a graph input, an initializer, or a node output. */
+  readonly definitions: Map<string, number>;
+  /** Line of the graph signature. */
+  readonly graphLine: number;
+}
+
+export interface PrintedModel {
+  readonly text: string;
+  readonly layout: TextLayout;
+}
+
+/** A one-line summary of an initializer's values, e.g. "min -0.91 max 0.88 mean 0.001". */
+export type InitializerSummary = (tensor: Tensor) => string | undefined;
+
+/** Tensor attributes with at most this many values are printed inline; larger ones summarised. */
+const INLINE_TENSOR_VALUES = 16;
+
+export function printModel(model: Model, summarize?: InitializerSummary): PrintedModel {
+  const out = new Printer();
+  printHeader(out, model);
+  const layout: TextLayout = { nodeLines: [], definitions: new Map(), graphLine: 0 };
+  printGraph(out, model.graph, '', layout, summarize, true);
+  return { text: out.lines.join('\n') + '\n', layout };
+}
+
+class Printer {
+  readonly lines: string[] = [];
+  get line(): number {
+    return this.lines.length;
+  }
+  push(text: string): number {
+    this.lines.push(text);
+    return this.lines.length - 1;
+  }
+}
+
+function printHeader(out: Printer, model: Model): void {
+  const fields: string[] = [`ir_version: ${model.irVersion}`];
+  const opsets = model.opsetImport.map((o) => `${quoted(o.domain)} : ${o.version}`);
+  fields.push(`opset_import: [${opsets.join(', ')}]`);
+  if (model.producerName) fields.push(`producer_name: ${quoted(model.producerName)}`);
+  if (model.producerVersion) fields.push(`producer_version: ${quoted(model.producerVersion)}`);
+  if (model.domain) fields.push(`domain: ${quoted(model.domain)}`);
+  if (model.modelVersion) fields.push(`model_version: ${model.modelVersion}`);
+  out.push('<');
+  fields.forEach((f, i) => out.push(`  ${f}${i < fields.length - 1 ? ',' : ''}`));
+  out.push('>');
+}
+
+function printGraph(
+  out: Printer,
+  graph: Graph,
+  indent: string,
+  layout: TextLayout | undefined,
+  summarize: InitializerSummary | undefined,
+  topLevel: boolean,
+): void {
+  const initializerNames = new Set(graph.initializers.map((t) => t.name));
+  const inputs = graph.inputs.filter((i) => !initializerNames.has(i.name));
+  const signature = `${indent}${id(graph.name || 'graph')} (${inputs.map((i) => valueInfo(i.type, i.name)).join(', ')}) => (${graph.outputs.map((o) => valueInfo(o.type, o.name)).join(', ')})`;
+  const graphLine = out.push(signature);
+  if (layout && topLevel) (layout as { graphLine: number }).graphLine = graphLine;
+  if (layout) for (const i of inputs) layout.definitions.set(i.name, graphLine);
+
+  if (graph.initializers.length > 0) {
+    out.push(`${indent}<`);
+    graph.initializers.forEach((t, i) => {
+      const summary = summarize?.(t);
+      const comma = i < graph.initializers.length - 1 ? ',' : '';
+      const line = out.push(
+        `${indent}  ${tensorTypeText(t.dataType, t.dims)} ${id(t.name)}${comma}${summary ? `  # ${summary}` : ''}`,
+      );
+      layout?.definitions.set(t.name, line);
+    });
+    out.push(`${indent}>`);
+  }
+  out.push(`${indent}{`);
+  for (const node of graph.nodes) {
+    const line = printNode(out, node, `${indent}  `, summarize);
+    if (layout) {
+      if (topLevel) layout.nodeLines.push(line);
+      for (const o of node.outputs) if (o) layout.definitions.set(o, line);
+    }
+  }
+  out.push(`${indent}}`);
+}
+
+/** Prints a node on one line, sub-graphs (If/Loop/Scan bodies) below it; returns the node's line. */
+function printNode(
+  out: Printer,
+  node: Node,
+  indent: string,
+  summarize: InitializerSummary | undefined,
+): number {
+  const label = node.name ? `[${id(node.name)}] ` : '';
+  const outputs = node.outputs.map((o) => (o ? id(o) : '""')).join(', ');
+  const op =
+    node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
+  const graphs = node.attributes.filter(
+    (a) => a.type === AttributeType.GRAPH || a.type === AttributeType.GRAPHS,
+  );
+  const plain = node.attributes.filter((a) => !graphs.includes(a));
+  const attrs = plain.length > 0 ? ` <${plain.map(attributeText).join(', ')}>` : '';
+  const inputs = node.inputs.map((i) => (i ? id(i) : '""')).join(', ');
+  if (graphs.length === 0)
+    return out.push(`${indent}${label}${outputs} = ${op}${attrs} (${inputs})`);
+  // Sub-graph attributes follow on their own lines, inside the attribute list.
+  const line = out.push(
+    `${indent}${label}${outputs} = ${op} (${inputs}) <${plain.map((a) => attributeText(a) + ', ').join('')}`,
+  );
+  graphs.forEach((a, k) => {
+    const bodies = a.g ? [a.g] : a.graphs;
+    out.push(
+      `${indent}  ${a.name} = ${bodies.length > 1 || a.type === AttributeType.GRAPHS ? '[' : ''}`,
+    );
+    for (const g of bodies) printGraph(out, g, `${indent}    `, undefined, summarize, false);
+    out.push(
+      `${indent}  ${bodies.length > 1 || a.type === AttributeType.GRAPHS ? ']' : ''}${k < graphs.length - 1 ? ',' : ''}`,
+    );
+  });
+  out.push(`${indent}>`);
+  return line;
+}
+
+function attributeText(a: Attribute): string {
+  return `${id(a.name)} = ${attributeValue(a)}`;
+}
+
+function attributeValue(a: Attribute): string {
+  switch (a.type) {
+    case AttributeType.FLOAT:
+      return floatText(a.f ?? 0);
+    case AttributeType.INT:
+      return String(a.i ?? 0);
+    case AttributeType.STRING:
+      return quoted(a.s ? decodeUtf8(a.s) : '');
+    case AttributeType.FLOATS:
+      return `[${a.floats.map(floatText).join(', ')}]`;
+    case AttributeType.INTS:
+      return `[${a.ints.join(', ')}]`;
+    case AttributeType.STRINGS:
+      return `[${a.strings.map((s) => quoted(decodeUtf8(s))).join(', ')}]`;
+    case AttributeType.TENSOR:
+      return a.t ? tensorConstant(a.t) : '{}';
+    case AttributeType.TENSORS:
+      return `[${a.tensors.map(tensorConstant).join(', ')}]`;
+    default:
+      return a.refAttrName ? `@${a.refAttrName}` : '{}';
+  }
+}
+
+/** A small tensor inline (`int64[2] {1, -1}`); a large one as its type and a summary comment. */
+function tensorConstant(t: Tensor): string {
+  const type = tensorTypeText(t.dataType, t.dims);
+  const count = t.dims.reduce((a, b) => a * b, 1);
+  if (count <= INLINE_TENSOR_VALUES) {
+    const values = inlineValues(t);
+    if (values) return `${type} {${values.join(', ')}}`;
+  }
+  return `${type} {}  # ${count} values not shown`;
+}
+
+function inlineValues(t: Tensor): string[] | undefined {
+  if (t.external) return undefined;
+  try {
+    return tensorNumbers(t).map((v) => (isFloatType(t.dataType) ? floatText(v) : String(v)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The shortest decimal that reads back as the same float32 (attributes are float32). */
+function floatText(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  const target = Math.fround(v);
+  let s = String(target);
+  for (let p = 1; p <= 9; p++) {
+    const candidate = target.toPrecision(p);
+    if (Math.fround(Number(candidate)) === target) {
+      s = String(Number(candidate));
+      break;
+    }
+  }
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+function valueInfo(type: TypeInfo | undefined, name: string): string {
+  return `${typeText(type)} ${id(name)}`;
+}
+
+function typeText(type: TypeInfo | undefined): string {
+  if (!type) return 'float[]';
+  switch (type.kind) {
+    case 'tensor':
+      return tensorTypeText(type.elemType, type.shape);
+    case 'sparse_tensor':
+      return `sparse_tensor(${tensorTypeText(type.elemType, type.shape)})`;
+    case 'sequence':
+      return `seq(${typeText(type.inner)})`;
+    case 'optional':
+      return `optional(${typeText(type.inner)})`;
+    default:
+      return 'opaque()';
+  }
+}
+
+export function tensorTypeText(dtype: number, shape: readonly Dim[] | undefined): string {
+  const name = textTypeName(dtype);
+  if (!shape) return name;
+  return `${name}[${shape.map((d) => (d === '' ? '?' : typeof d === 'number' ? String(d) : id(d))).join(', ')}]`;
+}
+
+const PLAIN_ID = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** An identifier, quoted when it is not a plain one (exporters use '/conv1/Conv_output_0'). */
+export function id(name: string): string {
+  return PLAIN_ID.test(name) ? name : quoted(name);
+}
+
+function quoted(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
