@@ -5,11 +5,12 @@
  */
 import { suggestBits, weightSqnr } from '../advisor/weightBits';
 import type { GraphView } from '../graph/graph';
-import { nodeLabel } from '../graph/graph';
+import { buildGraphView, nodeLabel } from '../graph/graph';
 import { dtypeBits, isFloatType, storageBytes } from '../onnx/dtype';
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount } from '../onnx/tensorData';
-import type { Node } from '../onnx/types';
+import type { Graph, Node } from '../onnx/types';
+import { loopIterations } from '../shapes/rules/control';
 import { concreteShape, type ShapeInference } from '../shapes/infer';
 import type { TensorType } from '../shapes/types';
 import {
@@ -123,14 +124,24 @@ export function nodeFigures(
     suggestedWeightBits = weightBits;
   }
 
+  const body = bodyFigures(node, context);
+  for (const w of body.weights) {
+    if (seen.has(w.source)) continue;
+    seen.add(w.source);
+    weights.push(w);
+  }
   const flops =
-    2 * compute.macs + compute.elementwiseFlops + (context.countBiasFlops ? compute.biasFlops : 0);
-  const bops = bitOperations(
-    compute.macs,
-    compute.accumulationDepth,
-    weightBits ?? activationBits,
-    activationBits,
-  );
+    2 * compute.macs +
+    compute.elementwiseFlops +
+    (context.countBiasFlops ? compute.biasFlops : 0) +
+    body.flops;
+  const bops =
+    bitOperations(
+      compute.macs,
+      compute.accumulationDepth,
+      weightBits ?? activationBits,
+      activationBits,
+    ) + body.bops;
   return {
     report: {
       index,
@@ -139,7 +150,7 @@ export function nodeFigures(
       domain: node.domain,
       inputs: [...node.inputs],
       outputs: node.outputs.filter(Boolean).map((o) => outputReport(o, typeOf(o))),
-      macs: compute.macs,
+      macs: compute.macs + body.macs,
       flops,
       bops,
       params: sum(weights, (w) => w.elements),
@@ -152,6 +163,87 @@ export function nodeFigures(
     },
     weights,
   };
+}
+
+interface BodyFigures {
+  readonly macs: number;
+  readonly flops: number;
+  readonly bops: number;
+  readonly weights: NodeWeight[];
+}
+
+const NO_BODY: BodyFigures = { macs: 0, flops: 0, bops: 0, weights: [] };
+
+/**
+ * The cost of the sub-graphs an If, Loop or Scan runs, charged to that node, per inference:
+ * If costs its costlier branch (a worst case: which branch runs is data) but stores the weights
+ * of both; Loop and Scan cost
+ * their body times the iteration count when it is known, else once, with a diagnostic. Weights
+ * that only the body reads are the node's weights.
+ */
+function bodyFigures(node: Node, context: FigureContext): BodyFigures {
+  const graphs = node.attributes.flatMap((a) => (a.g ? [a.g, ...a.graphs] : a.graphs));
+  if (graphs.length === 0) return NO_BODY;
+  const perGraph = graphs.map((g) => graphFigures(g, context));
+  // Every branch's weights are stored (flash), whichever branch runs.
+  const weights = perGraph.flatMap((g) => g.weights);
+  if (node.opType === 'If') {
+    const costlier = perGraph.reduce((a, b) =>
+      b.macs > a.macs || (b.macs === a.macs && b.flops > a.flops) ? b : a,
+    );
+    return { ...costlier, weights };
+  }
+  const runs = iterations(node, graphs[0], context);
+  const total = (f: (g: BodyFigures) => number): number => runs * sum(perGraph, f);
+  return {
+    macs: total((g) => g.macs),
+    flops: total((g) => g.flops),
+    bops: total((g) => g.bops),
+    weights,
+  };
+}
+
+/** Sum of the figures of every node of a sub-graph (recursively, for nested control flow). */
+function graphFigures(graph: Graph, context: FigureContext): BodyFigures {
+  const outer = new Set<string>(context.shapes.types.keys());
+  const view = buildGraphView(graph, outer);
+  const inner = { ...context, view };
+  let macs = 0;
+  let flops = 0;
+  let bops = 0;
+  const weights: NodeWeight[] = [];
+  view.order.forEach((n, i) => {
+    const f = nodeFigures(n, i, inner);
+    macs += f.report.macs;
+    flops += f.report.flops;
+    bops += f.report.bops;
+    weights.push(...f.weights);
+  });
+  return { macs, flops, bops, weights };
+}
+
+/** How many times a Loop or Scan runs its body, from folded constants and shapes. */
+function iterations(node: Node, body: Graph, context: FigureContext): number {
+  const { shapes } = context;
+  let runs: number | undefined;
+  if (node.opType === 'Loop') runs = loopIterations(node, body, (n) => shapes.values.get(n));
+  if (node.opType === 'Scan') {
+    const scanInputs = node.attributes.find((a) => a.name === 'num_scan_inputs')?.i ?? 0;
+    const first = node.inputs[node.inputs.length - scanInputs];
+    const axes = node.attributes.find((a) => a.name === 'scan_input_axes')?.ints ?? [];
+    const shape = first ? shapes.types.get(first)?.shape : undefined;
+    const axis = axes[0] ?? 0;
+    const length = shape?.[axis < 0 ? axis + shape.length : axis];
+    runs = typeof length === 'number' ? length : undefined;
+  }
+  if (runs !== undefined) return runs;
+  context.diagnostics.push({
+    severity: 'info',
+    source: 'analysis',
+    node: node.name || node.opType,
+    message: `${node.opType} iteration count depends on run-time data: its body is counted once`,
+  });
+  return 1;
 }
 
 /**

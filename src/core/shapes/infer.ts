@@ -327,6 +327,7 @@ function makeContext(
     hasInput: (i) => name(i) !== '',
     inputType: (i) => (name(i) ? state.types.get(name(i)) : undefined),
     inputValue: (i) => (name(i) ? state.values.get(name(i)) : undefined),
+    valueOf: (n) => state.values.get(n),
     inputTensor: (i) => (name(i) ? state.constants.get(name(i))?.tensor : undefined),
     attr: (n) => attrs.get(n),
     attrInt: (n, fallback) => attrs.get(n)?.i ?? fallback,

@@ -36,6 +36,8 @@ export interface InferContext {
   inputType(i: number): TensorType | undefined;
   /** Folded value of input `i` when it is a known constant (small tensors only). */
   inputValue(i: number): ConstValue | undefined;
+  /** Folded value of any tensor in scope by name (e.g. a sub-graph output after inferSubgraph). */
+  valueOf(name: string): ConstValue | undefined;
   /** Initializer/Constant tensor feeding input `i` directly, when there is one. */
   inputTensor(i: number): Tensor | undefined;
   attr(name: string): Attribute | undefined;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeLoaded, bitOperations, type AnalysisReport } from '../../../src/core/analyze';
 import { DataType } from '../../../src/core/onnx/types';
-import { ModelBuilder, float, makeTensor } from '../../helpers/modelBuilder';
+import { ModelBuilder, float, makeTensor, subgraph } from '../../helpers/modelBuilder';
 
 function node(report: AnalysisReport, name: string) {
   const n = report.nodes.find((x) => x.name === name);
@@ -228,4 +228,62 @@ test("an unknown op's output takes the exporter's declared shape, so later layer
   const r = analyzeLoaded(b.load());
   assert.deepEqual(node(r, 'mystery').outputs[0].shape, [1, 32]);
   assert.equal(node(r, 'fc').macs, 32 * 4);
+});
+
+function loopModel(tripCount: number | undefined): ModelBuilder {
+  const b = new ModelBuilder({ opset: 13 });
+  const x = b.input('x', DataType.FLOAT, [1, 8]);
+  const w = b.weight('W', [8, 8]);
+  const m =
+    tripCount === undefined ? b.input('M', DataType.INT64, []) : b.ints('M', [tripCount], []);
+  const cond = b.initializer('cond', DataType.BOOL, [], [1]);
+  const body = subgraph((g) => {
+    g.input('i', DataType.INT64, []);
+    g.input('c', DataType.BOOL, []);
+    g.input('h', DataType.FLOAT, [1, 8]);
+    const [c2] = g.node('Identity', ['c'], {}, { name: 'keep_going', outputs: ['c_out'] });
+    const [h2] = g.node('MatMul', ['h', w], {}, { name: 'cell', outputs: ['h_out'] });
+    g.output(c2, DataType.BOOL, []);
+    g.output(h2, DataType.FLOAT, [1, 8]);
+  });
+  const [y] = b.node('Loop', [m, cond, x], { body }, { name: 'loop' });
+  b.output(y);
+  return b;
+}
+
+test('a Loop costs its body times a known trip count, and its body weights are its own', () => {
+  const r = analyzeLoaded(loopModel(10).load());
+  // The body MatMul is 1×8 · 8×8 = 64 MACs per iteration.
+  assert.equal(node(r, 'loop').macs, 64 * 10);
+  assert.equal(node(r, 'loop').params, 64);
+  assert.equal(r.totals.params, 64);
+});
+
+test('a Loop whose trip count is run-time data counts its body once and says so', () => {
+  const r = analyzeLoaded(loopModel(undefined).load());
+  assert.equal(node(r, 'loop').macs, 64);
+  assert.ok(r.diagnostics.some((d) => d.node === 'loop' && d.message.includes('counted once')));
+});
+
+test('an If costs its costlier branch but stores the weights of both', () => {
+  const b = new ModelBuilder({ opset: 13 });
+  const x = b.input('x', DataType.FLOAT, [1, 8]);
+  const flag = b.input('flag', DataType.BOOL, []);
+  const big = b.weight('big', [8, 16]);
+  const small = b.weight('small', [8, 4]);
+  const branch = (w: string, n: number, name: string) =>
+    subgraph((g) => {
+      const [o] = g.node('MatMul', [x, w], {}, { name: `${name}_mm`, outputs: [`${name}_out`] });
+      g.output(o, DataType.FLOAT, [1, n]);
+    }, name);
+  const [y] = b.node(
+    'If',
+    [flag],
+    { then_branch: branch(big, 16, 'then'), else_branch: branch(small, 4, 'else') },
+    { name: 'if' },
+  );
+  b.output(y);
+  const r = analyzeLoaded(b.load());
+  assert.equal(node(r, 'if').macs, 8 * 16);
+  assert.equal(node(r, 'if').params, 8 * 16 + 8 * 4);
 });

@@ -9,9 +9,9 @@
  * value is represented by the TensorType of its elements, merged over the elements when they
  * differ. Sequence lengths are not tracked.
  */
-import { DataType, type Graph, type TypeInfo } from '../../onnx/types';
+import { DataType, type Graph, type Node, type TypeInfo } from '../../onnx/types';
 import { mergeTypes, normalizeAxis, tensorType } from '../dims';
-import type { Dim, InferContext, InferResult, ShapeRule, TensorType } from '../types';
+import type { ConstValue, Dim, InferContext, InferResult, ShapeRule, TensorType } from '../types';
 import { constInts, constScalar } from './tensor';
 
 const INT64 = DataType.INT64;
@@ -71,24 +71,36 @@ function stacked(t: TensorType | undefined, count: Dim, axis = 0): TensorType | 
 
 /**
  * True when the body's condition output is the condition input passed through (directly or by
- * an Identity): the loop then runs exactly M iterations when the initial condition holds.
+ * an Identity), or a constant true (torch.onnx emits `cond_out = Identity(true)`): the loop then
+ * runs exactly M iterations when the initial condition holds.
  */
-function conditionPassesThrough(body: Graph): boolean {
+function conditionPassesThrough(body: Graph, valueOf: ValueLookup): boolean {
   const condIn = body.inputs[1]?.name;
   const condOut = body.outputs[0]?.name;
   if (!condIn || !condOut) return false;
   if (condIn === condOut) return true;
+  const folded = valueOf(condOut);
+  if (folded && folded.values.length === 1 && folded.values[0] === 1) return true;
   const producer = body.nodes.find((n) => n.outputs.includes(condOut));
   return producer?.opType === 'Identity' && producer.inputs[0] === condIn;
 }
 
-/** The Loop's iteration count: M when it is constant and the condition cannot stop it early. */
-function tripCount(ctx: InferContext, body: Graph): Dim {
-  const m = ctx.hasInput(0) ? constScalar(ctx, 0) : undefined;
-  const cond = ctx.hasInput(1) ? constScalar(ctx, 1) : 1;
+type ValueLookup = (name: string) => ConstValue | undefined;
+
+/**
+ * How many times a Loop runs: M when it is a known constant and the condition cannot stop it
+ * early; undefined when that depends on run-time data. The cost model multiplies the body by it.
+ */
+export function loopIterations(node: Node, body: Graph, valueOf: ValueLookup): number | undefined {
+  const scalar = (i: number): Dim | undefined => {
+    const v = node.inputs[i] ? valueOf(node.inputs[i]) : undefined;
+    return v && v.values.length === 1 ? v.values[0] : undefined;
+  };
+  const m = scalar(0);
+  const cond = node.inputs[1] ? scalar(1) : 1;
   if (cond === 0) return 0;
-  if (typeof m === 'number' && cond === 1 && conditionPassesThrough(body)) return m;
-  return ctx.newSymbol('trip_count');
+  if (typeof m === 'number' && cond === 1 && conditionPassesThrough(body, valueOf)) return m;
+  return undefined;
 }
 
 /**
@@ -108,7 +120,7 @@ const loop: ShapeRule = (ctx) => {
   ]);
   const fresh = symbols(ctx, 'loop_dim');
   const finals = carried.map((t, i) => mergeBoth(t, bodyOut[1 + i], fresh));
-  const count = tripCount(ctx, body);
+  const count = loopIterations(ctx.node, body, ctx.valueOf) ?? ctx.newSymbol('trip_count');
   const scans = bodyOut.slice(1 + carried.length).map((t) => stacked(t, count));
   return { types: [...finals, ...scans] };
 };
