@@ -12,7 +12,7 @@
 import { DataType, type Graph, type Node, type TypeInfo } from '../../onnx/types';
 import { mergeTypes, normalizeAxis, tensorType } from '../dims';
 import type { ConstValue, Dim, InferContext, InferResult, ShapeRule, TensorType } from '../types';
-import { constInts, constScalar } from './tensor';
+import { constInts, constScalar } from './constInputs';
 
 const INT64 = DataType.INT64;
 

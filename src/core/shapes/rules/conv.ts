@@ -7,7 +7,6 @@ import { addDim, divDim, isKnown, mulDim, productDims, subDim, tensorType } from
 import { ShapeError, type Dim, type InferContext, type ShapeRule, type TensorType } from '../types';
 import {
   checkSameDim,
-  constInts,
   dtypeOf,
   effectiveKernel,
   freshDims,
@@ -18,6 +17,7 @@ import {
   shapeOf,
   windowOutputDims,
 } from './nnHelpers';
+import { constTruncatedDims } from './constInputs';
 
 interface ConvInputs {
   /** Index of X and W among the node's inputs (QLinearConv interleaves scales). */
@@ -135,8 +135,8 @@ const convTranspose: ShapeRule = (ctx) => {
 const col2Im: ShapeRule = (ctx) => {
   const x = shapeOf(ctx, 0);
   const dtype = dtypeOf(ctx, 0);
-  const image = constInts(ctx, 1);
-  const block = constInts(ctx, 2);
+  const image = constTruncatedDims(ctx, 1);
+  const block = constTruncatedDims(ctx, 2);
   const spatialRank = image?.length ?? block?.length ?? shapeOf(ctx, 1)?.[0];
   if (x) requireRank(x, 3, 'input');
   if (image && block && image.length !== block.length) {

@@ -6,7 +6,7 @@
 import { DataType } from '../../onnx/types';
 import { isKnown, normalizeAxis, simplifyProduct, tensorType } from '../dims';
 import { ShapeError, type ShapeRule } from '../types';
-import { constInts, constScalar } from './tensor';
+import { constInts, constScalar } from './constInputs';
 
 const INT64 = DataType.INT64;
 

@@ -3,7 +3,8 @@ import { DataType } from '../../onnx/types';
 import { tensorNumbers } from '../../onnx/tensorData';
 import { ceilDivDim, FOLD_LIMIT, isKnown, knownDims, maxDim, subDim, tensorType } from '../dims';
 import type { ConstValue, Dim, ShapeRule } from '../types';
-import { castNumber, constDims, constScalar, freshDims } from './tensor';
+import { castNumber, freshDims } from './tensor';
+import { constDims, constScalar } from './constInputs';
 
 /**
  * ConstantOfShape: the shape input's values are the output dims; dtype and fill value come from

@@ -13,13 +13,13 @@ import { layerNormalization } from './normalization';
 import { dequantizeLinear, quantizeLinear } from './quantization';
 import {
   checkSameDim,
-  constScalar,
   dtypeOf,
   requireMinRank,
   requireRank,
   sameAsInput,
   shapeOf,
 } from './nnHelpers';
+import { constIntegerScalar } from './constInputs';
 
 const shapePreserving: ShapeRule = (ctx) => ({ types: [sameAsInput(ctx)] });
 
@@ -247,7 +247,7 @@ const groupQueryAttention: ShapeRule = (ctx) => {
   const packed = !ctx.hasInput(1);
   const head = perHead(q[2], packed ? heads + 2 * kvHeads : heads, 'query hidden size');
   const past = shapeOf(ctx, 3);
-  const totalInput = constScalar(ctx, 6);
+  const totalInput = constIntegerScalar(ctx, 6);
   let present: Dim = ctx.newSymbol('present_seq');
   if (isKnown(totalInput) && past && isKnown(past[2])) present = Math.max(totalInput, past[2]);
   else if (isKnown(totalInput) && !ctx.hasInput(3)) present = totalInput;

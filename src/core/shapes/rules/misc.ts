@@ -7,7 +7,6 @@ import { broadcastShapes, isKnown, tensorType } from '../dims';
 import { ShapeError, type Dim, type InferContext, type ShapeRule } from '../types';
 import {
   checkSameDim,
-  constInts,
   dtypeOf,
   freshDims,
   requireMinRank,
@@ -15,6 +14,7 @@ import {
   sameAsInput,
   shapeOf,
 } from './nnHelpers';
+import { constTruncatedDims } from './constInputs';
 
 /** The `dtype` attribute when set, else `fallback`. */
 function dtypeAttr(ctx: InferContext, fallback: DataType): DataType {
@@ -47,7 +47,7 @@ const gridSample: ShapeRule = (ctx) => {
 /** AffineGrid: theta [N, 2, 3] or [N, 3, 4]; size = (N, C, H, W) or (N, C, D, H, W). */
 const affineGrid: ShapeRule = (ctx) => {
   const dtype = dtypeOf(ctx, 0);
-  const size = constInts(ctx, 1);
+  const size = constTruncatedDims(ctx, 1);
   const sizeLength = size?.length ?? shapeOf(ctx, 1)?.[0];
   const theta = shapeOf(ctx, 0);
   if (!isKnown(sizeLength)) return { types: [tensorType(dtype)] };

@@ -75,19 +75,6 @@ export function requireMinRank(shape: readonly Dim[], rank: number, what: string
   }
 }
 
-/** The integer values of a constant input (e.g. axes, sizes), or undefined when not known. */
-export function constInts(ctx: InferContext, i: number): Dim[] | undefined {
-  if (!ctx.hasInput(i)) return undefined;
-  const v = ctx.inputValue(i);
-  return v ? v.values.map((x) => (typeof x === 'number' ? Math.trunc(x) : x)) : undefined;
-}
-
-/** A constant scalar (or one-element) integer input, e.g. DFT's dft_length. */
-export function constScalar(ctx: InferContext, i: number): Dim | undefined {
-  const v = constInts(ctx, i);
-  return v && v.length === 1 ? v[0] : undefined;
-}
-
 /** Unique, normalized axes; throws on duplicates (ReduceX, Einsum-free ops). */
 export function normalizeAxes(axes: readonly number[], rank: number, what = 'axes'): number[] {
   const out = axes.map((a) => normalizeAxis(a, rank, what));

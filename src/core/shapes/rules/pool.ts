@@ -7,7 +7,6 @@ import { mulDim, tensorType } from '../dims';
 import { ShapeError, type Dim, type InferContext, type ShapeRule } from '../types';
 import {
   checkSameDim,
-  constInts,
   dtypeOf,
   freshDims,
   offsetDim,
@@ -18,6 +17,7 @@ import {
   shapeOf,
   windowOutputDims,
 } from './nnHelpers';
+import { constTruncatedDims } from './constInputs';
 
 function requiredKernel(ctx: InferContext): number[] {
   const k = ctx.attrInts('kernel_shape');
@@ -75,7 +75,7 @@ const roiAlign: ShapeRule = (ctx) => {
 /** MaxUnpool: output_shape input when given, else (in−1)·stride + k − pads per axis. */
 const maxUnpool: ShapeRule = (ctx) => {
   const dtype = dtypeOf(ctx, 0);
-  const explicit = constInts(ctx, 2);
+  const explicit = constTruncatedDims(ctx, 2);
   if (explicit) return { types: [tensorType(dtype, explicit)] };
   const kernel = requiredKernel(ctx);
   const n = kernel.length;

@@ -7,8 +7,6 @@ import { normalizeAxis, tensorType } from '../dims';
 import { type Dim, type InferContext, type ShapeRule } from '../types';
 import {
   checkSameDim,
-  constInts,
-  constScalar,
   dtypeOf,
   freshDims,
   normalizeAxes,
@@ -16,6 +14,7 @@ import {
   sameAsInput,
   shapeOf,
 } from './nnHelpers';
+import { constIntegerScalar, constTruncatedDims } from './constInputs';
 
 /** Axes are known numbers, `'all'`, or `'unknown'` (a runtime input). */
 type Axes = number[] | 'all' | 'unknown';
@@ -29,7 +28,7 @@ function readAxes(ctx: InferContext, axesInputSince: number): Axes {
   if (ctx.attr('axes'))
     ctx.warn(`axes is an input since opset ${axesInputSince}; the attribute is ignored`);
   if (!ctx.hasInput(1)) return 'all';
-  const values = constInts(ctx, 1);
+  const values = constTruncatedDims(ctx, 1);
   if (!values) return 'unknown';
   if (values.some((v) => typeof v !== 'number')) return 'unknown';
   return values.length > 0 ? (values as number[]) : 'all';
@@ -88,7 +87,7 @@ const softmaxLike: ShapeRule = (ctx) => {
 /** CumSum/CumProd: axis is a scalar input. */
 const cumulative: ShapeRule = (ctx) => {
   const x = shapeOf(ctx, 0);
-  const axis = constScalar(ctx, 1);
+  const axis = constIntegerScalar(ctx, 1);
   if (x && typeof axis === 'number') normalizeAxis(axis, x.length);
   return { types: [sameAsInput(ctx)] };
 };

@@ -5,7 +5,7 @@
  */
 import { isKnown, mulDim, normalizeAxis, tensorType } from '../dims';
 import { ShapeError, type Dim, type InferContext, type ShapeRule, type TensorType } from '../types';
-import { constDims, constInts } from './tensor';
+import { constDims, constInts } from './constInputs';
 
 /** floor(d × s): exact for numbers, a readable expression for symbolic dims. */
 function scaled(d: Dim, s: number): Dim {

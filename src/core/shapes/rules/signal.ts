@@ -5,7 +5,8 @@
 import { DataType } from '../../onnx/types';
 import { addDim, divDim, mulDim, normalizeAxis, subDim, tensorType } from '../dims';
 import { ShapeError, type Dim, type InferContext, type ShapeRule } from '../types';
-import { constScalar, dtypeOf, requireRank, shapeOf } from './nnHelpers';
+import { dtypeOf, requireRank, shapeOf } from './nnHelpers';
+import { constIntegerScalar } from './constInputs';
 
 /** floor(n/2) + 1: the non-redundant bins of a real-input DFT. */
 function onesidedBins(n: Dim): Dim {
@@ -18,7 +19,7 @@ function onesidedBins(n: Dim): Dim {
  */
 function dftAxis(ctx: InferContext, rank: number): number | undefined {
   const raw =
-    ctx.opset >= 20 ? (ctx.hasInput(2) ? constScalar(ctx, 2) : -2) : ctx.attrInt('axis', 1);
+    ctx.opset >= 20 ? (ctx.hasInput(2) ? constIntegerScalar(ctx, 2) : -2) : ctx.attrInt('axis', 1);
   if (typeof raw !== 'number') return undefined;
   const axis = normalizeAxis(raw, rank, 'DFT axis');
   if (axis === rank - 1)
@@ -48,7 +49,7 @@ const dft: ShapeRule = (ctx) => {
       ],
     };
   }
-  const given = ctx.hasInput(1) ? constScalar(ctx, 1) : undefined;
+  const given = ctx.hasInput(1) ? constIntegerScalar(ctx, 1) : undefined;
   const length =
     given ??
     (ctx.hasInput(1)
@@ -65,9 +66,9 @@ const stft: ShapeRule = (ctx) => {
   const dtype = dtypeOf(ctx, 0);
   const signal = shapeOf(ctx, 0);
   if (signal) requireRank(signal, 3, 'signal');
-  const step = constScalar(ctx, 1);
+  const step = constIntegerScalar(ctx, 1);
   const windowLength = shapeOf(ctx, 2)?.[0];
-  const frameLength = constScalar(ctx, 3) ?? (ctx.hasInput(3) ? undefined : windowLength);
+  const frameLength = constIntegerScalar(ctx, 3) ?? (ctx.hasInput(3) ? undefined : windowLength);
   const frames =
     signal && frameLength !== undefined && step !== undefined
       ? addDim(divDim(subDim(signal[1], frameLength), step), 1)
@@ -79,7 +80,7 @@ const stft: ShapeRule = (ctx) => {
 
 /** Hann/Hamming/Blackman windows: [size] of output_datatype (default float). */
 const windowOp: ShapeRule = (ctx) => {
-  const size = constScalar(ctx, 0) ?? ctx.newSymbol('size');
+  const size = constIntegerScalar(ctx, 0) ?? ctx.newSymbol('size');
   return {
     types: [tensorType(ctx.attrInt('output_datatype', DataType.FLOAT) as DataType, [size])],
   };
@@ -87,8 +88,8 @@ const windowOp: ShapeRule = (ctx) => {
 
 /** MelWeightMatrix: [floor(dft_length/2) + 1, num_mel_bins]. */
 const melWeightMatrix: ShapeRule = (ctx) => {
-  const melBins = constScalar(ctx, 0) ?? ctx.newSymbol('num_mel_bins');
-  const dftLength = constScalar(ctx, 1);
+  const melBins = constIntegerScalar(ctx, 0) ?? ctx.newSymbol('num_mel_bins');
+  const dftLength = constIntegerScalar(ctx, 1);
   const rows = dftLength === undefined ? ctx.newSymbol('bins') : onesidedBins(dftLength);
   return {
     types: [

@@ -38,6 +38,7 @@ import {
   type ShapeRule,
   type TensorType,
 } from '../types';
+import { constDims, constInts, constScalar } from './constInputs';
 
 // ---------------------------------------------------------------- shared helpers
 
@@ -47,24 +48,6 @@ export function castNumber(v: number, to: DataType): number {
   if (to === DataType.UNDEFINED) return v;
   if (isFloatType(to)) return to === DataType.FLOAT ? Math.fround(v) : v;
   return Number.isFinite(v) ? Math.trunc(v) : 0;
-}
-
-/** The folded values of input `i`, possibly symbolic (a shape computed from a symbolic Shape). */
-export function constDims(ctx: InferContext, i: number): Dim[] | undefined {
-  const v = ctx.inputValue(i);
-  return v ? [...v.values] : undefined;
-}
-
-/** The folded values of input `i` when they are all numbers. */
-export function constInts(ctx: InferContext, i: number): number[] | undefined {
-  const v = constDims(ctx, i);
-  return v && allKnown(v) ? (v as number[]) : undefined;
-}
-
-/** A scalar (or one-element) constant input. */
-export function constScalar(ctx: InferContext, i: number): Dim | undefined {
-  const v = ctx.inputValue(i);
-  return v && v.values.length === 1 ? v.values[0] : undefined;
 }
 
 /**
