@@ -69,6 +69,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     countBiasFlops: options.countBiasFlops ?? true,
     skipBitHints: options.skipBitHints ?? false,
     diagnostics,
+    fileIndex: new Map(model.graph.nodes.map((n, i) => [n, i])),
   };
   const nodes = view.order.map((node, index) => nodeFigures(node, index, context));
   const uniqueWeights = new Map<string, { params: number; bytes: number }>();

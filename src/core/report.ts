@@ -24,6 +24,8 @@ export interface OutputReport {
 
 export interface NodeReport {
   readonly index: number;
+  /** Position of the node in the file's node list (the text view's order). */
+  readonly fileIndex: number;
   readonly name: string;
   readonly op: string;
   readonly domain: string;

@@ -33,6 +33,8 @@ export interface FigureContext {
   readonly countBiasFlops: boolean;
   readonly skipBitHints: boolean;
   readonly diagnostics: Diagnostic[];
+  /** Position of each node in its graph's node list, as printed. */
+  readonly fileIndex: ReadonlyMap<Node, number>;
 }
 
 export function sum<T>(items: readonly T[], f: (t: T) => number): number {
@@ -145,6 +147,7 @@ export function nodeFigures(
   return {
     report: {
       index,
+      fileIndex: context.fileIndex.get(node) ?? index,
       name,
       op: node.opType,
       domain: node.domain,

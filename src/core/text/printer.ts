@@ -30,6 +30,8 @@ export interface TextLayout {
   readonly definitions: Map<string, number>;
   /** Line of the graph signature. */
   readonly graphLine: number;
+  /** Foldable regions: the header, initializer lists, node lists, and nodes with sub-graphs. */
+  readonly blocks: { start: number; end: number }[];
 }
 
 export interface PrintedModel {
@@ -45,8 +47,8 @@ const INLINE_TENSOR_VALUES = 16;
 
 export function printModel(model: Model, summarize?: InitializerSummary): PrintedModel {
   const out = new Printer();
-  printHeader(out, model);
-  const layout: TextLayout = { nodeLines: [], definitions: new Map(), graphLine: 0 };
+  const layout: TextLayout = { nodeLines: [], definitions: new Map(), graphLine: 0, blocks: [] };
+  printHeader(out, model, layout);
   printGraph(out, model.graph, '', layout, summarize, true);
   return { text: out.lines.join('\n') + '\n', layout };
 }
@@ -62,7 +64,7 @@ class Printer {
   }
 }
 
-function printHeader(out: Printer, model: Model): void {
+function printHeader(out: Printer, model: Model, layout: TextLayout): void {
   const fields: string[] = [`ir_version: ${model.irVersion}`];
   const opsets = model.opsetImport.map((o) => `${quoted(o.domain)} : ${o.version}`);
   fields.push(`opset_import: [${opsets.join(', ')}]`);
@@ -70,16 +72,16 @@ function printHeader(out: Printer, model: Model): void {
   if (model.producerVersion) fields.push(`producer_version: ${quoted(model.producerVersion)}`);
   if (model.domain) fields.push(`domain: ${quoted(model.domain)}`);
   if (model.modelVersion) fields.push(`model_version: ${model.modelVersion}`);
-  out.push('<');
+  const start = out.push('<');
   fields.forEach((f, i) => out.push(`  ${f}${i < fields.length - 1 ? ',' : ''}`));
-  out.push('>');
+  layout.blocks.push({ start, end: out.push('>') });
 }
 
 function printGraph(
   out: Printer,
   graph: Graph,
   indent: string,
-  layout: TextLayout | undefined,
+  layout: TextLayout,
   summarize: InitializerSummary | undefined,
   topLevel: boolean,
 ): void {
@@ -87,30 +89,28 @@ function printGraph(
   const inputs = graph.inputs.filter((i) => !initializerNames.has(i.name));
   const signature = `${indent}${id(graph.name || 'graph')} (${inputs.map((i) => valueInfo(i.type, i.name)).join(', ')}) => (${graph.outputs.map((o) => valueInfo(o.type, o.name)).join(', ')})`;
   const graphLine = out.push(signature);
-  if (layout && topLevel) (layout as { graphLine: number }).graphLine = graphLine;
-  if (layout) for (const i of inputs) layout.definitions.set(i.name, graphLine);
+  if (topLevel) (layout as { graphLine: number }).graphLine = graphLine;
+  for (const i of inputs) layout.definitions.set(i.name, graphLine);
 
   if (graph.initializers.length > 0) {
-    out.push(`${indent}<`);
+    const start = out.push(`${indent}<`);
     graph.initializers.forEach((t, i) => {
       const summary = summarize?.(t);
       const comma = i < graph.initializers.length - 1 ? ',' : '';
       const line = out.push(
         `${indent}  ${tensorTypeText(t.dataType, t.dims)} ${id(t.name)}${comma}${summary ? `  # ${summary}` : ''}`,
       );
-      layout?.definitions.set(t.name, line);
+      layout.definitions.set(t.name, line);
     });
-    out.push(`${indent}>`);
+    layout.blocks.push({ start, end: out.push(`${indent}>`) });
   }
-  out.push(`${indent}{`);
+  const start = out.push(`${indent}{`);
   for (const node of graph.nodes) {
-    const line = printNode(out, node, `${indent}  `, summarize);
-    if (layout) {
-      if (topLevel) layout.nodeLines.push(line);
-      for (const o of node.outputs) if (o) layout.definitions.set(o, line);
-    }
+    const line = printNode(out, node, `${indent}  `, layout, summarize);
+    if (topLevel) layout.nodeLines.push(line);
+    for (const o of node.outputs) if (o) layout.definitions.set(o, line);
   }
-  out.push(`${indent}}`);
+  layout.blocks.push({ start, end: out.push(`${indent}}`) });
 }
 
 /** Prints a node on one line, sub-graphs (If/Loop/Scan bodies) below it; returns the node's line. */
@@ -118,6 +118,7 @@ function printNode(
   out: Printer,
   node: Node,
   indent: string,
+  layout: TextLayout,
   summarize: InitializerSummary | undefined,
 ): number {
   const label = node.name ? `[${id(node.name)}] ` : '';
@@ -141,12 +142,12 @@ function printNode(
     out.push(
       `${indent}  ${a.name} = ${bodies.length > 1 || a.type === AttributeType.GRAPHS ? '[' : ''}`,
     );
-    for (const g of bodies) printGraph(out, g, `${indent}    `, undefined, summarize, false);
+    for (const g of bodies) printGraph(out, g, `${indent}    `, layout, summarize, false);
     out.push(
       `${indent}  ${bodies.length > 1 || a.type === AttributeType.GRAPHS ? ']' : ''}${k < graphs.length - 1 ? ',' : ''}`,
     );
   });
-  out.push(`${indent}>`);
+  layout.blocks.push({ start: line, end: out.push(`${indent}>`) });
   return line;
 }
 

@@ -122,6 +122,16 @@ test('the layout maps every node and tensor definition to its line', () => {
     lines[layout.definitions.get('conv.weight')!].includes('float[4, 3, 3, 3] "conv.weight"'),
   );
   assert.equal(layout.definitions.get('act out'), layout.nodeLines[1]);
+  assert.ok(lines[layout.definitions.get('then_out')!].includes('= Identity'), 'sub-graph tensors');
+  // Folding: the header, the initializer list, each node list, and the If with its branches.
+  const ifLine = layout.nodeLines[model.graph.nodes.findIndex((n) => n.opType === 'If')];
+  const ifBlock = layout.blocks.find((b) => b.start === ifLine);
+  assert.ok(ifBlock && lines[ifBlock.end].trim() === '>', 'the If folds to its closing >');
+  for (const b of layout.blocks) {
+    assert.ok(b.end > b.start);
+    assert.match(lines[b.end].trim(), /^[>}]$/);
+  }
+  assert.equal(layout.blocks.filter((b) => lines[b.start].trim() === '{').length, 3);
 });
 
 test('initializers are summarised with statistics, never dumped', () => {
