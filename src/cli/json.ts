@@ -25,6 +25,7 @@ export function toJson(r: AnalysisReport): unknown {
       weightBytes: n.weightBytes,
       activationBytes: n.activationBytes,
       suggestedWeightBits: n.suggestedWeightBits,
+      suggestedWeightBytes: n.suggestedWeightBytes,
       weightBits: n.weightBits,
       weightSqnrDb:
         n.weightSqnrDb &&

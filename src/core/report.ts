@@ -43,6 +43,8 @@ export interface NodeReport {
   readonly weightBits: number | null;
   readonly activationBits: number;
   readonly suggestedWeightBits: number | null;
+  /** Weight bytes with the main weight at the suggested width (plus scales), bias as stored. */
+  readonly suggestedWeightBytes: number | null;
   /** Weight SQNR in dB per candidate width (8, 6, 5, 4, 3, 2), the reason for the suggestion. */
   readonly weightSqnrDb: Record<string, number> | null;
   readonly latencySeconds?: number;

@@ -126,6 +126,10 @@ export function nodeFigures(
     suggestedWeightBits = weightBits;
   }
 
+  const suggestedWeightBytes =
+    mainOrigin && suggestedWeightBits !== null && main
+      ? weightBytesAt(weights, mainOrigin, suggestedWeightBits, main.channelAxis)
+      : null;
   const body = bodyFigures(node, context);
   for (const w of body.weights) {
     if (seen.has(w.source)) continue;
@@ -162,10 +166,31 @@ export function nodeFigures(
       weightBits,
       activationBits,
       suggestedWeightBits,
+      suggestedWeightBytes,
       weightSqnrDb,
     },
     weights,
   };
+}
+
+/**
+ * Weight bytes with the main weight at `bits` per element plus one float32 scale per output
+ * channel (symmetric, so no zero point), the other weights (bias) as stored: conventions.md
+ * "Weight bytes" — bias stays 32-bit because its scale is s_w·s_x.
+ */
+function weightBytesAt(
+  weights: readonly NodeWeight[],
+  main: WeightOrigin,
+  bits: number,
+  channelAxis: number,
+): number {
+  if (bits >= dtypeBits(main.dtype)) return sum(weights, (w) => w.bytes);
+  const channels = main.tensor?.dims[channelAxis] ?? 1;
+  const others = sum(
+    weights.filter((w) => w.source !== main.source),
+    (w) => w.bytes,
+  );
+  return Math.ceil((main.elements * bits) / 8) + channels * 4 + others;
 }
 
 interface BodyFigures {

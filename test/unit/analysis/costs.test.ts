@@ -287,3 +287,20 @@ test('an If costs its costlier branch but stores the weights of both', () => {
   assert.equal(node(r, 'if').macs, 8 * 16);
   assert.equal(node(r, 'if').params, 8 * 16 + 8 * 4);
 });
+
+test('weight bytes at the suggested width count k bits per weight plus a scale per channel', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 64]);
+  const [y] = b.node(
+    'Gemm',
+    [x, b.weight('W', [32, 64]), b.weight('bias', [32])],
+    { transB: 1 },
+    { name: 'fc' },
+  );
+  b.output(y);
+  const fc = node(analyzeLoaded(b.load(), { errorTargetDb: 30 }), 'fc');
+  // Uniform random weights meet 30 dB at 6 bits (see weightBits.test.ts).
+  assert.equal(fc.suggestedWeightBits, 6);
+  assert.equal(fc.suggestedWeightBytes, (32 * 64 * 6) / 8 + 32 * 4 + 32 * 4);
+  assert.equal(fc.weightBytes, (32 * 64 + 32) * 4);
+});
