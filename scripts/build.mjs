@@ -1,18 +1,23 @@
-// Bundles the CLI (and later the extension, server and webview) with esbuild.
+// Bundles the CLI, the extension (vscode stays external: the editor provides it) and the
+// analyzer server with esbuild. The webview will get its own browser bundle.
 import { build } from 'esbuild';
 
-const common = {
+const node = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
   logLevel: 'warning',
+  outdir: 'dist',
 };
 
-await build({
-  ...common,
-  entryPoints: { cli: 'src/cli/main.ts' },
-  outdir: 'dist',
-  banner: { js: '#!/usr/bin/env node' },
-});
+await Promise.all([
+  build({
+    ...node,
+    entryPoints: { cli: 'src/cli/main.ts' },
+    banner: { js: '#!/usr/bin/env node' },
+  }),
+  build({ ...node, entryPoints: { extension: 'src/extension/main.ts' }, external: ['vscode'] }),
+  build({ ...node, entryPoints: { server: 'src/server/main.ts' } }),
+]);

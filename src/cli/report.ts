@@ -5,7 +5,13 @@
  */
 import * as path from 'node:path';
 import type { AnalysisReport, NodeReport, OutputReport } from '../core/analyze';
-import { formatBytes, formatCount, formatPercent } from '../core/format';
+import {
+  formatBytes,
+  formatCount,
+  formatJoules,
+  formatPercent,
+  formatSeconds,
+} from '../core/format';
 import { renderTable } from './table';
 
 function shape(o: OutputReport): string {
@@ -100,16 +106,4 @@ function layerTable(nodes: readonly NodeReport[], withDevice: boolean): string[]
 
 function truncate(s: string, n: number): string {
   return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
-}
-
-export function formatSeconds(s: number): string {
-  if (s >= 1) return `${s.toFixed(2)} s`;
-  if (s >= 1e-3) return `${(s * 1e3).toFixed(2)} ms`;
-  return `${(s * 1e6).toFixed(1)} µs`;
-}
-
-export function formatJoules(j: number): string {
-  if (j >= 1) return `${j.toFixed(2)} J`;
-  if (j >= 1e-3) return `${(j * 1e3).toFixed(2)} mJ`;
-  return `${(j * 1e6).toFixed(1)} µJ`;
 }

@@ -56,3 +56,14 @@ function trimmed(value: number, decimals: number): string {
   const text = value.toFixed(decimals);
   return decimals > 0 ? text.replace(/\.?0+$/, '') : text;
 }
+export function formatSeconds(s: number): string {
+  if (s >= 1) return `${s.toFixed(2)} s`;
+  if (s >= 1e-3) return `${(s * 1e3).toFixed(2)} ms`;
+  return `${(s * 1e6).toFixed(1)} µs`;
+}
+
+export function formatJoules(j: number): string {
+  if (j >= 1) return `${j.toFixed(2)} J`;
+  if (j >= 1e-3) return `${(j * 1e3).toFixed(2)} mJ`;
+  return `${(j * 1e6).toFixed(1)} µJ`;
+}

@@ -37,6 +37,10 @@ step_done() {
 }
 total_start=$(date +%s%N)
 
+# The runtime folder ignores itself, so that no `git add -A` picks up its markers and logs.
+mkdir -p "$RUNTIME"
+[ -f "$RUNTIME/.gitignore" ] || printf '# Written by test/e2e/setup.sh: nothing here is committed.\n*\n' >"$RUNTIME/.gitignore"
+
 # 1. Debian packages -------------------------------------------------------------------------
 step "Debian packages: chromium, libkrb5-dev"
 if command -v chromium >/dev/null 2>&1 && dpkg -s libkrb5-dev >/dev/null 2>&1 && [ -z "$FORCE" ]; then
@@ -44,7 +48,6 @@ if command -v chromium >/dev/null 2>&1 && dpkg -s libkrb5-dev >/dev/null 2>&1 &&
 else
   [ "$(id -u)" = 0 ] || die "apt-get needs root; install chromium and libkrb5-dev yourself"
   export DEBIAN_FRONTEND=noninteractive
-  mkdir -p "$RUNTIME"
   apt-get update -q >"$RUNTIME/apt.log" 2>&1 || {
     tail -20 "$RUNTIME/apt.log" >&2
     die "apt-get update failed (log: $RUNTIME/apt.log)"
@@ -66,7 +69,7 @@ if [ -z "$FORCE" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "node@$NODE24_V
 else
   rm -rf "$NODE24_DIR"
   mkdir -p "$NODE24_DIR"
-  echo '{ "name": "e2e-node24", "private": true }' >"$NODE24_DIR/package.json"
+  printf '{\n  "name": "e2e-node24",\n  "private": true\n}\n' >"$NODE24_DIR/package.json"
   (cd "$NODE24_DIR" && npm install --no-audit --no-fund --no-save --loglevel=error \
     "node@$NODE24_VERSION") || die "npm install node@$NODE24_VERSION failed"
   got="$("$NODE24_PKG/bin/node" --version)" || die "the installed Node 24 does not run"
@@ -84,7 +87,7 @@ if [ -z "$FORCE" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then
 else
   rm -rf "$CS_DIR"
   mkdir -p "$CS_DIR"
-  echo '{ "name": "e2e-code-server", "private": true }' >"$CS_DIR/package.json"
+  printf '{\n  "name": "e2e-code-server",\n  "private": true\n}\n' >"$CS_DIR/package.json"
   # Node 24 first on PATH (code-server's install scripts check the version and node-gyp builds
   # for the running node), and its own headers rather than the machine's /usr (Node 20).
   (cd "$CS_DIR" && PATH="$NODE24_PKG/bin:$PATH" npm_config_nodedir="$NODE24_PKG" \

@@ -1,0 +1,103 @@
+/** Command ids mapped to what they do. Each asks the server; none computes a figure itself. */
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { formatBytes } from '../core/format';
+import {
+  DevicesRequest,
+  LayerFiguresRequest,
+  MODEL_SCHEME,
+  PeakLineRequest,
+  ReportRequest,
+  type DevicesResult,
+} from '../shared/protocol';
+import { setDevice } from './config';
+import { showGraphPlaceholder } from './graphPanel';
+
+function activeModelEditor(): vscode.TextEditor | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (editor?.document.uri.scheme === MODEL_SCHEME) return editor;
+  void vscode.window.showInformationMessage('Model Lens: open an .onnx model first.');
+  return undefined;
+}
+
+export function registerCommands(context: vscode.ExtensionContext, client: LanguageClient): void {
+  const register = (id: string, run: () => unknown): void => {
+    context.subscriptions.push(vscode.commands.registerCommand(id, run));
+  };
+
+  register('modelLens.selectDevice', async () => {
+    const { devices, problems }: DevicesResult = await client.sendRequest(DevicesRequest);
+    if (problems.length > 0)
+      void vscode.window.showWarningMessage(`Model Lens device profiles: ${problems.join('; ')}`);
+    const current = vscode.workspace.getConfiguration('modelLens').get<string>('device', '');
+    const items = devices.map((d) => ({
+      label: d.id,
+      description: d.name,
+      detail: `RAM ${formatBytes(d.ramBytes)} · flash ${formatBytes(d.flashBytes)}${d.user ? ' · your profile' : ''}`,
+      picked: d.id === current,
+    }));
+    const choice = await vscode.window.showQuickPick(
+      [
+        { label: 'None', description: 'no device: costs only', detail: '', picked: current === '' },
+        ...items,
+      ],
+      {
+        title: 'Model Lens: target device',
+        placeHolder: 'Choose the device the model must fit',
+        matchOnDescription: true,
+      },
+    );
+    if (choice) await setDevice(choice.label === 'None' ? '' : choice.label);
+  });
+
+  register('modelLens.showReport', async () => {
+    const editor = activeModelEditor();
+    if (!editor) return;
+    const markdown: string | null = await client.sendRequest(ReportRequest, {
+      uri: editor.document.uri.toString(),
+    });
+    if (!markdown)
+      return void vscode.window.showWarningMessage(
+        'Model Lens: this model has no analysis to report.',
+      );
+    const doc = await vscode.workspace.openTextDocument({
+      language: 'markdown',
+      content: markdown,
+    });
+    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside });
+  });
+
+  register('modelLens.copyLayerFigures', async () => {
+    const editor = activeModelEditor();
+    if (!editor) return;
+    const line = editor.selection.active.line;
+    const text: string | null = await client.sendRequest(LayerFiguresRequest, {
+      uri: editor.document.uri.toString(),
+      line,
+    });
+    if (!text)
+      return void vscode.window.showInformationMessage(
+        'Model Lens: put the cursor on a layer line.',
+      );
+    await vscode.env.clipboard.writeText(text);
+    void vscode.window.setStatusBarMessage('Model Lens: layer figures copied', 3000);
+  });
+
+  register('modelLens.revealPeakMemoryLayer', async () => {
+    const editor = activeModelEditor();
+    if (!editor) return;
+    const line: number | null = await client.sendRequest(PeakLineRequest, {
+      uri: editor.document.uri.toString(),
+    });
+    if (line === null)
+      return void vscode.window.showInformationMessage('Model Lens: no activation peak to show.');
+    const position = new vscode.Position(line, 0);
+    editor.selection = new vscode.Selection(position, position);
+    editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenter);
+  });
+
+  register('modelLens.showGraph', () => {
+    const editor = activeModelEditor();
+    if (editor) showGraphPlaceholder(context, editor.document.uri);
+  });
+}

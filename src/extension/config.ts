@@ -1,0 +1,33 @@
+/** The only reader of `modelLens.*` settings: turns them into what the server analyses with. */
+import * as vscode from 'vscode';
+import type { AnalyzerSettings } from '../shared/protocol';
+
+export const SECTION = 'modelLens';
+
+export function readSettings(): AnalyzerSettings {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  return {
+    device: c.get<string>('device', ''),
+    // Untrusted workspaces: VS Code withholds workspace values of restricted settings (package.json).
+    devices: c.get<unknown[]>('devices', []),
+    errorTargetDb: c.get<number>('bitErrorTargetDb', 30),
+    countBiasFlops: c.get<boolean>('countBiasFlops', true),
+    annotations: {
+      macs: c.get<boolean>('annotations.macs', true),
+      weights: c.get<boolean>('annotations.weights', true),
+      activations: c.get<boolean>('annotations.activations', true),
+      bits: c.get<boolean>('annotations.bits', true),
+    },
+  };
+}
+
+/** Stores the chosen device where the user keeps it: workspace if set there, else user settings. */
+export async function setDevice(id: string): Promise<void> {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  const inspected = c.inspect<string>('device');
+  const target =
+    inspected?.workspaceValue !== undefined
+      ? vscode.ConfigurationTarget.Workspace
+      : vscode.ConfigurationTarget.Global;
+  await c.update('device', id, target);
+}

@@ -1,0 +1,296 @@
+/**
+ * The analyzer server, driven over stdio exactly as the editor drives it over IPC: the text of a
+ * model, diagnostics, inlay hints, hovers, the outline, folding and go-to-definition.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  StreamMessageReader,
+  StreamMessageWriter,
+  createMessageConnection,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import { analyzeFile } from '../../../src/core/analyze';
+import { saveModelFile } from '../../../src/core/onnx/load';
+import { DataType } from '../../../src/core/onnx/types';
+import { formatCount, formatBytes } from '../../../src/core/format';
+import {
+  ModelTextRequest,
+  PeakLineRequest,
+  ReportRequest,
+  SettingsNotification,
+  ModelStatusNotification,
+  type ModelStatus,
+  type ModelTextResult,
+} from '../../../src/shared/protocol';
+import { DEFAULT_SETTINGS } from '../../../src/server/modelStore';
+import { ModelBuilder } from '../../helpers/modelBuilder';
+
+const root = path.resolve(__dirname, '../../..');
+const serverJs = path.join(root, 'dist/server.js');
+
+interface Diag {
+  range: { start: { line: number } };
+  severity: number;
+  message: string;
+}
+
+class ServerSession {
+  readonly diagnostics = new Map<string, Diag[]>();
+  readonly statuses: ModelStatus[] = [];
+  private waiters: (() => void)[] = [];
+  private constructor(
+    readonly connection: MessageConnection,
+    private readonly proc: ChildProcess,
+  ) {}
+
+  static async start(): Promise<ServerSession> {
+    const proc = spawn(process.execPath, [serverJs, '--stdio'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const connection = createMessageConnection(
+      new StreamMessageReader(proc.stdout!),
+      new StreamMessageWriter(proc.stdin!),
+    );
+    const session = new ServerSession(connection, proc);
+    connection.onNotification(
+      'textDocument/publishDiagnostics',
+      (p: { uri: string; diagnostics: Diag[] }) => {
+        session.diagnostics.set(p.uri, p.diagnostics);
+        session.wake();
+      },
+    );
+    connection.onNotification(ModelStatusNotification, (s: ModelStatus) => {
+      session.statuses.push(s);
+      session.wake();
+    });
+    connection.onRequest('workspace/inlayHint/refresh', () => null);
+    connection.onRequest('window/workDoneProgress/create', () => null);
+    connection.onNotification('window/showMessage', () => undefined);
+    connection.listen();
+    await connection.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+    });
+    await connection.sendNotification('initialized', {});
+    return session;
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Waits (bounded) until `ready` holds after notifications arrive. */
+  async until<T>(ready: () => T | undefined, what: string): Promise<T> {
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      const value = ready();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 200);
+      });
+    }
+  }
+
+  async open(file: string): Promise<{ uri: string; text: string }> {
+    const result: ModelTextResult = await this.connection.sendRequest(ModelTextRequest, {
+      path: file,
+    });
+    const uri = `onnx-model:${encodeURI(file)}`;
+    await this.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'onnx-text', version: 1, text: result.text },
+    });
+    return { uri, text: result.text };
+  }
+
+  stop(): void {
+    this.connection.dispose();
+    this.proc.kill();
+  }
+}
+
+function writeModel(dir: string): string {
+  const b = new ModelBuilder({ opset: 13 });
+  const x = b.input('input', DataType.FLOAT, [1, 3, 32, 32]);
+  const [c1] = b.node(
+    'Conv',
+    [x, b.weight('w1', [16, 3, 3, 3])],
+    { pads: [1, 1, 1, 1] },
+    { name: '/stem/Conv', outputs: ['/stem/Conv_output_0'] },
+  );
+  const [r1] = b.node('Relu', [c1], {}, { name: '/stem/Relu', outputs: ['/stem/Relu_output_0'] });
+  const [c2] = b.node(
+    'Conv',
+    [r1, b.weight('w2', [32, 16, 3, 3])],
+    { pads: [1, 1, 1, 1], strides: [2, 2] },
+    { name: '/block/Conv', outputs: ['/block/Conv_output_0'] },
+  );
+  const [p] = b.node(
+    'GlobalAveragePool',
+    [c2],
+    {},
+    { name: '/pool/GlobalAveragePool', outputs: ['pooled'] },
+  );
+  const [f] = b.node('Flatten', [p], {}, { name: '/flatten/Flatten', outputs: ['flat'] });
+  const [y] = b.node(
+    'Gemm',
+    [f, b.weight('fc', [10, 32])],
+    { transB: 1 },
+    { name: '/fc/Gemm', outputs: ['logits'] },
+  );
+  b.output(y, DataType.FLOAT, [1, 10]);
+  const file = path.join(dir, 'net.onnx');
+  saveModelFile(b.build(), file);
+  return file;
+}
+
+describe(
+  'analyzer server',
+  { skip: fs.existsSync(serverJs) ? false : 'dist/server.js not built (npm run build)' },
+  () => {
+    let session: ServerSession;
+    let dir: string;
+    let file: string;
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-server-'));
+      file = writeModel(dir);
+      session = await ServerSession.start();
+      await session.connection.sendNotification(SettingsNotification, DEFAULT_SETTINGS);
+    });
+    after(() => {
+      session?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('serves the text, inlay hints and a hover whose figures equal the CLI analysis', async () => {
+      const { uri, text } = await session.open(file);
+      const lines = text.split('\n');
+      const convLine = lines.findIndex((l) => l.includes('= Conv') && l.includes('/block/Conv'));
+      assert.ok(convLine > 0);
+      const hints: { position: { line: number }; label: string }[] =
+        await session.connection.sendRequest('textDocument/inlayHint', {
+          textDocument: { uri },
+          range: { start: { line: 0, character: 0 }, end: { line: lines.length, character: 0 } },
+        });
+      const report = analyzeFile(file);
+      const conv = report.nodes.find((n) => n.name === '/block/Conv')!;
+      const hint = hints.find((h) => h.position.line === convLine);
+      assert.ok(hint, 'a hint on the Conv line');
+      assert.ok(hint.label.includes(`${formatCount(conv.macs)} MACs`), hint.label);
+      assert.ok(hint.label.includes(`W ${formatBytes(conv.weightBytes)}`), hint.label);
+      const hover: { contents: { value: string } } = await session.connection.sendRequest(
+        'textDocument/hover',
+        {
+          textDocument: { uri },
+          position: { line: convLine, character: 4 },
+        },
+      );
+      assert.match(hover.contents.value, new RegExp(`MACs \\| ${formatCount(conv.macs)} `));
+      assert.match(hover.contents.value, /Why \d+-bit/);
+    });
+
+    test('diagnostics land on the right lines, and a device makes them errors then clears them', async () => {
+      const { uri, text } = await session.open(file);
+      const lines = text.split('\n');
+      await session.connection.sendNotification(SettingsNotification, {
+        ...DEFAULT_SETTINGS,
+        device: 'tiny',
+        devices: [
+          {
+            id: 'tiny',
+            name: 'Tiny MCU',
+            ramBytes: 1024,
+            flashBytes: 2048,
+            macsPerSecond: { fp32: 1e6 },
+            supportedWeightBits: [8, 32],
+            supportedActivationBits: [8, 32],
+          },
+        ],
+      });
+      const errors = await session.until(() => {
+        const d = session.diagnostics.get(uri)?.filter((x) => x.severity === 1);
+        return d && d.length >= 2 ? d : undefined;
+      }, 'flash and RAM errors');
+      assert.ok(errors.some((d) => /flash/.test(d.message)));
+      assert.ok(errors.some((d) => /RAM/.test(d.message)));
+      for (const d of errors)
+        assert.ok(
+          lines[d.range.start.line].includes('=>'),
+          'model-level errors sit on the graph signature',
+        );
+      const tiny = await session.until(
+        () => session.statuses.findLast((x) => x.uri === uri && x.device?.id === 'tiny'),
+        'status for tiny',
+      );
+      assert.equal(tiny.device?.fits, false);
+      await session.connection.sendNotification(SettingsNotification, {
+        ...DEFAULT_SETTINGS,
+        device: 'jetson-agx-xavier',
+      });
+      await session.until(
+        () => (session.diagnostics.get(uri)?.some((x) => x.severity === 1) ? undefined : true),
+        'errors cleared',
+      );
+      const jetson = await session.until(
+        () =>
+          session.statuses.findLast((x) => x.uri === uri && x.device?.id === 'jetson-agx-xavier'),
+        'status for the Jetson',
+      );
+      assert.equal(jetson.device?.fits, true);
+    });
+
+    test('outline, folding, definition and the peak-memory line', async () => {
+      const { uri, text } = await session.open(file);
+      const lines = text.split('\n');
+      const symbols: { name: string; children?: { name: string }[] }[] =
+        await session.connection.sendRequest('textDocument/documentSymbol', {
+          textDocument: { uri },
+        });
+      const stem = symbols.find((s) => s.name === 'stem');
+      assert.deepEqual(
+        stem?.children?.map((c) => c.name),
+        ['/stem/Conv', '/stem/Relu'],
+      );
+      const folds: { startLine: number; endLine: number }[] = await session.connection.sendRequest(
+        'textDocument/foldingRange',
+        { textDocument: { uri } },
+      );
+      assert.ok(
+        folds.some((f) => lines[f.startLine].trim() === '{' && lines[f.endLine].trim() === '}'),
+      );
+      const useLine = lines.findIndex((l) => l.includes('/block/Conv') && l.includes('= Conv'));
+      const column = lines[useLine].lastIndexOf('"/stem/Relu_output_0"') + 3;
+      const def: { range: { start: { line: number } } } = await session.connection.sendRequest(
+        'textDocument/definition',
+        {
+          textDocument: { uri },
+          position: { line: useLine, character: column },
+        },
+      );
+      assert.ok(lines[def.range.start.line].includes('= Relu'));
+      const peak: number = await session.connection.sendRequest(PeakLineRequest, { uri });
+      assert.ok(lines[peak].includes(analyzeFile(file).memory.peakNode!));
+      const markdown: string = await session.connection.sendRequest(ReportRequest, { uri });
+      assert.match(markdown, /^# Model Lens report/);
+      assert.ok(markdown.includes('`/fc/Gemm`'));
+    });
+
+    test('a corrupt file opens with a readable error and one diagnostic', async () => {
+      const bad = path.join(dir, 'corrupt.onnx');
+      fs.writeFileSync(bad, Buffer.from('this is not an onnx model at all'));
+      const { uri, text } = await session.open(bad);
+      assert.match(text, /^# Model Lens could not open corrupt\.onnx/);
+      const diags = await session.until(() => session.diagnostics.get(uri), 'diagnostics');
+      assert.equal(diags.length, 1);
+      assert.equal(diags[0].severity, 1);
+      assert.match(diags[0].message, /not a valid ONNX model/);
+    });
+  },
+);
