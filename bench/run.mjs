@@ -24,6 +24,7 @@ await build({
   entryPoints: {
     models: path.join(BENCH, 'models.ts'),
     analyzeOnce: path.join(BENCH, 'analyzeOnce.ts'),
+    serverLatency: path.join(BENCH, 'serverLatency.ts'),
   },
   outdir: BIN,
   bundle: true,
@@ -33,6 +34,8 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+// The language server bench talks to the built server; `npm run bench` builds it first.
+const SERVER_JS = path.join(REPO, 'dist', 'server.js');
 
 function run(script, args) {
   const r = spawnSync(process.execPath, ['--enable-source-maps', path.join(BIN, script), ...args], {
@@ -122,6 +125,34 @@ for (const { name, samples } of rows) {
   );
 }
 console.log(out.join('\n'));
+
+// 4. Editor latency at the language server: open → first diagnostics, and hovers.
+const EDITOR_TARGETS = { toDiagnosticsMs: 1500, hoverP95Ms: 50 };
+const editorFiles = files.filter((f) => f.name === 'resnet50' || f.name === 'resnet18');
+const latency = run('serverLatency.js', [SERVER_JS, ...editorFiles.map((f) => f.file)]);
+const latencyRows = latency.status === 0 ? jsonLines(latency.stdout) : [];
+if (latency.status !== 0) {
+  crashed = true;
+  process.stderr.write(latency.stderr.split('\n').slice(0, 20).join('\n') + '\n');
+}
+const editorOut = [
+  '',
+  'Editor latency at the analyzer server (open → first diagnostics; hover over every layer line).',
+  '',
+  '| model | open → diagnostics | hover p50 | hover p95 | targets |',
+  '|---|---:|---:|---:|---|',
+];
+for (const r of latencyRows) {
+  const ok =
+    r.toDiagnosticsMs <= EDITOR_TARGETS.toDiagnosticsMs &&
+    r.hoverP95Ms <= EDITOR_TARGETS.hoverP95Ms;
+  if (!ok) missed++;
+  editorOut.push(
+    `| ${r.file} | ${r.toDiagnosticsMs.toFixed(0)} ms | ${r.hoverP50Ms.toFixed(2)} ms | ${r.hoverP95Ms.toFixed(2)} ms | ` +
+      `≤ 1.5 s, p95 ≤ 50 ms: ${ok ? 'pass' : '**FAIL**'} |`,
+  );
+}
+console.log(editorOut.join('\n'));
 if (missed) console.log(`\n${missed} target(s) missed.`);
 if (crashed) {
   console.error('bench: at least one run crashed');

@@ -4,117 +4,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  StreamMessageReader,
-  StreamMessageWriter,
-  createMessageConnection,
-  type MessageConnection,
-} from 'vscode-jsonrpc/node';
 import { analyzeFile } from '../../../src/core/analyze';
 import { saveModelFile } from '../../../src/core/onnx/load';
 import { DataType } from '../../../src/core/onnx/types';
 import { formatCount, formatBytes } from '../../../src/core/format';
-import {
-  ModelTextRequest,
-  PeakLineRequest,
-  ReportRequest,
-  SettingsNotification,
-  ModelStatusNotification,
-  type ModelStatus,
-  type ModelTextResult,
-} from '../../../src/shared/protocol';
+import { PeakLineRequest, ReportRequest, SettingsNotification } from '../../../src/shared/protocol';
 import { DEFAULT_SETTINGS } from '../../../src/server/modelStore';
 import { ModelBuilder } from '../../helpers/modelBuilder';
+import { ServerSession } from '../../helpers/serverSession';
 
 const root = path.resolve(__dirname, '../../..');
 const serverJs = path.join(root, 'dist/server.js');
-
-interface Diag {
-  range: { start: { line: number } };
-  severity: number;
-  message: string;
-}
-
-class ServerSession {
-  readonly diagnostics = new Map<string, Diag[]>();
-  readonly statuses: ModelStatus[] = [];
-  private waiters: (() => void)[] = [];
-  private constructor(
-    readonly connection: MessageConnection,
-    private readonly proc: ChildProcess,
-  ) {}
-
-  static async start(): Promise<ServerSession> {
-    const proc = spawn(process.execPath, [serverJs, '--stdio'], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const connection = createMessageConnection(
-      new StreamMessageReader(proc.stdout!),
-      new StreamMessageWriter(proc.stdin!),
-    );
-    const session = new ServerSession(connection, proc);
-    connection.onNotification(
-      'textDocument/publishDiagnostics',
-      (p: { uri: string; diagnostics: Diag[] }) => {
-        session.diagnostics.set(p.uri, p.diagnostics);
-        session.wake();
-      },
-    );
-    connection.onNotification(ModelStatusNotification, (s: ModelStatus) => {
-      session.statuses.push(s);
-      session.wake();
-    });
-    connection.onRequest('workspace/inlayHint/refresh', () => null);
-    connection.onRequest('window/workDoneProgress/create', () => null);
-    connection.onNotification('window/showMessage', () => undefined);
-    connection.listen();
-    await connection.sendRequest('initialize', {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: {},
-    });
-    await connection.sendNotification('initialized', {});
-    return session;
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** Waits (bounded) until `ready` holds after notifications arrive. */
-  async until<T>(ready: () => T | undefined, what: string): Promise<T> {
-    const deadline = Date.now() + 15000;
-    for (;;) {
-      const value = ready();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-    }
-  }
-
-  async open(file: string): Promise<{ uri: string; text: string }> {
-    const result: ModelTextResult = await this.connection.sendRequest(ModelTextRequest, {
-      path: file,
-    });
-    const uri = `onnx-model:${encodeURI(file)}`;
-    await this.connection.sendNotification('textDocument/didOpen', {
-      textDocument: { uri, languageId: 'onnx-text', version: 1, text: result.text },
-    });
-    return { uri, text: result.text };
-  }
-
-  stop(): void {
-    this.connection.dispose();
-    this.proc.kill();
-  }
-}
 
 function writeModel(dir: string): string {
   const b = new ModelBuilder({ opset: 13 });
@@ -161,7 +64,7 @@ describe(
     before(async () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-server-'));
       file = writeModel(dir);
-      session = await ServerSession.start();
+      session = await ServerSession.start(serverJs);
       await session.connection.sendNotification(SettingsNotification, DEFAULT_SETTINGS);
     });
     after(() => {
