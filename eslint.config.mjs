@@ -3,7 +3,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'out/', 'test-output/', 'bench/.models/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'out/',
+      'test-output/',
+      'bench/.models/',
+      '.code-server/',
+      'test/e2e/.runtime/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -144,13 +144,29 @@ connection.languages.inlayHint.on((params): InlayHint[] => {
     if (!node) continue;
     const label = annotation(node, store.settings.annotations);
     if (!label) continue;
-    const end = doc
-      .getText({ start: { line, character: 0 }, end: { line: line + 1, character: 0 } })
-      .replace(/\r?\n$/, '').length;
-    hints.push({ position: { line, character: end }, label, paddingLeft: true });
+    const text = doc.getText({
+      start: { line, character: 0 },
+      end: { line: line + 1, character: 0 },
+    });
+    hints.push({
+      position: { line, character: annotationColumn(text, node) },
+      label,
+      paddingLeft: true,
+      paddingRight: true,
+    });
   }
   return hints;
 });
+
+/**
+ * Right after the op name (`… = Conv▸ <attrs> (inputs)`): layer lines are long, and the end of
+ * the line is usually off screen.
+ */
+function annotationColumn(lineText: string, node: { op: string; domain: string }): number {
+  const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.op}` : node.op;
+  const at = lineText.indexOf(` = ${op}`);
+  return at >= 0 ? at + 3 + op.length : lineText.replace(/\r?\n$/, '').length;
+}
 
 connection.onHover((params) => {
   const model = modelFor(params.textDocument.uri);

@@ -72,7 +72,13 @@ export interface Locator {
   locator(selector: string): Locator;
 }
 
+export interface FrameLocator {
+  locator(selector: string): Locator;
+  frameLocator(selector: string): FrameLocator;
+}
+
 export interface Page {
+  frameLocator(selector: string): FrameLocator;
   goto(url: string, options?: { timeout?: number; waitUntil?: string }): Promise<unknown>;
   locator(selector: string): Locator;
   waitForSelector(
@@ -96,6 +102,7 @@ export interface Page {
 
 interface Route {
   abort(): Promise<void>;
+  request(): { url(): string };
 }
 
 interface BrowserContext {
@@ -132,6 +139,7 @@ interface PlaywrightChromium {
     handleSIGINT?: boolean;
     handleSIGTERM?: boolean;
     handleSIGHUP?: boolean;
+    env?: NodeJS.ProcessEnv;
   }): Promise<BrowserServer>;
   connect(wsEndpoint: string, options?: { timeout?: number }): Promise<Browser>;
 }
@@ -184,7 +192,7 @@ function httpStatus(url: string, timeoutMs: number): Promise<number> {
 }
 
 /** Copies a built extension folder the way a .vsix would carry it: no sources, tests or VCS. */
-function copyExtension(from: string, to: string): void {
+export function copyExtension(from: string, to: string): void {
   const skip = new Set(['node_modules', 'src', 'test', 'bench', 'scripts', 'test-output', 'out']);
   fs.mkdirSync(to, { recursive: true });
   for (const entry of fs.readdirSync(from)) {
@@ -214,6 +222,50 @@ function installExitHooks(): void {
       process.exit(128 + (os.constants.signals[signal] ?? 1));
     });
   }
+}
+
+/**
+ * A watchdog for the case no handler sees: this process SIGKILLed (a runner's hard timeout, an
+ * OOM kill). A detached Node process reads process-group ids on its stdin; when the pipe closes
+ * without a final "done" line (this process died), it SIGKILLs every group it was given and
+ * removes the temp folders (lines starting with '/').
+ */
+const REAPER_SCRIPT = `
+let buffer = '', done = false; const groups = new Set(), dirs = new Set();
+process.stdin.on('data', (chunk) => {
+  buffer += chunk; let i;
+  while ((i = buffer.indexOf('\\n')) >= 0) {
+    const line = buffer.slice(0, i); buffer = buffer.slice(i + 1);
+    if (line === 'done') done = true; else if (line.startsWith('/')) dirs.add(line); else if (+line > 0) groups.add(+line);
+  }
+});
+process.stdin.on('close', () => {
+  if (!done) for (const g of groups) { try { process.kill(-g, 'SIGKILL'); } catch {} }
+  if (!done) setTimeout(() => {
+    for (const d of dirs) { try { require('fs').rmSync(d, { recursive: true, force: true }); } catch {} }
+    process.exit(0);
+  }, 1000);
+  else process.exit(0);
+});
+`;
+
+function startReaper(): { watch(pidOrDir: number | string | undefined): void; release(): void } {
+  const reaper = spawn(process.execPath, ['-e', REAPER_SCRIPT], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  reaper.unref();
+  const stdin = reaper.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null;
+  stdin?.unref?.();
+  stdin?.on('error', () => undefined);
+  return {
+    watch: (pidOrDir) => {
+      if (pidOrDir) stdin?.write(`${pidOrDir}\n`);
+    },
+    release: () => {
+      stdin?.end('done\n');
+    },
+  };
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
@@ -287,6 +339,7 @@ const DEFAULT_SETTINGS: Record<string, unknown> = {
   'files.hotExit': 'off',
   'window.restoreWindows': 'none',
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'workbench.reduceMotion': 'on', // no fade-outs caught half-way in screenshots
 };
 
 export async function startWorkbench(options: StartOptions): Promise<Workbench> {
@@ -334,6 +387,8 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
     fs.appendFileSync(logFile, text);
   };
 
+  const reaper = startReaper();
+  reaper.watch(tempDir);
   let codeServer: ChildProcess | undefined;
   let browserServer: BrowserServer | undefined;
   let browser: Browser | undefined;
@@ -367,6 +422,7 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
         killGroup(codeServer.pid, 'SIGKILL');
       }
       live.delete(killAllNow);
+      reaper.release();
       // Keep VS Code's own logs (extension host included) next to the screenshots.
       const logs = path.join(userDataDir, 'logs');
       if (fs.existsSync(logs)) {
@@ -422,6 +478,7 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
           },
         },
       );
+      reaper.watch(codeServer.pid);
       codeServer.stdout?.on('data', append);
       codeServer.stderr?.on('data', append);
       const child = codeServer;
@@ -452,7 +509,14 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
       handleSIGINT: false,
       handleSIGTERM: false,
       handleSIGHUP: false,
+      // Chromium's crash database and caches go to the temp folder, not ~/.config.
+      env: {
+        ...process.env,
+        XDG_CONFIG_HOME: path.join(tempDir, 'chromium-config'),
+        XDG_CACHE_HOME: path.join(tempDir, 'chromium-cache'),
+      },
     });
+    reaper.watch(browserServer.process().pid);
     browser = await chromium.connect(browserServer.wsEndpoint(), { timeout: remaining() });
     context = await browser.newContext({
       viewport: options.viewport ?? { width: 1400, height: 900 },
@@ -462,7 +526,8 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
     await context.route(
       (requested) => !['127.0.0.1', 'localhost', '[::1]'].includes(requested.hostname),
       async (route) => {
-        fs.appendFileSync(logFile, `[e2e] blocked a request off 127.0.0.1\n`);
+        const host = new URL(route.request().url()).host;
+        fs.appendFileSync(logFile, `[e2e] blocked a request to ${host} (off 127.0.0.1)\n`);
         await route.abort();
       },
     );
@@ -626,7 +691,7 @@ export async function runCommand(page: Page, title: string, timeoutMs = 10_000):
   await page.keyboard.insertText(title);
   const { index, labels } = await waitForRow(
     page,
-    (label) => label === title || label.startsWith(`${title},`) || label.startsWith(title),
+    (label) => label === title || label.startsWith(`${title},`), // 'Title, similar commands'
     timeoutMs,
   );
   if (index < 0) {
@@ -639,17 +704,20 @@ export async function runCommand(page: Page, title: string, timeoutMs = 10_000):
     .catch(() => undefined);
 }
 
-/** The command palette's entries for `query` (F1, type, read, Escape). */
+/**
+ * The command palette's entries for `query` (F1, type, let the filter settle, read). The
+ * palette is closed again unless `keepOpen` (to take a screenshot of it, say; Escape closes it).
+ */
 export async function paletteCommands(
   page: Page,
   query: string,
-  settleMs = 1_500,
+  options: { settleMs?: number; keepOpen?: boolean } = {},
 ): Promise<string[]> {
   await openQuickInput(page, 'F1', '>');
   await page.keyboard.insertText(query);
-  await sleep(settleMs); // the palette filters as you type; let it settle
+  await sleep(options.settleMs ?? 1_000); // the palette filters as you type; let it settle
   const labels = await quickInputLabels(page);
-  await page.keyboard.press('Escape');
+  if (!options.keepOpen) await page.keyboard.press('Escape');
   return labels;
 }
 
@@ -705,6 +773,14 @@ export async function editorText(page: Page): Promise<string> {
     .first()
     .innerText({ timeout: 5_000 });
   return text.replace(/\u00a0/g, ' ');
+}
+
+/**
+ * The content of the visible webview (a graph view, say): VS Code nests the extension's page in
+ * an iframe inside the webview's iframe. Locate inside it, e.g. `webview(page).locator('h1')`.
+ */
+export function webview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
 }
 
 /** Waits until `predicate` holds for the active editor's text; returns the last text seen. */

@@ -79,7 +79,7 @@ else
 fi
 
 # 3. code-server -----------------------------------------------------------------------------
-step "code-server $CODE_SERVER_VERSION in ${CS_DIR#"$E2E/"} (native build: 2-3 minutes)"
+step "code-server $CODE_SERVER_VERSION in ${CS_DIR#"$E2E/"} (native build, about 1.5 minutes)"
 marker="$CS_DIR/.installed"
 want="code-server@$CODE_SERVER_VERSION node@$NODE24_VERSION"
 if [ -z "$FORCE" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then

@@ -110,8 +110,9 @@ describe('e2e smoke: the built extension in code-server', { skip: missing }, () 
         : `package.json contributes no '${SELECT_DEVICE}' yet`,
     },
     async () => {
-      const labels = await paletteCommands(workbench.page, SELECT_DEVICE);
+      const labels = await paletteCommands(workbench.page, SELECT_DEVICE, { keepOpen: true });
       await workbench.screenshot('smoke-04-palette');
+      await workbench.page.keyboard.press('Escape');
       assert.ok(
         labels.some((label) => label.startsWith(SELECT_DEVICE)),
         `palette for "${SELECT_DEVICE}" listed ${JSON.stringify(labels)}`,

@@ -96,7 +96,9 @@ export function nodeFigures(
   let activationBytes = 0;
   for (const n of node.inputs)
     if (n && !isConstant(n)) activationBytes += tensorBytes(typeOf(n)) ?? 0;
-  for (const n of node.outputs) if (n) activationBytes += tensorBytes(typeOf(n)) ?? 0;
+  // A constant output (Identity of a weight, a folded shape) is no feature map.
+  for (const n of node.outputs)
+    if (n && !isConstant(n)) activationBytes += tensorBytes(typeOf(n)) ?? 0;
   const firstActivation = node.inputs.find((n) => n && !isConstant(n));
   const activationBits =
     dtypeBits(typeOf(firstActivation ?? node.outputs[0] ?? '')?.dtype ?? 1) || 32;

@@ -1,0 +1,134 @@
+/**
+ * `npm start`: VS Code in the browser with Model Lens installed and sample models open.
+ * Installs the runtime (test/e2e/setup.sh: Node 24, code-server, chromium; cached after the
+ * first run), builds the extension, lays out a workspace of sample models, starts code-server
+ * on 127.0.0.1 only, and prints the URL. Ctrl+C stops it.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { saveModelFile } from '../src/core/onnx/load';
+import {
+  CODE_SERVER_ENTRY,
+  NODE24,
+  REPO_ROOT,
+  copyExtension,
+  freePort,
+  runtimeMissing,
+} from '../test/e2e/harness';
+import { sampleCnn } from './sampleModel';
+
+const STATE = path.join(REPO_ROOT, '.code-server'); // git-ignored
+const WORKSPACE = path.join(STATE, 'workspace');
+
+function step(label: string, command: string, args: string[]): void {
+  console.log(`model-lens: ${label}…`);
+  const r = spawnSync(command, args, { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`model-lens: ${label} failed`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+/** Sample models: ../shared/models when present, the real-exporter fixtures, a small CNN, a bad file. */
+function layOutWorkspace(): void {
+  fs.mkdirSync(WORKSPACE, { recursive: true });
+  const sources = [
+    path.resolve(REPO_ROOT, '../shared/models'),
+    path.join(REPO_ROOT, 'test/fixtures/exported'),
+  ];
+  for (const dir of sources) {
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.onnx'))) {
+      fs.copyFileSync(path.join(dir, f), path.join(WORKSPACE, f));
+    }
+  }
+  saveModelFile(sampleCnn(), path.join(WORKSPACE, 'sample-cnn.onnx'));
+  fs.writeFileSync(
+    path.join(WORKSPACE, 'corrupt.onnx'),
+    'not an ONNX model: Model Lens says so and keeps working\n',
+  );
+}
+
+async function main(): Promise<void> {
+  step('installing the VS Code runtime (first run only)', 'bash', ['test/e2e/setup.sh']);
+  step('building the extension', 'npm', ['run', 'build', '--silent']);
+  const missing = runtimeMissing();
+  if (missing) throw new Error(missing);
+  layOutWorkspace();
+  const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    publisher: string;
+    name: string;
+    version: string;
+  };
+  const extensions = path.join(STATE, 'extensions');
+  fs.rmSync(extensions, { recursive: true, force: true });
+  copyExtension(
+    REPO_ROOT,
+    path.join(extensions, `${manifest.publisher}.${manifest.name}-${manifest.version}`),
+  );
+  const userData = path.join(STATE, 'user-data');
+  fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
+  const settingsFile = path.join(userData, 'User', 'settings.json');
+  if (!fs.existsSync(settingsFile)) {
+    fs.writeFileSync(
+      settingsFile,
+      JSON.stringify(
+        {
+          'workbench.startupEditor': 'none',
+          'telemetry.telemetryLevel': 'off',
+          'modelLens.device': 'stm32h743',
+        },
+        null,
+        2,
+      ),
+    );
+  }
+  const port = Number(process.env.PORT) || (await freePort());
+  const config = path.join(STATE, 'config.yaml');
+  fs.writeFileSync(config, 'auth: none\ncert: false\n');
+  const server = spawn(
+    NODE24,
+    [
+      CODE_SERVER_ENTRY,
+      '--config',
+      config,
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--disable-workspace-trust',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--user-data-dir',
+      userData,
+      '--extensions-dir',
+      extensions,
+      WORKSPACE,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        PATH: `${path.dirname(NODE24)}${path.delimiter}${process.env.PATH ?? ''}`,
+        EXTENSIONS_GALLERY: '{}',
+        XDG_CONFIG_HOME: path.join(STATE, 'xdg-config'),
+        XDG_DATA_HOME: path.join(STATE, 'xdg-data'),
+      },
+    },
+  );
+  const stop = (): void => {
+    server.kill('SIGTERM');
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  console.log(
+    `\nModel Lens is running in VS Code: http://127.0.0.1:${port}/\nSample models are in ${WORKSPACE}. Press Ctrl+C to stop.\n`,
+  );
+  server.on('exit', (code) => process.exit(code ?? 0));
+}
+
+main().catch((e: unknown) => {
+  console.error(`model-lens: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
