@@ -35,7 +35,7 @@ import {
 } from '../shared/protocol';
 import { BUILTIN_DEVICES } from '../core/devices';
 import { DEFAULT_SETTINGS, ModelStore, type OpenModel } from './modelStore';
-import { annotation, layerMarkdown } from './presentation';
+import { annotationParts, layerMarkdown } from './presentation';
 import { documentSymbols } from './symbols';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -142,18 +142,22 @@ connection.languages.inlayHint.on((params): InlayHint[] => {
   for (let line = params.range.start.line; line <= params.range.end.line; line++) {
     const node = model.nodesByLine.get(line);
     if (!node) continue;
-    const label = annotation(node, store.settings.annotations);
-    if (!label) continue;
+    const parts = annotationParts(node, store.settings.annotations);
+    if (parts.length === 0) continue;
     const text = doc.getText({
       start: { line, character: 0 },
       end: { line: line + 1, character: 0 },
     });
-    hints.push({
-      position: { line, character: annotationColumn(text, node) },
-      label,
-      paddingLeft: true,
-      paddingRight: true,
-    });
+    const character = annotationColumn(text, node);
+    parts.forEach((part, i) =>
+      hints.push({
+        position: { line, character },
+        label: part.label,
+        tooltip: part.tooltip,
+        paddingLeft: true,
+        paddingRight: i === parts.length - 1,
+      }),
+    );
   }
   return hints;
 });

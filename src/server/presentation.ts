@@ -12,15 +12,40 @@ import {
 } from '../core/format';
 import type { AnalyzerSettings } from '../shared/protocol';
 
-/** `118 M MACs · W 37 KiB · A 3.6 MiB · 32→6 b`, with the parts the settings ask for. */
-export function annotation(n: NodeReport, show: AnalyzerSettings['annotations']): string {
-  const parts: string[] = [];
-  if (show.macs && n.macs > 0) parts.push(`${formatCount(n.macs)} MACs`);
-  if (show.weights && n.weightBytes > 0) parts.push(`W ${formatBytes(n.weightBytes)}`);
-  if (show.activations && n.activationBytes > 0) parts.push(`A ${formatBytes(n.activationBytes)}`);
-  if (show.bits && n.suggestedWeightBits !== null)
-    parts.push(`${n.weightBits ?? '?'}→${n.suggestedWeightBits} b`);
-  return parts.join(' · ');
+/**
+ * The annotation's parts, `118 M MACs`, `W 37 KiB`, `A 3.6 MiB`, `6-bit`, as the settings ask.
+ * Each part is its own inlay hint: VS Code truncates a long hint (editor.inlayHints.maximumLength).
+ */
+export function annotationParts(
+  n: NodeReport,
+  show: AnalyzerSettings['annotations'],
+): { label: string; tooltip: string }[] {
+  const parts: { label: string; tooltip: string }[] = [];
+  if (show.macs && n.macs > 0) {
+    parts.push({
+      label: `${formatCount(n.macs)} MACs`,
+      tooltip: 'multiply-accumulates per inference',
+    });
+  }
+  if (show.weights && n.weightBytes > 0) {
+    parts.push({
+      label: `W ${formatBytes(n.weightBytes)}`,
+      tooltip: 'weight memory at the stored precision',
+    });
+  }
+  if (show.activations && n.activationBytes > 0) {
+    parts.push({
+      label: `A ${formatBytes(n.activationBytes)}`,
+      tooltip: 'feature maps: non-constant inputs + outputs',
+    });
+  }
+  if (show.bits && n.suggestedWeightBits !== null && n.suggestedWeightBits !== n.weightBits) {
+    parts.push({
+      label: `${n.suggestedWeightBits}-bit`,
+      tooltip: 'suggested weight bit-width (hover for why)',
+    });
+  }
+  return parts;
 }
 
 function escapeMarkdown(text: string): string {

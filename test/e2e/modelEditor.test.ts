@@ -141,7 +141,8 @@ describe('e2e: a model in the editor', { skip: missing }, () => {
       30_000,
     );
     await workbench.screenshot('model-01b-layers');
-    assert.match(text, /= Conv <[^>]*kernel_shape|= Conv <[^>]*pads/);
+    // The annotation sits right after the op name, before the attributes.
+    assert.match(text, /= Conv\s*[^\n]*MACs[^\n]*<[^>]*(kernel_shape|pads)/);
     assert.match(text, /\d+(\.\d+)? [kMG]? ?MACs/, `annotations in: ${text.slice(0, 2000)}`);
   });
 

@@ -90,8 +90,15 @@ else
   printf '{\n  "name": "e2e-code-server",\n  "private": true\n}\n' >"$CS_DIR/package.json"
   # Node 24 first on PATH (code-server's install scripts check the version and node-gyp builds
   # for the running node), and its own headers rather than the machine's /usr (Node 20).
-  (cd "$CS_DIR" && PATH="$NODE24_PKG/bin:$PATH" npm_config_nodedir="$NODE24_PKG" \
-    npm install --no-audit --no-fund --no-save --loglevel=error --unsafe-perm \
+  # Run from `npm test`, the environment carries the outer npm's Node 20 (npm_node_execpath,
+  # NODE, npm_config_*), which the nested install would use for lifecycle scripts: drop those
+  # and run npm itself on Node 24.
+  npm_cli="$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js"
+  [ -f "$npm_cli" ] || npm_cli="$(npm root -g)/npm/bin/npm-cli.js"
+  clean_env=(env -u NODE -u npm_node_execpath -u npm_execpath)
+  for var in $(env | grep -o '^npm_[A-Za-z0-9_]*' | sort -u); do clean_env+=(-u "$var"); done
+  (cd "$CS_DIR" && "${clean_env[@]}" PATH="$NODE24_PKG/bin:$PATH" npm_config_nodedir="$NODE24_PKG" \
+    "$NODE24_PKG/bin/node" "$npm_cli" install --no-audit --no-fund --no-save --loglevel=error --unsafe-perm \
     "code-server@$CODE_SERVER_VERSION" >"$CS_DIR/install.log" 2>&1) || {
     tail -40 "$CS_DIR/install.log" >&2
     die "npm install code-server@$CODE_SERVER_VERSION failed (full log: $CS_DIR/install.log)"
