@@ -3,7 +3,12 @@
  * the time from asking for a model's text to its first diagnostics, then hover latency over
  * every layer line. Prints one JSON line per model.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { saveModelFile } from '../src/core/onnx/load';
+import { DataType } from '../src/core/onnx/types';
+import { ModelBuilder } from '../test/helpers/modelBuilder';
 import { ServerSession } from '../test/helpers/serverSession';
 import { DEFAULT_SETTINGS } from '../src/server/modelStore';
 import { SettingsNotification } from '../src/shared/protocol';
@@ -52,9 +57,39 @@ async function measure(serverJs: string, file: string): Promise<void> {
   }
 }
 
+/** A 5,000-node transformer-like chain (MatMul, Add, LayerNormalization, Gelu), to check the
+ * text view stays usable on graphs of that size. */
+function bigGraph(): string {
+  const b = new ModelBuilder({ opset: 20 });
+  let x = b.input('tokens', DataType.FLOAT, [1, 128, 64]);
+  for (let i = 0; i < 1250; i++) {
+    [x] = b.node(
+      'MatMul',
+      [x, b.weight(`w${i}`, [64, 64])],
+      {},
+      { name: `/layers.${i}/fc/MatMul` },
+    );
+    [x] = b.node('Add', [x, b.weight(`b${i}`, [64])], {}, { name: `/layers.${i}/fc/Add` });
+    [x] = b.node(
+      'LayerNormalization',
+      [x, b.weight(`g${i}`, [64]), b.weight(`beta${i}`, [64])],
+      { axis: -1 },
+      { name: `/layers.${i}/norm/LayerNormalization` },
+    );
+    [x] = b.node('Gelu', [x], {}, { name: `/layers.${i}/act/Gelu` });
+  }
+  b.output(x);
+  const file = path.join(
+    fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-bench-')),
+    'graph-5000-nodes.onnx',
+  );
+  saveModelFile(b.build(), file);
+  return file;
+}
+
 async function main(): Promise<void> {
   const [serverJs, ...files] = process.argv.slice(2);
-  for (const f of files) await measure(serverJs, f);
+  for (const f of [...files, bigGraph()]) await measure(serverJs, f);
 }
 
 main().catch((e: unknown) => {
