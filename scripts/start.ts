@@ -9,9 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { saveModelFile } from '../src/core/onnx/load';
 import {
-  CODE_SERVER_ENTRY,
-  NODE24,
   REPO_ROOT,
+  codeServerLaunch,
   copyExtension,
   freePort,
   runtimeMissing,
@@ -85,38 +84,17 @@ async function main(): Promise<void> {
     );
   }
   const port = Number(process.env.PORT) || (await freePort());
-  const config = path.join(STATE, 'config.yaml');
-  fs.writeFileSync(config, 'auth: none\ncert: false\n');
-  const server = spawn(
-    NODE24,
-    [
-      CODE_SERVER_ENTRY,
-      '--config',
-      config,
-      '--auth',
-      'none',
-      '--bind-addr',
-      `127.0.0.1:${port}`,
-      '--disable-workspace-trust',
-      '--disable-telemetry',
-      '--disable-update-check',
-      '--user-data-dir',
-      userData,
-      '--extensions-dir',
-      extensions,
-      WORKSPACE,
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: {
-        ...process.env,
-        PATH: `${path.dirname(NODE24)}${path.delimiter}${process.env.PATH ?? ''}`,
-        EXTENSIONS_GALLERY: '{}',
-        XDG_CONFIG_HOME: path.join(STATE, 'xdg-config'),
-        XDG_DATA_HOME: path.join(STATE, 'xdg-data'),
-      },
-    },
-  );
+  const launch = codeServerLaunch({
+    port,
+    stateDir: STATE,
+    userDataDir: userData,
+    extensionsDir: extensions,
+    workspaceDir: WORKSPACE,
+  });
+  const server = spawn(launch.command, launch.args, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: launch.env,
+  });
   const stop = (): void => {
     server.kill('SIGTERM');
   };

@@ -342,6 +342,51 @@ const DEFAULT_SETTINGS: Record<string, unknown> = {
   'workbench.reduceMotion': 'on', // no fade-outs caught half-way in screenshots
 };
 
+/**
+ * How to start code-server on 127.0.0.1:`port` with our extensions dir and user data, offline
+ * (no gallery) and with its config and caches under `stateDir`. `npm start` uses it too.
+ */
+export function codeServerLaunch(o: {
+  port: number;
+  stateDir: string;
+  userDataDir: string;
+  extensionsDir: string;
+  workspaceDir: string;
+}): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
+  const config = path.join(o.stateDir, 'config.yaml');
+  fs.writeFileSync(config, 'auth: none\ncert: false\n');
+  return {
+    command: NODE24,
+    args: [
+      CODE_SERVER_ENTRY,
+      '--config',
+      config,
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${o.port}`,
+      '--disable-workspace-trust',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--user-data-dir',
+      o.userDataDir,
+      '--extensions-dir',
+      o.extensionsDir,
+      o.workspaceDir,
+    ],
+    env: {
+      ...process.env,
+      PATH: `${path.dirname(NODE24)}${path.delimiter}${process.env.PATH ?? ''}`,
+      XDG_CONFIG_HOME: path.join(o.stateDir, 'xdg-config'),
+      XDG_DATA_HOME: path.join(o.stateDir, 'xdg-data'),
+      XDG_CACHE_HOME: path.join(o.stateDir, 'xdg-cache'),
+      NODE_OPTIONS: '',
+      // No extension gallery: the workbench makes no requests beyond 127.0.0.1.
+      EXTENSIONS_GALLERY: '{}',
+    },
+  };
+}
+
 export async function startWorkbench(options: StartOptions): Promise<Workbench> {
   const missing = runtimeMissing();
   if (missing) throw new Error(missing);
@@ -375,8 +420,6 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
     path.join(userDataDir, 'User', 'settings.json'),
     JSON.stringify(settings, null, 2),
   );
-  const configFile = path.join(tempDir, 'config.yaml');
-  fs.writeFileSync(configFile, 'auth: none\ncert: false\n');
 
   let log = '';
   const logFile = path.join(OUTPUT_DIR, `${name}.code-server.log`);
@@ -438,44 +481,28 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       url = `http://127.0.0.1:${port}/`;
+      const launch = codeServerLaunch({
+        port,
+        stateDir: tempDir,
+        userDataDir,
+        extensionsDir,
+        workspaceDir: options.workspaceDir,
+      });
       codeServer = spawn(
-        NODE24,
+        launch.command,
         [
-          CODE_SERVER_ENTRY,
-          '--config',
-          configFile,
-          '--auth',
-          'none',
-          '--bind-addr',
-          `127.0.0.1:${port}`,
-          '--disable-workspace-trust',
-          '--disable-telemetry',
-          '--disable-update-check',
+          ...launch.args,
           '--disable-getting-started-override',
           '--ignore-last-opened',
           // An orphan (the test process SIGKILLed) shuts itself down once no client is left.
           '--idle-timeout-seconds',
           '300',
-          '--user-data-dir',
-          userDataDir,
-          '--extensions-dir',
-          extensionsDir,
-          options.workspaceDir,
         ],
         {
           cwd: options.workspaceDir,
           detached: true, // its own process group, so stop() reaches the extension host too
           stdio: ['ignore', 'pipe', 'pipe'],
-          env: {
-            ...process.env,
-            PATH: `${path.dirname(NODE24)}${path.delimiter}${process.env.PATH ?? ''}`,
-            XDG_CONFIG_HOME: path.join(tempDir, 'xdg-config'),
-            XDG_DATA_HOME: path.join(tempDir, 'xdg-data'),
-            XDG_CACHE_HOME: path.join(tempDir, 'xdg-cache'),
-            NODE_OPTIONS: '',
-            // No extension gallery: the workbench makes no requests beyond 127.0.0.1.
-            EXTENSIONS_GALLERY: '{}',
-          },
+          env: launch.env,
         },
       );
       reaper.watch(codeServer.pid);
