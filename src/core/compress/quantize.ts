@@ -1,0 +1,423 @@
+/**
+ * Weight quantization (conventions.md "Compression formats"): each selected layer's float main
+ * weight becomes a quantized initializer (int8/uint8, or int4/uint4 at opset ≥ 21) feeding a
+ * DequantizeLinear with float32 scales. The DequantizeLinear outputs the weight's original name,
+ * so every consumer (Identity chains of shared weights, several layers, sub-graphs) reads the
+ * dequantized weight without being rewritten, and the nodes themselves keep their bytes. The
+ * float initializer (or Constant node) it replaces is gone, so the file shrinks.
+ */
+import { analyzeLoaded } from '../analyze';
+import { mainWeight } from '../cost/weights';
+import { weightOrigin } from '../cost/weightOrigin';
+import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
+import { makeAttribute, makeTensor } from '../onnx/build';
+import { dtypeName } from '../onnx/dtype';
+import { ExternalData } from '../onnx/externalData';
+import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
+import { inferShapes, type ShapeInference } from '../shapes/infer';
+import { GraphEdit, defaultOpset, makeNode, withGraph, withOpsetAtLeast } from './graphEdit';
+import {
+  containerType,
+  quantRange,
+  quantizeTensor,
+  storeValue,
+  type QuantizedWeight,
+  type QuantScheme,
+} from './quantizeMath';
+import { CompressionRefusal, type CompressionResult } from './summary';
+
+export interface QuantizeOptions {
+  /** 2..8; 8 → int8/uint8, 4 → int4/uint4 (opset ≥ 21), other k → int8/uint8 clipped to k bits. */
+  bits: number;
+  /** Default true (int8/int4); false → uint8/uint4. */
+  signed?: boolean;
+  /** Default true; asymmetric → zero point. */
+  symmetric?: boolean;
+  /** Default true; the axis comes from mainWeight(). */
+  perChannel?: boolean;
+  /** Node names; default every layer with a float main weight. */
+  layers?: readonly string[];
+  /** Bits per node, overriding `bits`. */
+  bitsPerLayer?: ReadonlyMap<string, number>;
+}
+
+/** Ops quantized by default (explicitly named layers may be any op mainWeight() knows). */
+const DEFAULT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+/** A layer whose main weight can be quantized. */
+interface Layer {
+  readonly node: Node;
+  readonly label: string;
+  readonly source: string;
+  readonly tensor: Tensor;
+  readonly axis: number;
+}
+
+/** One stored weight to quantize, with every layer that reads it. */
+interface WeightPlan {
+  readonly source: string;
+  readonly tensor: Tensor;
+  readonly scheme: QuantScheme;
+  readonly axis?: number;
+  readonly layers: string[];
+}
+
+export function quantizeWeights(
+  model: Model,
+  options: QuantizeOptions,
+  external?: ExternalData,
+): CompressionResult {
+  const ext = external ?? new ExternalData(undefined);
+  checkBits(options);
+  const view = buildGraphView(model.graph);
+  const shapes = inferShapes(view, { opsets: opsetMap(model), external: ext });
+  const notes: string[] = [];
+  const plans = planWeights(view, shapes, options, notes);
+  const opsetModel = raiseOpset(model, plans, options, notes);
+  const edit = new GraphEdit(model.graph);
+  const touched: string[] = [];
+  const error = { signal: 0, noise: 0 };
+  for (const plan of plans) {
+    const q = applyPlan(edit, view, plan, ext);
+    error.signal += q.signal;
+    error.noise += q.noise;
+    touched.push(...plan.layers);
+  }
+  const quantized = withGraph(opsetModel, edit.build());
+  notes.push(...formatNotes(view, plans));
+  if (error.noise > 0) {
+    const db = 10 * Math.log10(error.signal / error.noise);
+    notes.push(`weight SQNR over the quantized weights: ${db.toFixed(1)} dB`);
+  }
+  const before = analyzeLoaded({ model, external: ext, fileBytes: 0 }, { skipBitHints: true });
+  const after = analyzeLoaded(
+    { model: quantized, external: ext, fileBytes: 0 },
+    { skipBitHints: true },
+  );
+  return {
+    model: quantized,
+    summary: {
+      operation: operationName(options),
+      layersTouched: touched,
+      bytesBefore: before.totals.weightBytes,
+      bytesAfter: after.totals.weightBytes,
+      macsBefore: before.totals.macs,
+      macsAfter: after.totals.macs,
+      notes,
+    },
+  };
+}
+
+function opsetMap(model: Model): Map<string, number> {
+  const opsets = new Map<string, number>();
+  for (const o of model.opsetImport) opsets.set(o.domain === 'ai.onnx' ? '' : o.domain, o.version);
+  return opsets;
+}
+
+function checkBits(options: QuantizeOptions): void {
+  const check = (bits: number, where: string): void => {
+    if (!Number.isInteger(bits) || bits < 2 || bits > 8) {
+      throw new CompressionRefusal(`${where}: ${bits} bits is out of range (2 to 8)`);
+    }
+  };
+  check(options.bits, 'quantize');
+  for (const [name, bits] of options.bitsPerLayer ?? []) check(bits, `layer '${name}'`);
+}
+
+function schemeFor(label: string, options: QuantizeOptions): QuantScheme {
+  return {
+    bits: options.bitsPerLayer?.get(label) ?? options.bits,
+    signed: options.signed ?? true,
+    symmetric: options.symmetric ?? true,
+  };
+}
+
+/** Why a node's main weight can't be quantized, or the layer when it can. */
+function inspectLayer(
+  node: Node,
+  label: string,
+  view: GraphView,
+  shapes: ShapeInference,
+): Layer | string {
+  const rank = (i: number): number | undefined => shapes.types.get(node.inputs[i])?.shape?.length;
+  const main = mainWeight(node, rank);
+  if (!main) return `layer '${label}' (${node.opType}) has no known weight axis`;
+  const input = node.inputs[main.input];
+  const origin = input ? weightOrigin(input, view, shapes) : undefined;
+  if (!origin)
+    return `layer '${label}' has no constant weight (its input '${input}' is not a constant)`;
+  // Walk the chain from the layer to the stored tensor: Identity keeps the axis; anything else
+  // (DequantizeLinear, Transpose, Reshape, Cast…) means already quantized or a moved axis.
+  for (let name = input; name !== origin.source;) {
+    const producer = view.producer.get(name);
+    if (producer?.opType === 'DequantizeLinear') {
+      return `layer '${label}' is already quantized (its weight comes from DequantizeLinear '${nodeLabel(producer)}')`;
+    }
+    if (producer?.opType !== 'Identity') {
+      return `layer '${label}': its weight reaches it through ${producer?.opType ?? 'an unknown op'}, which may move the channel axis`;
+    }
+    name = producer.inputs[0];
+  }
+  const tensor = storedTensor(origin.source, view);
+  if (!tensor) return `layer '${label}': weight '${origin.source}' is not stored as a tensor`;
+  if (tensor.dataType !== DataType.FLOAT) {
+    return `layer '${label}': weight '${origin.source}' is ${dtypeName(tensor.dataType)}; only float32 weights are quantized`;
+  }
+  return { node, label, source: origin.source, tensor, axis: main.channelAxis };
+}
+
+/** The initializer, or the `value` tensor of the Constant node, named `source`. */
+function storedTensor(source: string, view: GraphView): Tensor | undefined {
+  if (view.graph.initializers.some((t) => t.name === source)) return view.initializers.get(source);
+  const producer = view.producer.get(source);
+  if (producer?.opType !== 'Constant') return undefined;
+  return producer.attributes.find((a) => a.name === 'value')?.t;
+}
+
+/** Every layer to quantize, grouped by stored weight. Refuses what was asked for but can't be. */
+function planWeights(
+  view: GraphView,
+  shapes: ShapeInference,
+  options: QuantizeOptions,
+  notes: string[],
+): WeightPlan[] {
+  const labels = view.order.map((n, i) => nodeLabel(n, i));
+  const byName = new Map(labels.map((l, i) => [l, view.order[i]]));
+  for (const name of [...(options.layers ?? []), ...(options.bitsPerLayer?.keys() ?? [])]) {
+    if (!byName.has(name)) throw new CompressionRefusal(`no layer named '${name}'`);
+  }
+  const requested = options.layers ? new Set(options.layers) : undefined;
+  const layers: Layer[] = [];
+  let skipped = 0;
+  view.order.forEach((node, i) => {
+    const label = labels[i];
+    if (requested ? !requested.has(label) : !DEFAULT_OPS.has(node.opType)) return;
+    const layer = inspectLayer(node, label, view, shapes);
+    if (typeof layer !== 'string') layers.push(layer);
+    else if (requested) throw new CompressionRefusal(layer);
+    else if (/already quantized|not a constant/.test(layer)) skipped++;
+    else notes.push(`skipped: ${layer}`);
+  });
+  if (skipped > 0) {
+    notes.push(
+      `skipped ${skipped} layer(s) without a constant float weight (run-time input or already quantized)`,
+    );
+  }
+  if (layers.length === 0) throw new CompressionRefusal('no layer with a float weight to quantize');
+  return groupBySource(layers, options);
+}
+
+/** One plan per stored weight; layers sharing it must agree on bits and axis. */
+function groupBySource(layers: readonly Layer[], options: QuantizeOptions): WeightPlan[] {
+  const perChannel = options.perChannel ?? true;
+  const plans = new Map<string, WeightPlan>();
+  for (const layer of layers) {
+    const scheme = schemeFor(layer.label, options);
+    const axis = perChannel ? layer.axis : undefined;
+    const plan = plans.get(layer.source);
+    if (!plan) {
+      plans.set(layer.source, { ...layer, scheme, axis, layers: [layer.label] });
+      continue;
+    }
+    if (plan.scheme.bits !== scheme.bits || plan.axis !== axis) {
+      throw new CompressionRefusal(
+        `layers '${plan.layers[0]}' and '${layer.label}' share weight '${layer.source}' but need different bits or channel axes`,
+      );
+    }
+    plan.layers.push(layer.label);
+  }
+  return [...plans.values()];
+}
+
+/**
+ * DequantizeLinear exists from opset 10, takes `axis` (per channel) from 13 and int4/uint4 from
+ * 21. Raises the model's opset (and IR version) when no op in it changes meaning on the way.
+ */
+function raiseOpset(
+  model: Model,
+  plans: readonly WeightPlan[],
+  options: QuantizeOptions,
+  notes: string[],
+): Model {
+  const needs = (p: WeightPlan): number => {
+    const dt = containerType(p.scheme);
+    if (dt === DataType.INT4 || dt === DataType.UINT4) return 21;
+    return p.axis !== undefined ? 13 : 10;
+  };
+  const required = Math.max(...plans.map(needs));
+  const current = defaultOpset(model);
+  if (current >= required) return model;
+  const reason =
+    required === 21 ? 'int4/uint4' : required === 13 ? 'per-channel scales' : 'DequantizeLinear';
+  const blocker = opsetUpgradeBlocker(model, current, required);
+  if (blocker) {
+    throw new CompressionRefusal(
+      `${reason} needs opset ${required} and the model can't be raised from ${current}: ${blocker}${options.perChannel === false ? '' : required === 13 ? ' (per-tensor needs only opset 10)' : ''}`,
+    );
+  }
+  notes.push(`opset raised ${current} → ${required} for ${reason}`);
+  const raised = withOpsetAtLeast(model, required);
+  const ir = minIrVersion(required);
+  if (raised.irVersion >= ir) return raised;
+  notes.push(`IR version raised ${raised.irVersion} → ${ir} (opset ${required} needs it)`);
+  return { ...raised, irVersion: ir };
+}
+
+/** Adds the quantized tensor, its scale and zero point, and the DequantizeLinear. */
+function applyPlan(
+  edit: GraphEdit,
+  view: GraphView,
+  plan: WeightPlan,
+  ext: ExternalData,
+): QuantizedWeight {
+  const q = quantizeTensor(plan.tensor, ext, plan.scheme, plan.axis);
+  const base = plan.source;
+  const qName = edit.uniqueName(`${base}_quantized`);
+  const scaleName = edit.uniqueName(`${base}_scale`);
+  const paramDims = plan.axis === undefined ? [] : [q.scales.length];
+  edit.setInitializer(makeTensor(qName, q.dataType, plan.tensor.dims, q.data));
+  edit.setInitializer(makeTensor(scaleName, DataType.FLOAT, paramDims, q.scales));
+  const inputs = [qName, scaleName];
+  // A zero point of 0 is the default (of x's type); store one only when it isn't all zeros.
+  if (q.zeroPoints.some((z) => z !== 0)) {
+    const zpName = edit.uniqueName(`${base}_zero_point`);
+    edit.setInitializer(makeTensor(zpName, q.dataType, paramDims, zeroPointBytes(q)));
+    inputs.push(zpName);
+  }
+  const dq = makeNode({
+    name: edit.uniqueName(`${base}_DequantizeLinear`),
+    opType: 'DequantizeLinear',
+    inputs,
+    outputs: [base],
+    attributes: plan.axis === undefined ? [] : [makeAttribute('axis', plan.axis)],
+  });
+  const constant = view.producer.get(base);
+  if (constant) {
+    edit.replaceNode(constant, dq);
+    return q;
+  }
+  edit.removeInitializer(base);
+  // Before its first reader in file order, so the node list stays topologically sorted.
+  const first = view.graph.nodes.find((n) => nodeDependencies(n).includes(base));
+  if (first) edit.insertBefore(first, [dq]);
+  return q;
+}
+
+/** Zero points in the weight's own storage (packed for int4/uint4). */
+function zeroPointBytes(q: { dataType: DataType; zeroPoints: Int32Array }): Uint8Array {
+  const packed = q.dataType === DataType.INT4 || q.dataType === DataType.UINT4;
+  const out = new Uint8Array(packed ? Math.ceil(q.zeroPoints.length / 2) : q.zeroPoints.length);
+  q.zeroPoints.forEach((z, i) => storeValue(out, packed, i, z));
+  return out;
+}
+
+function formatNotes(view: GraphView, plans: readonly WeightPlan[]): string[] {
+  const notes: string[] = [];
+  const biased = plans.some((p) =>
+    p.layers.some((l) => {
+      const node = view.order.find((n, i) => nodeLabel(n, i) === l);
+      return (
+        node !== undefined &&
+        ['Conv', 'ConvTranspose', 'Gemm'].includes(node.opType) &&
+        !!node.inputs[2]
+      );
+    }),
+  );
+  if (biased) notes.push('bias kept as float32 (its scale is s_w·s_x)');
+  for (const p of plans) {
+    if (p.layers.length > 1)
+      notes.push(`weight '${p.source}' is shared by ${p.layers.join(', ')}: quantized once`);
+  }
+  const odd = new Set(
+    plans.filter((p) => p.scheme.bits !== 4 && p.scheme.bits !== 8).map((p) => p.scheme),
+  );
+  for (const s of odd) {
+    const { qmin, qmax } = quantRange(s);
+    notes.push(
+      `${s.bits}-bit values clipped to [${qmin}, ${qmax}] and stored in ${dtypeName(containerType(s))}: the file keeps 8 bits per weight`,
+    );
+  }
+  return notes;
+}
+
+function operationName(options: QuantizeOptions): string {
+  const signed = options.signed ?? true;
+  const bits =
+    options.bits === 4 || options.bits === 8
+      ? `${signed ? 'int' : 'uint'}${options.bits}`
+      : `${options.bits}-bit`;
+  const parts = [`quantize ${options.bitsPerLayer?.size ? 'mixed, default ' : ''}${bits}`];
+  parts.push(options.perChannel === false ? 'per-tensor' : 'per-channel');
+  if (options.symmetric === false) parts.push('asymmetric');
+  return parts.join(' ');
+}
+
+/**
+ * Ops whose meaning or signature changed between opsets in a way a node written for the old
+ * opset breaks under the new one (ONNX docs/Changelog.md). `since` is the opset of the change;
+ * `uses` says whether the node uses the old form (undefined: every node does). Additive changes
+ * (new optional attributes with the old behaviour as default, new types) are not listed: the
+ * CNN ops (Conv, Gemm, Relu, Clip-13, Pool, Add, Concat, Flatten, Identity…) are unchanged from 13
+ * to 21 in meaning.
+ */
+const BREAKING_CHANGES: readonly { op: string; since: number; uses?: (n: Node) => boolean }[] = [
+  { op: 'Upsample', since: 10 },
+  { op: 'Slice', since: 10, uses: (n) => hasAttr(n, 'starts') },
+  { op: 'TopK', since: 10, uses: (n) => hasAttr(n, 'k') },
+  { op: 'Clip', since: 11, uses: (n) => hasAttr(n, 'min') || hasAttr(n, 'max') },
+  { op: 'Pad', since: 11, uses: (n) => hasAttr(n, 'pads') },
+  { op: 'Resize', since: 11 }, // default coordinate transformation changed
+  { op: 'Scatter', since: 11 },
+  { op: 'Dropout', since: 12, uses: (n) => hasAttr(n, 'ratio') },
+  { op: 'Split', since: 13, uses: (n) => hasAttr(n, 'split') },
+  { op: 'Squeeze', since: 13, uses: (n) => hasAttr(n, 'axes') },
+  { op: 'Unsqueeze', since: 13, uses: (n) => hasAttr(n, 'axes') },
+  { op: 'ReduceSum', since: 13, uses: (n) => hasAttr(n, 'axes') },
+  { op: 'RoiAlign', since: 16 }, // default coordinate_transformation_mode became half_pixel
+  ...['ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean']
+    .concat(['ReduceMin', 'ReduceProd', 'ReduceSumSquare'])
+    .map((op) => ({ op, since: 18, uses: (n: Node) => hasAttr(n, 'axes') })),
+  // Split-18 needs the `split` input or `num_outputs`.
+  { op: 'Split', since: 18, uses: (n) => !n.inputs[1] && !hasAttr(n, 'num_outputs') },
+  { op: 'DFT', since: 20 }, // axis moved to an input, with a different default
+  { op: 'GridSample', since: 20, uses: (n) => /^bi/.test(attrString(n, 'mode') ?? 'bilinear') },
+  { op: 'GroupNormalization', since: 21 }, // scale and bias went from [G] to [C]
+];
+
+function hasAttr(n: Node, name: string): boolean {
+  return n.attributes.some((a) => a.name === name);
+}
+
+function attrString(n: Node, name: string): string | undefined {
+  const s = n.attributes.find((a) => a.name === name)?.s;
+  return s ? new TextDecoder().decode(s) : undefined;
+}
+
+/** The first default-domain node (sub-graphs included) that would break, described; or undefined. */
+export function opsetUpgradeBlocker(model: Model, from: number, to: number): string | undefined {
+  const changes = BREAKING_CHANGES.filter((c) => c.since > from && c.since <= to);
+  const visit = (nodes: readonly Node[]): string | undefined => {
+    for (const n of nodes) {
+      if (n.domain === '' || n.domain === 'ai.onnx') {
+        const c = changes.find((c) => c.op === n.opType && (c.uses?.(n) ?? true));
+        if (c) return `${n.opType} '${nodeLabel(n)}' changed meaning at opset ${c.since}`;
+      }
+      for (const a of n.attributes) {
+        const found = visit([...(a.g ? [a.g] : []), ...a.graphs].flatMap((g) => g.nodes));
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return visit(model.graph.nodes);
+}
+
+/** The IR version an opset needs (onnx/helper.py VERSION_TABLE). */
+function minIrVersion(opset: number): number {
+  if (opset >= 21) return 10;
+  if (opset >= 19) return 9;
+  if (opset >= 14) return 8;
+  if (opset >= 12) return 7;
+  if (opset >= 11) return 6;
+  return 5;
+}

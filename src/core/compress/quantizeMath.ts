@@ -1,0 +1,190 @@
+/**
+ * The arithmetic of weight quantization: integer ranges, scales and zero points (per tensor or
+ * per channel), rounding, and storage in int8/uint8 or packed int4/uint4.
+ *
+ * Formulas follow the ONNX QuantizeLinear/DequantizeLinear definitions:
+ *   q = saturate(round_half_to_even(w / scale) + zero_point),   w' = (q − zero_point) · scale
+ * Symmetric scales use conventions.md "Suggested bit-widths": scale = max|w| / (2^(b−1) − 1).
+ * Float data is streamed with forEachFloatChunk in two passes (range, then quantize), so a huge
+ * weight is never copied as JS numbers; only the quantized bytes (¼ or ⅛ of the size) are new.
+ */
+import type { ExternalData } from '../onnx/externalData';
+import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
+import { DataType, type Tensor } from '../onnx/types';
+import { CompressionRefusal } from './summary';
+
+export interface QuantScheme {
+  /** 2..8. */
+  readonly bits: number;
+  readonly signed: boolean;
+  readonly symmetric: boolean;
+}
+
+/** The container type: 4 bits → int4/uint4 (packed), 8 or any other width → int8/uint8. */
+export function containerType(scheme: QuantScheme): DataType {
+  if (scheme.bits === 4) return scheme.signed ? DataType.INT4 : DataType.UINT4;
+  return scheme.signed ? DataType.INT8 : DataType.UINT8;
+}
+
+/**
+ * The integer range values are clipped to. Symmetric signed drops −2^(b−1) so that the range is
+ * ±(2^(b−1) − 1) (3 bits: ±3), as the scale formula assumes.
+ */
+export function quantRange(scheme: QuantScheme): { qmin: number; qmax: number } {
+  const half = 2 ** (scheme.bits - 1);
+  if (!scheme.signed) return { qmin: 0, qmax: 2 * half - 1 };
+  return { qmin: scheme.symmetric ? -(half - 1) : -half, qmax: half - 1 };
+}
+
+/** Round half to even, as QuantizeLinear specifies. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  // Math.round rounds .5 up; move ties to the even neighbour.
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Scale (a float32 value) and zero point of one channel whose values span [min, max]. */
+export function channelParams(
+  min: number,
+  max: number,
+  scheme: QuantScheme,
+): { scale: number; zeroPoint: number } {
+  const { qmin, qmax } = quantRange(scheme);
+  if (scheme.symmetric) {
+    const half = 2 ** (scheme.bits - 1);
+    const scale = safeScale(Math.max(Math.abs(min), Math.abs(max)) / (half - 1));
+    return { scale, zeroPoint: scheme.signed ? 0 : half };
+  }
+  // The range must hold 0 so that zero (padding, pruned weights) stays exact.
+  const lo = Math.min(min, 0);
+  const hi = Math.max(max, 0);
+  const scale = safeScale((hi - lo) / (qmax - qmin));
+  const zeroPoint = clamp(roundHalfEven(qmin - lo / scale), qmin, qmax);
+  return { scale, zeroPoint };
+}
+
+/** A float32 scale; an all-zero channel gets 1 (any scale reproduces zeros). */
+function safeScale(s: number): number {
+  const f = Math.fround(s);
+  return f > 0 && Number.isFinite(f) ? f : 1;
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+export function quantizeValue(
+  w: number,
+  scale: number,
+  zeroPoint: number,
+  range: { qmin: number; qmax: number },
+): number {
+  return clamp(roundHalfEven(w / scale) + zeroPoint, range.qmin, range.qmax);
+}
+
+/** Bytes that hold `n` values of the container type (int4/uint4: two per byte). */
+export function packedLength(dataType: DataType, n: number): number {
+  return dataType === DataType.INT4 || dataType === DataType.UINT4 ? Math.ceil(n / 2) : n;
+}
+
+/**
+ * Stores value `v` at element `i`: one byte each (two's complement for int8), or a nibble each
+ * for int4/uint4 with the low nibble first (ONNX packs element 2k in bits 0–3 of byte k).
+ * `out` must start zeroed for the packed types.
+ */
+export function storeValue(out: Uint8Array, packed: boolean, i: number, v: number): void {
+  if (!packed) out[i] = v & 0xff;
+  else out[i >> 1] |= (v & 0x0f) << ((i & 1) * 4);
+}
+
+/** Packs integers (each within the 4-bit range) two per byte, low nibble first. */
+export function packNibbles(values: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(Math.ceil(values.length / 2));
+  for (let i = 0; i < values.length; i++) storeValue(out, true, i, values[i]);
+  return out;
+}
+
+export interface QuantizedWeight {
+  readonly dataType: DataType;
+  /** The stored bytes (packed for int4/uint4), ready for raw_data. */
+  readonly data: Uint8Array;
+  /** One scale per channel, or one for the tensor. */
+  readonly scales: Float32Array;
+  readonly zeroPoints: Int32Array;
+  /** Channel axis, undefined for per-tensor. */
+  readonly axis?: number;
+  /** Σw² and Σ(w − w')², for the weight SQNR. */
+  readonly signal: number;
+  readonly noise: number;
+}
+
+/** Maps a flat element index to its channel along `axis` (0 for per-tensor). */
+function channelIndexer(dims: readonly number[], axis: number | undefined): (i: number) => number {
+  if (axis === undefined) return () => 0;
+  const inner = elementCount(dims.slice(axis + 1));
+  const channels = dims[axis];
+  return (i) => Math.floor(i / inner) % channels;
+}
+
+/** Pass 1: min and max of each channel. */
+function channelRanges(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  axis: number | undefined,
+): { min: Float64Array; max: Float64Array } {
+  const channels = axis === undefined ? 1 : t.dims[axis];
+  const min = new Float64Array(channels).fill(Infinity);
+  const max = new Float64Array(channels).fill(-Infinity);
+  const channelOf = channelIndexer(t.dims, axis);
+  forEachFloatChunk(t, ext, (chunk, start) => {
+    for (let j = 0; j < chunk.length; j++) {
+      const v = chunk[j];
+      if (!Number.isFinite(v)) {
+        throw new CompressionRefusal(`weight '${t.name}' holds a non-finite value (${v})`);
+      }
+      const c = channelOf(start + j);
+      if (v < min[c]) min[c] = v;
+      if (v > max[c]) max[c] = v;
+    }
+  });
+  return { min, max };
+}
+
+/**
+ * Quantizes a float tensor per channel along `axis` (or per tensor when undefined), streaming
+ * its data twice.
+ */
+export function quantizeTensor(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  scheme: QuantScheme,
+  axis: number | undefined,
+): QuantizedWeight {
+  const { min, max } = channelRanges(t, ext, axis);
+  const scales = new Float32Array(min.length);
+  const zeroPoints = new Int32Array(min.length);
+  for (let c = 0; c < min.length; c++) {
+    // An empty channel (zero-size dims) keeps the defaults.
+    const p = channelParams(Math.min(min[c], 0), Math.max(max[c], 0), scheme);
+    scales[c] = p.scale;
+    zeroPoints[c] = p.zeroPoint;
+  }
+  const dataType = containerType(scheme);
+  const packed = dataType === DataType.INT4 || dataType === DataType.UINT4;
+  const data = new Uint8Array(packedLength(dataType, elementCount(t.dims)));
+  const range = quantRange(scheme);
+  const channelOf = channelIndexer(t.dims, axis);
+  let signal = 0;
+  let noise = 0;
+  forEachFloatChunk(t, ext, (chunk, start) => {
+    for (let j = 0; j < chunk.length; j++) {
+      const c = channelOf(start + j);
+      const q = quantizeValue(chunk[j], scales[c], zeroPoints[c], range);
+      storeValue(data, packed, start + j, q);
+      const err = chunk[j] - (q - zeroPoints[c]) * scales[c];
+      signal += chunk[j] * chunk[j];
+      noise += err * err;
+    }
+  });
+  return { dataType, data, scales, zeroPoints, axis, signal, noise };
+}
