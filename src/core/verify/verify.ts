@@ -1,0 +1,337 @@
+/**
+ * Runs the original and the compressed model in ONNX Runtime (CPU) on the same inputs and
+ * measures how far the outputs drift (metrics.ts). Each model gets one session for all samples,
+ * released at the end, so the cost is one load per model plus the inference itself.
+ *
+ * onnxruntime-node is loaded on first use, not at import: the analyzer and the editor import the
+ * core without ever paying for (or needing) the native runtime.
+ */
+import type * as OrtTypes from 'onnxruntime-node';
+import type { LoadedModel } from '../onnx/load';
+import {
+  coerceInput,
+  graphInputNames,
+  inputSpecs,
+  openModel,
+  randomInputsFor,
+  readInputsDir,
+  type InputSet,
+  type InputTensor,
+} from './inputs';
+import { argmaxRows, ErrorAccumulator, labelledMetrics, type LabelledMetrics } from './metrics';
+import { VerifyError } from './npy';
+
+export interface VerifyOptions {
+  /** Whole shapes for inputs; otherwise a symbolic dim becomes 1. */
+  inputShapes?: ReadonlyMap<string, readonly number[]>;
+  /** Random input sets, default 8. Ignored when `inputsDir` is given. */
+  samples?: number;
+  /** Default 0; the same seed gives the same inputs. */
+  seed?: number;
+  /** The user's inputs: a folder of .npy / .pb files, or of sample subfolders (inputs.ts). */
+  inputsDir?: string;
+  /**
+   * Class labels, one per row of the first output across all samples (one per sample at batch
+   * 1). Overrides labels.json / labels.txt in `inputsDir`.
+   */
+  labels?: readonly number[];
+}
+
+export interface VerifyResult {
+  /** 10·log10(Σ ref² / Σ (ref − test)²) over all outputs and samples; Infinity when identical. */
+  sqnrDb: number;
+  maxAbsError: number;
+  /** Cosine similarity of all outputs flattened. */
+  cosine: number;
+  /** Fraction of rows whose argmax over the last axis of the first output agrees. */
+  top1Agreement: number;
+  samples: number;
+  outputs: string[];
+  // The fields below were added after the first API; optional so that hand-made results still fit.
+  /** SQNR of each output separately (same order as `outputs`). */
+  perOutput?: { name: string; sqnrDb: number; maxAbsError: number; cosine: number }[];
+  /** Where the inputs came from. */
+  inputSource?: 'random' | 'folder';
+  /** Wall time of the whole verification, model loading included. */
+  seconds?: number;
+  labelled?: LabelledMetrics;
+}
+
+export interface OutputTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+type Ort = typeof OrtTypes;
+let ortModule: Promise<Ort> | undefined;
+
+function ort(): Promise<Ort> {
+  ortModule ??= import('onnxruntime-node').catch((e: unknown) => {
+    ortModule = undefined;
+    throw new VerifyError(
+      `ONNX Runtime is not available (${firstLine(e)}); install onnxruntime-node to verify`,
+    );
+  });
+  return ortModule;
+}
+
+function firstLine(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split('\n')[0].trim();
+}
+
+/**
+ * One model loaded in ONNX Runtime, for running many input sets. For the advisor, which runs a
+ * model once per candidate; always `release()` it.
+ */
+export class ModelRunner {
+  private constructor(
+    private readonly session: OrtTypes.InferenceSession,
+    private readonly ortApi: Ort,
+    readonly label: string,
+  ) {}
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  /** `label` ("compressed model") starts error messages. */
+  static async create(model: string | Uint8Array, label = 'model'): Promise<ModelRunner> {
+    const api = await ort();
+    const options: OrtTypes.InferenceSession.SessionOptions = {
+      // Warnings (e.g. unused initializers) would interleave with our output on stderr.
+      logSeverityLevel: 3,
+      graphOptimizationLevel: 'all',
+    };
+    try {
+      const session =
+        typeof model === 'string'
+          ? await api.InferenceSession.create(model, options)
+          : await api.InferenceSession.create(model, options);
+      return new ModelRunner(session, api, label);
+    } catch (e) {
+      throw new VerifyError(`${label}: ONNX Runtime cannot load it: ${firstLine(e)}`);
+    }
+  }
+
+  async run(inputs: InputSet): Promise<Record<string, OutputTensor>> {
+    const feeds: Record<string, OrtTypes.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) {
+      // float16 tensors carry their bits in a Uint16Array, which ORT accepts for 'float16'.
+      feeds[name] = new this.ortApi.Tensor(
+        t.dtype as OrtTypes.Tensor.Type,
+        t.data as OrtTypes.Tensor.DataType,
+        t.dims,
+      );
+    }
+    let results: OrtTypes.InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(feeds);
+    } catch (e) {
+      throw new VerifyError(`${this.label}: ONNX Runtime failed to run it: ${firstLine(e)}`);
+    }
+    const out: Record<string, OutputTensor> = {};
+    for (const name of this.session.outputNames) {
+      const value = results[name];
+      if (!(value instanceof this.ortApi.Tensor)) {
+        throw new VerifyError(
+          `${this.label}: output '${name}' is not a tensor; only tensors compare`,
+        );
+      }
+      out[name] = { data: toFloat32(value, name, this.label), dims: [...value.dims] };
+      value.dispose();
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Any numeric output as float32 (a copy: the ORT buffer is disposed right after). */
+function toFloat32(t: OrtTypes.Tensor, name: string, label: string): Float32Array {
+  const data = t.data;
+  if (data instanceof Float32Array) return new Float32Array(data);
+  if (t.type === 'float16' && data instanceof Uint16Array) {
+    return Float32Array.from(data, halfBitsToNumber);
+  }
+  if (Array.isArray(data)) {
+    throw new VerifyError(`${label}: output '${name}' is ${t.type}; only numeric outputs compare`);
+  }
+  const n = data.length;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Number(data[i]);
+  return out;
+}
+
+function halfBitsToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** Runs one model on one input set; outputs by name as float32 + dims. */
+export async function runModel(
+  model: string | Uint8Array,
+  inputs: Record<string, InputTensor>,
+): Promise<Record<string, OutputTensor>> {
+  const runner = await ModelRunner.create(model);
+  try {
+    return await runner.run(inputs);
+  } finally {
+    await runner.release();
+  }
+}
+
+function describe(model: string | Uint8Array, role: string): string {
+  return typeof model === 'string' ? `${role} model ${model}` : `${role} model`;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a);
+  return sa.size === new Set(b).size && b.every((n) => sa.has(n));
+}
+
+/** Compares the two models' outputs on the same inputs. */
+export async function verifyModels(
+  original: string | Uint8Array,
+  compressed: string | Uint8Array,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
+  const started = performance.now();
+  const origLabel = describe(original, 'original');
+  const compLabel = describe(compressed, 'compressed');
+  // Our loader's messages already name the file, so they only get the role in front.
+  const origModel = openModel(original, 'original model');
+  const compModel = openModel(compressed, 'compressed model');
+  checkInterfaces(origModel, compModel);
+  const specs = inputSpecs(origModel, options.inputShapes);
+  // The compressed model may take another dtype (a float16 conversion): feed it converted values.
+  const compDtypes = new Map(
+    inputSpecs(compModel, options.inputShapes).map((s) => [s.name, s.dtype]),
+  );
+
+  let sets: InputSet[];
+  let labels = options.labels;
+  if (options.inputsDir !== undefined) {
+    const folder = readInputsDir(options.inputsDir, specs);
+    sets = folder.sets;
+    labels ??= folder.labels;
+  } else {
+    const count = options.samples ?? 8;
+    if (!Number.isInteger(count) || count < 1) {
+      throw new VerifyError(`samples must be a positive integer, not ${count}`);
+    }
+    sets = Array.from({ length: count }, (_, sample) =>
+      randomInputsFor(specs, { seed: options.seed, sample }),
+    );
+  }
+
+  const outputs = origModel.model.graph.outputs.map((o) => o.name);
+  const [origRun, compRun] = await Promise.allSettled([
+    ModelRunner.create(original, origLabel),
+    ModelRunner.create(compressed, compLabel),
+  ]);
+  if (origRun.status === 'rejected' || compRun.status === 'rejected') {
+    if (origRun.status === 'fulfilled') await origRun.value.release();
+    if (compRun.status === 'fulfilled') await compRun.value.release();
+    throw origRun.status === 'rejected'
+      ? origRun.reason
+      : (compRun as PromiseRejectedResult).reason;
+  }
+  const refRunner = origRun.value;
+  const testRunner = compRun.value;
+  try {
+    const total = new ErrorAccumulator();
+    const perOutput = outputs.map(() => new ErrorAccumulator());
+    let rows = 0;
+    let agree = 0;
+    let classes = 0;
+    const predOriginal: number[] = [];
+    const predCompressed: number[] = [];
+    for (const set of sets) {
+      const compSet: InputSet = {};
+      for (const [name, t] of Object.entries(set)) {
+        compSet[name] = coerceInput(t, compDtypes.get(name) ?? t.dtype);
+      }
+      const ref = await refRunner.run(set);
+      const test = await testRunner.run(compSet);
+      outputs.forEach((name, i) => {
+        const r = ref[name];
+        const t = test[name];
+        if (r.data.length !== t.data.length || r.dims.join('x') !== t.dims.join('x')) {
+          throw new VerifyError(
+            `output '${name}' has shape ${r.dims.join('x')} in the original model but ${t.dims.join('x')} in the compressed one`,
+          );
+        }
+        total.add(r.data, t.data);
+        perOutput[i].add(r.data, t.data);
+      });
+      const first = outputs[0];
+      const refTop = argmaxRows(ref[first].data, ref[first].dims);
+      const testTop = argmaxRows(test[first].data, test[first].dims);
+      const dims = ref[first].dims;
+      classes = Math.max(classes, dims.length === 0 ? 1 : dims[dims.length - 1]);
+      for (let i = 0; i < refTop.length; i++) {
+        rows++;
+        if (refTop[i] === testTop[i]) agree++;
+        predOriginal.push(refTop[i]);
+        predCompressed.push(testTop[i]);
+      }
+    }
+    let labelled: LabelledMetrics | undefined;
+    if (labels) {
+      if (labels.length !== rows) {
+        throw new VerifyError(
+          `${labels.length} labels for ${rows} predictions (one label per row of output '${outputs[0]}')`,
+        );
+      }
+      labelled = labelledMetrics(labels, predOriginal, predCompressed, classes);
+    }
+    return {
+      sqnrDb: total.sqnrDb,
+      maxAbsError: total.maxAbsError,
+      cosine: total.cosine,
+      top1Agreement: rows === 0 ? 1 : agree / rows,
+      samples: sets.length,
+      outputs,
+      perOutput: outputs.map((name, i) => ({
+        name,
+        sqnrDb: perOutput[i].sqnrDb,
+        maxAbsError: perOutput[i].maxAbsError,
+        cosine: perOutput[i].cosine,
+      })),
+      inputSource: options.inputsDir !== undefined ? 'folder' : 'random',
+      seconds: (performance.now() - started) / 1000,
+      ...(labelled ? { labelled } : {}),
+    };
+  } finally {
+    await Promise.all([refRunner.release(), testRunner.release()]);
+  }
+}
+
+function checkInterfaces(original: LoadedModel, compressed: LoadedModel): void {
+  const inA = graphInputNames(original);
+  const inB = graphInputNames(compressed);
+  if (!sameNames(inA, inB)) {
+    throw new VerifyError(
+      `the models take different inputs: original (${inA.join(', ')}), compressed (${inB.join(', ')})`,
+    );
+  }
+  const outA = original.model.graph.outputs.map((o) => o.name);
+  const outB = compressed.model.graph.outputs.map((o) => o.name);
+  if (!sameNames(outA, outB)) {
+    throw new VerifyError(
+      `the models have different outputs: original (${outA.join(', ')}), compressed (${outB.join(', ')})`,
+    );
+  }
+  if (outA.length === 0) throw new VerifyError('the original model declares no outputs');
+}
