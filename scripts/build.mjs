@@ -4,6 +4,8 @@ import { build } from 'esbuild';
 
 const node = {
   bundle: true,
+  // A native addon: loaded from node_modules at run time, and only when something verifies.
+  external: ['onnxruntime-node'],
   platform: 'node',
   target: 'node20',
   format: 'cjs',
@@ -18,6 +20,10 @@ await Promise.all([
     entryPoints: { cli: 'src/cli/main.ts' },
     banner: { js: '#!/usr/bin/env node' },
   }),
-  build({ ...node, entryPoints: { extension: 'src/extension/main.ts' }, external: ['vscode'] }),
+  build({
+    ...node,
+    entryPoints: { extension: 'src/extension/main.ts' },
+    external: [...node.external, 'vscode'],
+  }),
   build({ ...node, entryPoints: { server: 'src/server/main.ts' } }),
 ]);

@@ -10,8 +10,14 @@ export class UsageError extends Error {
 }
 
 export interface CliOptions {
-  readonly command: 'analyze' | 'check' | 'devices' | 'help' | 'version';
+  readonly command: 'analyze' | 'check' | 'devices' | 'compress' | 'verify' | 'help' | 'version';
   readonly file?: string;
+  /** verify: the compressed model compared with `file`. */
+  readonly compared?: string;
+  /** compress: what to do and where to write. */
+  readonly compress?: CompressRequest;
+  /** verify: a folder of .npy / .pb inputs. */
+  readonly samplesDir?: string;
   readonly json: boolean;
   readonly device?: string;
   readonly devicesFile?: string;
@@ -21,10 +27,24 @@ export interface CliOptions {
   readonly biasFlops: boolean;
 }
 
+export interface CompressRequest {
+  readonly output: string;
+  /** int8 | int4 | uint8 | uint4 | <k>bit */
+  readonly quantize?: string;
+  readonly perChannel: boolean;
+  readonly prune?: number;
+  readonly structured?: number;
+  readonly foldBn: boolean;
+  readonly layers?: string[];
+}
+
 export const USAGE = `Usage:
   model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--json]
   model-lens check FILE --device ID [--input NAME=DIMS ...] [--json]
   model-lens devices [--devices FILE] [--json]
+  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit] [--per-channel]
+                     [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
+  model-lens verify ORIGINAL COMPRESSED [--input NAME=DIMS ...] [--samples DIR] [--json]
 
 Options:
   --device ID          check the fit rules and estimate latency/energy on this device
@@ -34,6 +54,9 @@ Options:
   --error-target DB    weight SQNR a suggested bit-width must keep (default 30)
   --top N              layers listed in the table (default 10)
   --no-bias-flops      leave bias additions out of FLOPs
+
+  -o, --output FILE    compress: where to write the compressed model (atomically)
+  --samples DIR        verify: your inputs, as .npy or TensorProto .pb files named after the inputs
 
 Exit codes: 0 ok, 1 the check failed (does not fit), 2 bad input.`;
 
@@ -53,6 +76,14 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'no-bias-flops': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
+        output: { type: 'string', short: 'o' },
+        quantize: { type: 'string' },
+        'per-channel': { type: 'boolean', default: false },
+        prune: { type: 'string' },
+        structured: { type: 'string' },
+        'fold-bn': { type: 'boolean', default: false },
+        layers: { type: 'string' },
+        samples: { type: 'string' },
       },
     });
   } catch (e) {
@@ -63,13 +94,57 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (values.version) return base('version', values);
   const [command, file, ...rest] = positionals;
   if (!command) return base('help', values);
-  if (command !== 'analyze' && command !== 'check' && command !== 'devices') {
-    throw new UsageError(`unknown command '${command}' (expected analyze, check or devices)`);
+  const commands = ['analyze', 'check', 'devices', 'compress', 'verify'] as const;
+  const known = commands.find((c) => c === command);
+  if (!known) {
+    throw new UsageError(`unknown command '${command}' (expected ${commands.join(', ')})`);
   }
-  if (command !== 'devices' && !file) throw new UsageError(`${command} needs a model file`);
+  if (known !== 'devices' && !file) throw new UsageError(`${command} needs a model file`);
+  const compared = known === 'verify' ? rest.shift() : undefined;
+  if (known === 'verify' && !compared) throw new UsageError('verify needs ORIGINAL and COMPRESSED');
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
-  if (command === 'check' && !values.device) throw new UsageError('check needs --device ID');
-  return { ...base(command, values), file };
+  if (known === 'check' && !values.device) throw new UsageError('check needs --device ID');
+  return {
+    ...base(known, values),
+    file,
+    compared,
+    samplesDir: values.samples,
+    compress: known === 'compress' ? compressRequest(values) : undefined,
+  };
+}
+
+function compressRequest(values: Values): CompressRequest {
+  if (!values.output) throw new UsageError('compress needs -o OUT');
+  const fraction = (text: string | undefined, flag: string): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = parseNumber(text, flag);
+    if (!(n > 0 && n < 1))
+      throw new UsageError(`${flag} expects a fraction between 0 and 1, got '${text}'`);
+    return n;
+  };
+  const request: CompressRequest = {
+    output: values.output,
+    quantize: values.quantize,
+    perChannel: values['per-channel'] ?? false,
+    prune: fraction(values.prune, '--prune'),
+    structured: fraction(values.structured, '--structured'),
+    foldBn: values['fold-bn'] ?? false,
+    layers: values.layers
+      ?.split(',')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  };
+  if (
+    !request.quantize &&
+    request.prune === undefined &&
+    request.structured === undefined &&
+    !request.foldBn
+  ) {
+    throw new UsageError(
+      'compress needs at least one of --quantize, --prune, --structured, --fold-bn',
+    );
+  }
+  return request;
 }
 
 type Values = {
@@ -80,6 +155,14 @@ type Values = {
   'error-target'?: string;
   top?: string;
   'no-bias-flops'?: boolean;
+  output?: string;
+  quantize?: string;
+  'per-channel'?: boolean;
+  prune?: string;
+  structured?: string;
+  'fold-bn'?: boolean;
+  layers?: string;
+  samples?: string;
 };
 
 function base(command: CliOptions['command'], values: Values): CliOptions {

@@ -15,10 +15,12 @@ import { USAGE, UsageError, parseCli, type CliOptions } from './args';
 import { formatReport } from './report';
 import { renderTable } from './table';
 import { toJson } from './json';
+import { verifyCommand } from './verifyCommand';
+import { compressCommand } from './compressCommand';
 
 declare const MODEL_LENS_VERSION: string | undefined;
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   const options = parseCli(argv);
   switch (options.command) {
     case 'help':
@@ -31,6 +33,16 @@ function main(argv: readonly string[]): number {
       return 0;
     case 'devices':
       return listDevices(options);
+    case 'verify':
+      return verifyCommand({
+        original: options.file!,
+        compressed: options.compared!,
+        inputShapes: options.inputShapes,
+        samplesDir: options.samplesDir,
+        json: options.json,
+      });
+    case 'compress':
+      return compressCommand(options.file!, options.compress!, options.json);
     default:
       return analyzeCommand(options);
   }
@@ -107,10 +119,11 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-let code: number;
-try {
-  code = main(process.argv.slice(2));
-} catch (e) {
-  code = fail(e);
-}
-process.exitCode = code;
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.exitCode = fail(e);
+  },
+);

@@ -3,6 +3,7 @@
  * consumes each tensor. Structural faults that make analysis meaningless (a cycle, an input that
  * nothing provides, a tensor produced twice) are GraphErrors, with the node named.
  */
+import { denseFromSparse } from '../onnx/sparse';
 import type { Graph, Node, Tensor } from '../onnx/types';
 
 export class GraphError extends Error {
@@ -65,8 +66,10 @@ export function buildGraphView(
 ): GraphView {
   const initializers = new Map<string, Tensor>();
   for (const t of graph.initializers) initializers.set(t.name, t);
+  // A sparse initializer is seen dense, as ONNX Runtime loads it (sparse.ts).
   for (const s of graph.sparseInitializers) {
-    if (s.values?.name) initializers.set(s.values.name, s.values);
+    const dense = denseFromSparse(s);
+    if (dense) initializers.set(dense.name, dense);
   }
   const available = new Set<string>(outerNames);
   for (const i of graph.inputs) available.add(i.name);
