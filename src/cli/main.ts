@@ -102,12 +102,10 @@ function analyzeCommand(options: CliOptions): number {
 /** One line on stderr, never a stack trace: users read this in CI logs. */
 function fail(e: unknown): number {
   const message = e instanceof Error ? e.message : String(e);
-  const known =
-    e instanceof Error &&
-    /Error$/.test(e.name) &&
-    e.name !== 'Error' &&
-    e.name !== 'TypeError' &&
-    e.name !== 'RangeError';
+  // Our own error classes (ModelLoadError, GraphError, CompressionRefusal …) carry a message for
+  // the user; anything else is a bug, said as such.
+  const builtin = new Set(['Error', 'TypeError', 'RangeError', 'ReferenceError', 'SyntaxError']);
+  const known = e instanceof Error && /(Error|Refusal)$/.test(e.name) && !builtin.has(e.name);
   const line = (known ? message : `internal error: ${message}`).replace(/\s*\n\s*/g, ' ');
   process.stderr.write(`model-lens: ${line}\n`);
   return 2;
