@@ -25,7 +25,9 @@ await build({
     models: path.join(BENCH, 'models.ts'),
     analyzeOnce: path.join(BENCH, 'analyzeOnce.ts'),
     serverLatency: path.join(BENCH, 'serverLatency.ts'),
+    compressOnce: path.join(BENCH, 'compressOnce.ts'),
   },
+  external: ['onnxruntime-node'],
   outdir: BIN,
   bundle: true,
   platform: 'node',
@@ -153,6 +155,34 @@ for (const r of latencyRows) {
   );
 }
 console.log(editorOut.join('\n'));
+
+// 5. Compression: int8 quantization of the 100 MB model, and verifying ResNet-18 on 8 inputs.
+const compressOut = ['', '| task | model | time | peak RSS | target |', '|---|---|---:|---:|---|'];
+const tasks = [
+  [
+    'quantize',
+    files.find((f) => f.name === 'resnet50')?.file,
+    (r) => r.ms <= 1500 && r.peakRssBytes <= 2 * r.fileBytes,
+    '≤ 1.5 s, RSS ≤ 2× file',
+  ],
+  ['verify', files.find((f) => f.name === 'resnet18')?.file, () => true, '—'],
+];
+for (const [task, file, ok, target] of tasks) {
+  if (!file) continue;
+  const r = run('compressOnce.js', [task, file]);
+  const [row] = r.status === 0 ? jsonLines(r.stdout) : [];
+  if (!row) {
+    crashed = true;
+    process.stderr.write(r.stderr.split('\n').slice(0, 20).join('\n') + '\n');
+    continue;
+  }
+  const pass = ok(row);
+  if (!pass) missed++;
+  compressOut.push(
+    `| ${task === 'quantize' ? 'int8 per-channel quantization (load + quantize + save)' : 'verify against itself, 8 inputs'} | ${row.file} | ${row.ms.toFixed(0)} ms | ${mib(row.peakRssBytes)} | ${target === '—' ? '—' : `${target}: ${pass ? 'pass' : '**FAIL**'}`} |`,
+  );
+}
+console.log(compressOut.join('\n'));
 if (missed) console.log(`\n${missed} target(s) missed.`);
 if (crashed) {
   console.error('bench: at least one run crashed');

@@ -9,6 +9,7 @@ import type { DeviceProfile } from './devices';
 import { fitDevice } from './devices/deviceReport';
 import { buildGraphView, type GraphView } from './graph/graph';
 import { planActivations } from './memory/activations';
+import { opsetVersions } from './onnx/opsets';
 import { loadModelFile, parseModelBytes, type LoadedModel } from './onnx/load';
 import { outputReport, type AnalysisReport, type Diagnostic } from './report';
 import { inferShapes, type ShapeInference } from './shapes/infer';
@@ -42,8 +43,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
   const { model } = loaded;
   validateModel(model, loaded.external);
   const view = buildGraphView(model.graph);
-  const opsets = new Map<string, number>();
-  for (const o of model.opsetImport) opsets.set(o.domain === 'ai.onnx' ? '' : o.domain, o.version);
+  const opsets = opsetVersions(model);
   const shapes = inferShapes(view, {
     opsets,
     inputShapes: options.inputShapes,

@@ -10,6 +10,7 @@
  * bias, BatchNorm γ β μ σ², per-channel constants, axis 1 of consumer convs, H·W rows of a Gemm
  * after Flatten), or the exact reason it can't be pruned.
  */
+import { opsetVersions } from '../onnx/opsets';
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { ExternalData } from '../onnx/externalData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
@@ -150,12 +151,6 @@ class UnionFind {
   }
 }
 
-export function opsetMap(model: Model): Map<string, number> {
-  const opsets = new Map<string, number>();
-  for (const o of model.opsetImport) opsets.set(o.domain === 'ai.onnx' ? '' : o.domain, o.version);
-  return opsets;
-}
-
 export function intAttr(node: Node, name: string, fallback: number): number {
   return node.attributes.find((a) => a.name === name)?.i ?? fallback;
 }
@@ -251,7 +246,7 @@ function label(node: Node): string {
 export function analyzeChannels(model: Model, external?: ExternalData): ChannelAnalysis {
   const view = buildGraphView(model.graph);
   const shapes = inferShapes(view, {
-    opsets: opsetMap(model),
+    opsets: opsetVersions(model),
     external: external ?? new ExternalData(undefined),
   });
   const w = new Walker(view, shapes);

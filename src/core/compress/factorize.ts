@@ -16,14 +16,13 @@
  * number, which costs accuracy only in singular values below √ε·σ₁, which a useful rank
  * discards anyway.
  */
-import { analyzeLoaded } from '../analyze';
 import { buildGraphView, nodeLabel, type GraphView } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
 import { ExternalData } from '../onnx/externalData';
 import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { GraphEdit, makeNode, withGraph } from './graphEdit';
-import { CompressionRefusal, type CompressionResult } from './summary';
+import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';
 
 export interface FactorizeOptions {
   /** Node name of the Gemm or MatMul. */
@@ -90,21 +89,7 @@ export function factorizeLowRank(
   replaceLayer(edit, view, target, svd);
   const result = withGraph(model, edit.build());
   const notes = factorNotes(target, r, svd);
-  const analyzeOptions = { skipBitHints: true };
-  const before = analyzeLoaded({ model, external: ext, fileBytes: 0 }, analyzeOptions);
-  const after = analyzeLoaded({ model: result, external: ext, fileBytes: 0 }, analyzeOptions);
-  return {
-    model: result,
-    summary: {
-      operation: `factorize low-rank r=${r}`,
-      layersTouched: [target.label],
-      bytesBefore: before.totals.weightBytes,
-      bytesAfter: after.totals.weightBytes,
-      macsBefore: before.totals.macs,
-      macsAfter: after.totals.macs,
-      notes,
-    },
-  };
+  return compressionResult(`factorize low-rank r=${r}`, model, result, ext, [target.label], notes);
 }
 
 function attrInt(node: Node, name: string, fallback: number): number {

@@ -11,14 +11,13 @@
  * ConvTranspose folds too: its weight is [Cin, Cout/group, k…], output channel
  * g·(Cout/group) + j being slice j of axis 1 within group g's rows of axis 0.
  */
-import { analyzeLoaded } from '../analyze';
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { makeTensor } from '../onnx/build';
 import { ExternalData } from '../onnx/externalData';
 import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../onnx/types';
 import { GraphEdit, withGraph } from './graphEdit';
-import { CompressionRefusal, type CompressionResult } from './summary';
+import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';
 
 export interface FoldBatchNormOptions {
   /** BatchNormalization or Conv node names; default every foldable pair. */
@@ -59,21 +58,14 @@ export function foldBatchNorm(
   notes.push(...skipped.map((reason) => `not folded: ${reason}`));
   const folded = removeDeadConstants(edit.build(), pairs);
   const result = withGraph(model, folded);
-  const analyzeOptions = { skipBitHints: true };
-  const before = analyzeLoaded({ model, external: ext, fileBytes: 0 }, analyzeOptions);
-  const after = analyzeLoaded({ model: result, external: ext, fileBytes: 0 }, analyzeOptions);
-  return {
-    model: result,
-    summary: {
-      operation: 'fold BatchNormalization',
-      layersTouched: pairs.map((p) => p.convLabel),
-      bytesBefore: before.totals.weightBytes,
-      bytesAfter: after.totals.weightBytes,
-      macsBefore: before.totals.macs,
-      macsAfter: after.totals.macs,
-      notes,
-    },
-  };
+  return compressionResult(
+    'fold BatchNormalization',
+    model,
+    result,
+    ext,
+    pairs.map((p) => p.convLabel),
+    notes,
+  );
 }
 
 /** The foldable pairs, and why each other BatchNormalization does not fold. */

@@ -17,7 +17,7 @@ import {
   type ChannelGroup,
 } from './channelDependencies';
 import { GraphEdit, withGraph, withInput } from './graphEdit';
-import { CompressionRefusal, type CompressionResult } from './summary';
+import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';
 
 export interface PruneOptions {
   /** Share of each group's filters to remove, 0..1 (rounded down; at least 1 filter stays). */
@@ -42,20 +42,14 @@ export function pruneFilters(
   const plan = planPruning(model, options, ext);
   const { graph, touched } = applyPlan(model.graph, plan, ext);
   const pruned = withGraph(model, graph);
-  const before = analyze(model, ext);
-  const after = analyze(pruned, ext);
-  return {
-    model: pruned,
-    summary: {
-      operation: `structured filter pruning ${Math.round(options.fraction * 100)}%`,
-      layersTouched: touched,
-      bytesBefore: before.totals.weightBytes,
-      bytesAfter: after.totals.weightBytes,
-      macsBefore: before.totals.macs,
-      macsAfter: after.totals.macs,
-      notes: [...plan.notes],
-    },
-  };
+  return compressionResult(
+    `structured filter pruning ${Math.round(options.fraction * 100)}%`,
+    model,
+    pruned,
+    ext,
+    touched,
+    [...plan.notes],
+  );
 }
 
 /**

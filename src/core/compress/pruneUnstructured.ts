@@ -17,7 +17,7 @@
  * default) stores sparse whenever that is smaller; 'dense' never does; 'sparse' always does
  * (where the weight is a plain initializer), even when larger.
  */
-import { analyzeLoaded } from '../analyze';
+import { opsetVersions } from '../onnx/opsets';
 import { mainWeight } from '../cost/weights';
 import { weightOrigin } from '../cost/weightOrigin';
 import { buildGraphView, nodeLabel, type GraphView } from '../graph/graph';
@@ -27,7 +27,7 @@ import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Model, type Node, type SparseTensor, type Tensor } from '../onnx/types';
 import { inferShapes, type ShapeInference } from '../shapes/infer';
 import { GraphEdit, makeNode, withGraph } from './graphEdit';
-import { CompressionRefusal, type CompressionResult } from './summary';
+import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';
 
 export interface PruneOptions {
   /** Fraction of each weight (or of all weights, globally) set to zero, 0..1. */
@@ -66,7 +66,7 @@ export function pruneUnstructured(
     throw new CompressionRefusal(`sparsity ${sparsity} is out of range (0 to 1)`);
   }
   const view = buildGraphView(model.graph);
-  const shapes = inferShapes(view, { opsets: opsetMap(model), external: ext });
+  const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
   const targets = planTargets(view, shapes, options);
   const values = targets.map((t) => readFloats(t.tensor, ext));
   const notes: string[] = [];
@@ -95,12 +95,6 @@ export function pruneUnstructured(
   notes.push(...storageNotes(storage, options.storage ?? 'auto'));
   const pruned = withGraph(model, graph);
   return summarize(model, pruned, ext, targets, options, notes);
-}
-
-function opsetMap(model: Model): Map<string, number> {
-  const opsets = new Map<string, number>();
-  for (const o of model.opsetImport) opsets.set(o.domain === 'ai.onnx' ? '' : o.domain, o.version);
-  return opsets;
 }
 
 function total(values: readonly Float32Array[]): number {
@@ -306,19 +300,12 @@ function summarize(
   options: PruneOptions,
   notes: string[],
 ): CompressionResult {
-  const analyzeOptions = { skipBitHints: true };
-  const before = analyzeLoaded({ model, external: ext, fileBytes: 0 }, analyzeOptions);
-  const after = analyzeLoaded({ model: pruned, external: ext, fileBytes: 0 }, analyzeOptions);
-  return {
-    model: pruned,
-    summary: {
-      operation: `prune unstructured ${(options.sparsity * 100).toFixed(0)}% ${options.scope === 'global' ? 'global' : 'per layer'}`,
-      layersTouched: targets.flatMap((t) => t.layers),
-      bytesBefore: before.totals.weightBytes,
-      bytesAfter: after.totals.weightBytes,
-      macsBefore: before.totals.macs,
-      macsAfter: after.totals.macs,
-      notes,
-    },
-  };
+  return compressionResult(
+    `prune unstructured ${(options.sparsity * 100).toFixed(0)}% ${options.scope === 'global' ? 'global' : 'per layer'}`,
+    model,
+    pruned,
+    ext,
+    targets.flatMap((t) => t.layers),
+    notes,
+  );
 }

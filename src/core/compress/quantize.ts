@@ -6,7 +6,7 @@
  * dequantized weight without being rewritten, and the nodes themselves keep their bytes. The
  * float initializer (or Constant node) it replaces is gone, so the file shrinks.
  */
-import { analyzeLoaded } from '../analyze';
+import { opsetVersions } from '../onnx/opsets';
 import { mainWeight } from '../cost/weights';
 import { weightOrigin } from '../cost/weightOrigin';
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
@@ -24,7 +24,7 @@ import {
   type QuantizedWeight,
   type QuantScheme,
 } from './quantizeMath';
-import { CompressionRefusal, type CompressionResult } from './summary';
+import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';
 
 export interface QuantizeOptions {
   /** 2..8; 8 → int8/uint8, 4 → int4/uint4 (opset ≥ 21), other k → int8/uint8 clipped to k bits. */
@@ -70,7 +70,7 @@ export function quantizeWeights(
   const ext = external ?? new ExternalData(undefined);
   checkBits(options);
   const view = buildGraphView(model.graph);
-  const shapes = inferShapes(view, { opsets: opsetMap(model), external: ext });
+  const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
   const notes: string[] = [];
   const plans = planWeights(view, shapes, options, notes);
   const opsetModel = raiseOpset(model, plans, options, notes);
@@ -89,29 +89,7 @@ export function quantizeWeights(
     const db = 10 * Math.log10(error.signal / error.noise);
     notes.push(`weight SQNR over the quantized weights: ${db.toFixed(1)} dB`);
   }
-  const before = analyzeLoaded({ model, external: ext, fileBytes: 0 }, { skipBitHints: true });
-  const after = analyzeLoaded(
-    { model: quantized, external: ext, fileBytes: 0 },
-    { skipBitHints: true },
-  );
-  return {
-    model: quantized,
-    summary: {
-      operation: operationName(options),
-      layersTouched: touched,
-      bytesBefore: before.totals.weightBytes,
-      bytesAfter: after.totals.weightBytes,
-      macsBefore: before.totals.macs,
-      macsAfter: after.totals.macs,
-      notes,
-    },
-  };
-}
-
-function opsetMap(model: Model): Map<string, number> {
-  const opsets = new Map<string, number>();
-  for (const o of model.opsetImport) opsets.set(o.domain === 'ai.onnx' ? '' : o.domain, o.version);
-  return opsets;
+  return compressionResult(operationName(options), model, quantized, ext, touched, notes);
 }
 
 function checkBits(options: QuantizeOptions): void {

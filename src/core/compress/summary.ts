@@ -3,6 +3,8 @@
  * byte and MAC figures come from analyze totals of both models (never recomputed here), so the
  * summary always agrees with what the analyzer shows.
  */
+import { analyzeLoaded } from '../analyze';
+import { ExternalData } from '../onnx/externalData';
 import type { Model } from '../onnx/types';
 
 export interface CompressionResult {
@@ -30,4 +32,37 @@ export class CompressionRefusal extends Error {
     super(message);
     this.name = 'CompressionRefusal';
   }
+}
+
+/**
+ * The result of an operation, with its summary's figures from analyze totals of both models
+ * (bit hints skipped: a summary needs bytes and MACs, not SQNR passes over every weight).
+ */
+export function compressionResult(
+  operation: string,
+  original: Model,
+  compressed: Model,
+  external: ExternalData | undefined,
+  layersTouched: string[],
+  notes: string[],
+): CompressionResult {
+  const figures = (model: Model) =>
+    analyzeLoaded(
+      { model, external: external ?? new ExternalData(undefined), fileBytes: 0 },
+      { skipBitHints: true },
+    ).totals;
+  const before = figures(original);
+  const after = figures(compressed);
+  return {
+    model: compressed,
+    summary: {
+      operation,
+      layersTouched,
+      bytesBefore: before.weightBytes,
+      bytesAfter: after.weightBytes,
+      macsBefore: before.macs,
+      macsAfter: after.macs,
+      notes,
+    },
+  };
 }

@@ -9,6 +9,7 @@
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { attributeString } from '../onnx/decode';
 import type { ExternalData } from '../onnx/externalData';
+import { isFloatType } from '../onnx/dtype';
 import { elementCount, tensorNumbers } from '../onnx/tensorData';
 import {
   DataType,
@@ -23,6 +24,8 @@ import { ShapeError, type ConstValue, type Dim, type InferContext, type TensorTy
 
 /** Constants larger than this are tracked as constant, but their values are not materialised. */
 export const MAX_FOLDED_ELEMENTS = 1 << 16;
+/** Float tensors up to this size are folded (scales, bounds); larger ones are weights. */
+const MAX_FOLDED_FLOATS = 64;
 
 export interface ShapeDiagnostic {
   readonly severity: 'error' | 'warning' | 'info';
@@ -130,7 +133,12 @@ function foldTensorValue(
   options: InferOptions,
   state: ShapeInference,
 ): void {
-  if (elementCount(t.dims) > MAX_FOLDED_ELEMENTS || t.dataType === DataType.STRING) return;
+  const n = elementCount(t.dims);
+  // Shape arithmetic folds integers; float constants that matter to shapes (Resize scales,
+  // Clip bounds, Range limits) are tiny. Weights are neither, and materialising them as JS
+  // numbers would cost memory for nothing.
+  const limit = isFloatType(t.dataType) ? MAX_FOLDED_FLOATS : MAX_FOLDED_ELEMENTS;
+  if (n > limit || t.dataType === DataType.STRING) return;
   try {
     state.values.set(name, { dims: [...t.dims], values: tensorNumbers(t, options.external) });
   } catch {
