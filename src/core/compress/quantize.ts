@@ -24,7 +24,12 @@ import {
   type QuantizedWeight,
   type QuantScheme,
 } from './quantizeMath';
-import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';
+import {
+  CompressionRefusal,
+  type CompressionResult,
+  compressionResult,
+  modelFigures,
+} from './summary';
 
 export interface QuantizeOptions {
   /** 2..8; 8 → int8/uint8, 4 → int4/uint4 (opset ≥ 21), other k → int8/uint8 clipped to k bits. */
@@ -69,6 +74,7 @@ export function quantizeWeights(
 ): CompressionResult {
   const ext = external ?? new ExternalData(undefined);
   checkBits(options);
+  const before = modelFigures(model, ext);
   const view = buildGraphView(model.graph);
   const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
   const notes: string[] = [];
@@ -89,7 +95,7 @@ export function quantizeWeights(
     const db = 10 * Math.log10(error.signal / error.noise);
     notes.push(`weight SQNR over the quantized weights: ${db.toFixed(1)} dB`);
   }
-  return compressionResult(operationName(options), model, quantized, ext, touched, notes);
+  return compressionResult(operationName(options), before, quantized, ext, touched, notes);
 }
 
 function checkBits(options: QuantizeOptions): void {

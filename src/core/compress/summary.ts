@@ -37,22 +37,18 @@ export class CompressionRefusal extends Error {
 /**
  * The result of an operation, with its summary's figures from analyze totals of both models
  * (bit hints skipped: a summary needs bytes and MACs, not SQNR passes over every weight).
+ * `original` may be the original's figures, taken before the operation (modelFigures).
  */
 export function compressionResult(
   operation: string,
-  original: Model,
+  original: Model | ModelFigures,
   compressed: Model,
   external: ExternalData | undefined,
   layersTouched: string[],
   notes: string[],
 ): CompressionResult {
-  const figures = (model: Model) =>
-    analyzeLoaded(
-      { model, external: external ?? new ExternalData(undefined), fileBytes: 0 },
-      { skipBitHints: true },
-    ).totals;
-  const before = figures(original);
-  const after = figures(compressed);
+  const before = 'graph' in original ? modelFigures(original, external) : original;
+  const after = modelFigures(compressed, external);
   return {
     model: compressed,
     summary: {
@@ -65,4 +61,23 @@ export function compressionResult(
       notes,
     },
   };
+}
+
+export interface ModelFigures {
+  readonly weightBytes: number;
+  readonly macs: number;
+}
+
+/**
+ * A model's weight bytes and MACs from analyze totals (bit hints skipped). An operation that
+ * builds large tensors takes the original's figures first, so that analysis is done and
+ * collectable before the new weights exist (it keeps peak memory down).
+ */
+export function modelFigures(model: Model, external: ExternalData | undefined): ModelFigures {
+  const ext = external ?? new ExternalData(undefined);
+  const { weightBytes, macs } = analyzeLoaded(
+    { model, external: ext, fileBytes: 0 },
+    { skipBitHints: true },
+  ).totals;
+  return { weightBytes, macs };
 }
