@@ -29,7 +29,7 @@ import * as path from 'node:path';
 import { decodeTensor } from '../onnx/decode';
 import { dtypeName } from '../onnx/dtype';
 import { loadModelFile, ModelLoadError, parseModelBytes, type LoadedModel } from '../onnx/load';
-import { elementCount, tensorNumbers } from '../onnx/tensorData';
+import { elementCount, halfToFloat, tensorNumbers } from '../onnx/tensorData';
 import { DataType, type Dim } from '../onnx/types';
 import { readNpy, VerifyError } from './npy';
 
@@ -298,7 +298,7 @@ function typedFrom(dtype: string, values: ArrayLike<number>): TensorArray {
 export function tensorValues(t: InputTensor): Float64Array {
   const out = new Float64Array(t.data.length);
   if (t.dtype === 'float16') {
-    for (let i = 0; i < out.length; i++) out[i] = halfToNumber(Number(t.data[i]));
+    for (let i = 0; i < out.length; i++) out[i] = halfToFloat(Number(t.data[i]));
   } else {
     for (let i = 0; i < out.length; i++) out[i] = Number(t.data[i]);
   }
@@ -335,15 +335,6 @@ export function floatToHalf(v: number): number {
   const half = (e << 10) | (mant >> 13);
   const rest = mant & 0x1fff;
   return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
-}
-
-function halfToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 // ---------------------------------------------------------------------------------------------

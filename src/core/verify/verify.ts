@@ -8,6 +8,7 @@
  */
 import type * as OrtTypes from 'onnxruntime-node';
 import type { LoadedModel } from '../onnx/load';
+import { halfToFloat } from '../onnx/tensorData';
 import {
   coerceInput,
   graphInputNames,
@@ -158,7 +159,7 @@ function toFloat32(t: OrtTypes.Tensor, name: string, label: string): Float32Arra
   const data = t.data;
   if (data instanceof Float32Array) return new Float32Array(data);
   if (t.type === 'float16' && data instanceof Uint16Array) {
-    return Float32Array.from(data, halfBitsToNumber);
+    return Float32Array.from(data, (bits) => halfToFloat(bits));
   }
   if (Array.isArray(data)) {
     throw new VerifyError(`${label}: output '${name}' is ${t.type}; only numeric outputs compare`);
@@ -167,15 +168,6 @@ function toFloat32(t: OrtTypes.Tensor, name: string, label: string): Float32Arra
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = Number(data[i]);
   return out;
-}
-
-function halfBitsToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /** Runs one model on one input set; outputs by name as float32 + dims. */
