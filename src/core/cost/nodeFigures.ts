@@ -192,7 +192,16 @@ function weightBytesAt(
     weights.filter((w) => w.source !== main.source),
     (w) => w.bytes,
   );
-  return Math.ceil((main.elements * bits) / 8) + channels * 4 + others;
+  return quantizedWeightBytes(main.elements, channels, bits) + others;
+}
+
+/**
+ * Bytes of a weight quantized to `bits` per element, per output channel symmetric: the packed
+ * values plus one float32 scale per channel (conventions.md "Weight bytes"). The hover, the
+ * fit-to-device plan and the summaries all count a quantized weight with this.
+ */
+export function quantizedWeightBytes(elements: number, channels: number, bits: number): number {
+  return Math.ceil((elements * bits) / 8) + channels * 4;
 }
 
 interface BodyFigures {

@@ -1,0 +1,286 @@
+/**
+ * "Fit to device" (conventions.md "Suggested bit-widths"): choose a weight width per layer, from
+ * the widths measured by measureSensitivity and supported by the device, so that the weight bytes
+ * fit in flash with the least summed measured error. The caller then verifies the whole plan
+ * (quantizeWeights with `bitsPerLayer`, then verifyModels).
+ *
+ * Error model. A layer quantized at k bits adds output noise of power N_i relative to the output
+ * signal S: N_i / S = 10^(−SQNR_i(k)/10), measured with only that layer quantized. To first order
+ * (small, independent perturbations) the noise powers of several quantized layers add, so the
+ * plan minimises Σ 10^(−SQNR_i/10) and predicts the whole model's SQNR as
+ * −10·log10(Σ 10^(−SQNR_i/10)). Cross terms and the non-linear interplay of large errors are
+ * ignored, which is why the plan must be verified.
+ *
+ * Bytes. The model's weight bytes come from analyze totals; the plan changes only each planned
+ * layer's main weight, which at k bits takes ceil(elements·k/8) plus one float32 scale per output
+ * channel (symmetric, so no zero points), bias and other weights unchanged: quantizedWeightBytes,
+ * the same function the analysis uses for weight bytes at the suggested width. Widths other than 4 and 8
+ * are stored in an 8-bit container (quantize.ts), so the file, and analyze of the quantized model,
+ * show 8 bits for them; the plan counts k bits, as the conventions ask for memory figures.
+ *
+ * Search. Layers that share one stored weight form one group (quantizeWeights needs them at the
+ * same width). Each group has a few options (every allowed width, plus "keep as stored" when the
+ * device supports the stored precision). The choice is a multiple-choice knapsack; we solve it
+ * with a Pareto dynamic programme: after each group, keep only (bytes, error) points that no other
+ * point beats on both, dropping points that cannot fit even with the smallest options for the
+ * remaining groups. This is exact. Should the frontier exceed MAX_FRONTIER points (many groups
+ * with incomparable options), it is thinned to the least-error point per byte bucket, which can
+ * miss the optimum by at most one bucket's worth of bytes of slack.
+ */
+import { quantizedWeightBytes } from '../cost/nodeFigures';
+import { analyzeLoaded } from '../analyze';
+import { mainWeight } from '../cost/weights';
+import { weightOrigin } from '../cost/weightOrigin';
+import type { DeviceProfile } from '../devices';
+import { buildGraphView, nodeLabel } from '../graph/graph';
+import { dtypeBits, storageBytes } from '../onnx/dtype';
+import type { LoadedModel } from '../onnx/load';
+import { opsetVersions } from '../onnx/opsets';
+import { inferShapes } from '../shapes/infer';
+import type { LayerSensitivity } from './sensitivity';
+
+export interface FitPlanOptions {
+  device: DeviceProfile;
+  sensitivity: readonly LayerSensitivity[];
+  /** Restricts the widths further (default: every measured width). */
+  allowedBits?: readonly number[];
+}
+
+export interface FitPlan {
+  /** Quantized layers and their widths; planned layers not listed keep their stored weights. */
+  bitsPerLayer: Map<string, number>;
+  /** Model weight bytes under the plan (k bits per element, see the file comment). */
+  weightBytes: number;
+  /** Weight bytes ≤ flash and peak activation RAM ≤ RAM. */
+  fits: boolean;
+  /** Predicted output SQNR of the whole plan, −10·log10(Σ 10^(−SQNR_i/10)); Infinity if nothing is quantized. */
+  predictedErrorDb: number;
+  /** Why it does not fit. */
+  reason?: string;
+  /** Layers of the sensitivity table the plan could not use, and why. */
+  notes?: string[];
+}
+
+/** Cap on the Pareto frontier's size (see "Search"). */
+const MAX_FRONTIER = 20000;
+
+interface Option {
+  /** Width, or undefined for "keep as stored". */
+  readonly bits: number | undefined;
+  /** Bytes of the group's main weight with this option. */
+  readonly bytes: number;
+  /** Σ over the group's layers of 10^(−SQNR/10). */
+  readonly error: number;
+}
+
+interface Group {
+  readonly layers: string[];
+  /** Bytes of the main weight as stored now, as analyze counts it. */
+  readonly storedBytes: number;
+  readonly options: Option[];
+}
+
+interface Point {
+  readonly bytes: number;
+  readonly error: number;
+  /** Option index per group so far, as a linked list (newest first). */
+  readonly choice: number;
+  readonly parent: Point | undefined;
+}
+
+/** Noise power relative to signal for an SQNR in dB; 0 for Infinity (exact). */
+export function noiseFraction(sqnrDb: number): number {
+  return 10 ** (-sqnrDb / 10);
+}
+
+export function planBitsForDevice(loaded: LoadedModel, options: FitPlanOptions): FitPlan {
+  const { device } = options;
+  const report = analyzeLoaded(loaded, { skipBitHints: true });
+  const notes: string[] = [];
+  const groups = buildGroups(loaded, options, notes);
+  const mainBytes = groups.reduce((s, g) => s + g.storedBytes, 0);
+  // Bytes outside the planned main weights (biases, unplanned layers) don't change.
+  const fixed = report.totals.weightBytes - mainBytes;
+  const flash = device.flashBytes;
+
+  const minBytes = (g: Group): number => Math.min(...g.options.map((o) => o.bytes));
+  const smallest = fixed + groups.reduce((s, g) => s + minBytes(g), 0);
+  let choice: number[];
+  let reason: string | undefined;
+  if (smallest > flash) {
+    // Nothing fits: report the smallest plan (least error among equally small options).
+    choice = groups.map((g) => {
+      const m = minBytes(g);
+      let best = -1;
+      g.options.forEach((o, i) => {
+        if (o.bytes === m && (best < 0 || o.error < g.options[best].error)) best = i;
+      });
+      return best;
+    });
+    reason = `weights need at least ${smallest} bytes at the lowest supported widths (${supportedText(options)}); flash holds ${flash}`;
+  } else {
+    choice = paretoSearch(groups, flash - fixed, minBytes);
+  }
+
+  const bitsPerLayer = new Map<string, number>();
+  let weightBytes = fixed;
+  let error = 0;
+  groups.forEach((g, i) => {
+    const o = g.options[choice[i]];
+    weightBytes += o.bytes;
+    error += o.error;
+    if (o.bits !== undefined) for (const l of g.layers) bitsPerLayer.set(l, o.bits);
+  });
+
+  const ram = report.totals.peakActivationBytes;
+  if (ram > device.ramBytes) {
+    const ramReason = `peak activation RAM ${ram} bytes exceeds the device's ${device.ramBytes}: weight widths can't change that (quantize activations or shrink the input)`;
+    reason = reason ? `${reason}; ${ramReason}` : ramReason;
+  }
+  return {
+    bitsPerLayer,
+    weightBytes,
+    fits: reason === undefined,
+    predictedErrorDb: error === 0 ? Infinity : -10 * Math.log10(error),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(notes.length > 0 ? { notes } : {}),
+  };
+}
+
+function supportedText(options: FitPlanOptions): string {
+  return `device supports ${options.device.supportedWeightBits.join('/')} bits`;
+}
+
+/** The widths a layer may take: measured, allowed, supported by the device, 2..8. */
+function widthsFor(entry: LayerSensitivity, options: FitPlanOptions): number[] {
+  const supported = new Set(options.device.supportedWeightBits);
+  const allowed = options.allowedBits ? new Set(options.allowedBits) : undefined;
+  return Object.entries(entry.outputSqnrDb)
+    .map(([b, db]) => [Number(b), db] as const)
+    .filter(
+      ([b, db]) =>
+        b >= 2 && b <= 8 && supported.has(b) && (allowed?.has(b) ?? true) && !Number.isNaN(db),
+    )
+    .map(([b]) => b);
+}
+
+/** Groups the sensitivity table's layers by stored main weight, with their options. */
+function buildGroups(loaded: LoadedModel, options: FitPlanOptions, notes: string[]): Group[] {
+  const { model, external } = loaded;
+  const view = buildGraphView(model.graph);
+  const shapes = inferShapes(view, { opsets: opsetVersions(model), external });
+  const byLabel = new Map(view.order.map((n, i) => [nodeLabel(n, i), n]));
+  const bySource = new Map<
+    string,
+    { layers: LayerSensitivity[]; elements: number; channels: number; bytes: number; bits: number }
+  >();
+  for (const entry of options.sensitivity) {
+    const node = byLabel.get(entry.layer);
+    if (!node) {
+      notes.push(`'${entry.layer}': no such layer in the model`);
+      continue;
+    }
+    const main = mainWeight(node, (i) => shapes.types.get(node.inputs[i] ?? '')?.shape?.length);
+    const origin = main ? weightOrigin(node.inputs[main.input], view, shapes) : undefined;
+    if (!main || !origin) {
+      notes.push(`'${entry.layer}': no constant main weight, left as it is`);
+      continue;
+    }
+    const group = bySource.get(origin.source);
+    if (group) {
+      group.layers.push(entry);
+      continue;
+    }
+    bySource.set(origin.source, {
+      layers: [entry],
+      elements: origin.elements,
+      channels: origin.tensor?.dims[main.channelAxis] ?? 1,
+      // As analyze counts the stored weight (nodeFigures: storageBytes + quantization params).
+      bytes: storageBytes(origin.dtype, origin.elements) + origin.quantParamBytes,
+      bits: dtypeBits(origin.dtype),
+    });
+  }
+
+  const groups: Group[] = [];
+  for (const g of bySource.values()) {
+    const keep: Option = { bits: undefined, bytes: g.bytes, error: 0 };
+    // Widths every layer of the group was measured at (they must share one).
+    const widthSets = g.layers.map((l) => new Set(widthsFor(l, options)));
+    const widths = [...widthSets[0]].filter((b) => widthSets.every((s) => s.has(b)));
+    const opts: Option[] = widths
+      .filter((b) => b < g.bits)
+      .map((b) => ({
+        bits: b,
+        bytes: quantizedWeightBytes(g.elements, g.channels, b),
+        error: g.layers.reduce((s, l) => s + noiseFraction(l.outputSqnrDb[b]), 0),
+      }));
+    const names = g.layers.map((l) => l.layer);
+    // "Keep" is a choice only where the device runs the stored precision; with no usable width
+    // the layer stays as it is regardless (nothing else can be done to it here).
+    if (options.device.supportedWeightBits.includes(g.bits) || opts.length === 0) {
+      opts.unshift(keep);
+      if (widths.length === 0) {
+        const why = g.layers.find((l) => l.skipped)?.skipped;
+        notes.push(
+          `${names.join(', ')}: ${why ?? 'no measured width the device supports'}; kept as stored`,
+        );
+      }
+    }
+    groups.push({ layers: names, storedBytes: g.bytes, options: opts });
+  }
+  return groups;
+}
+
+/**
+ * The least-error option per group whose bytes sum to ≤ budget (the caller checked that the
+ * smallest options fit). Pareto DP, see the file comment.
+ */
+function paretoSearch(
+  groups: readonly Group[],
+  budget: number,
+  minBytes: (g: Group) => number,
+): number[] {
+  // Smallest bytes the groups after i can take, to drop points that cannot fit.
+  const rest = new Array<number>(groups.length + 1).fill(0);
+  for (let i = groups.length - 1; i >= 0; i--) rest[i] = rest[i + 1] + minBytes(groups[i]);
+
+  let frontier: Point[] = [{ bytes: 0, error: 0, choice: -1, parent: undefined }];
+  groups.forEach((g, gi) => {
+    const next: Point[] = [];
+    for (const p of frontier) {
+      g.options.forEach((o, oi) => {
+        const bytes = p.bytes + o.bytes;
+        if (bytes + rest[gi + 1] > budget) return;
+        next.push({ bytes, error: p.error + o.error, choice: oi, parent: p });
+      });
+    }
+    next.sort((a, b) => a.bytes - b.bytes || a.error - b.error);
+    const kept: Point[] = [];
+    for (const p of next)
+      if (kept.length === 0 || p.error < kept[kept.length - 1].error) kept.push(p);
+    frontier = kept.length > MAX_FRONTIER ? thin(kept) : kept;
+  });
+
+  // The frontier is sorted by bytes with falling error: its last point is the least-error fit.
+  const choice: number[] = [];
+  for (let p: Point | undefined = frontier[frontier.length - 1]; p?.parent; p = p.parent) {
+    choice.unshift(p.choice);
+  }
+  return choice;
+}
+
+/** The least-error point per byte bucket (MAX_FRONTIER buckets over the frontier's range). */
+function thin(points: readonly Point[]): Point[] {
+  const lo = points[0].bytes;
+  const width = (points[points.length - 1].bytes - lo) / MAX_FRONTIER || 1;
+  const out: Point[] = [];
+  let bucket = -1;
+  for (const p of points) {
+    const b = Math.floor((p.bytes - lo) / width);
+    // Within a bucket error falls with bytes, so the bucket's last point is its least error.
+    if (b === bucket) out[out.length - 1] = p;
+    else out.push(p);
+    bucket = b;
+  }
+  return out;
+}

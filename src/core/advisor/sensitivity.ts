@@ -1,0 +1,189 @@
+/**
+ * Output-level sensitivity (conventions.md "Suggested bit-widths"): for each layer and width, the
+ * SQNR of the MODEL OUTPUT in ONNX Runtime with only that layer's weights quantized. This is the
+ * measured curve the "fit to device" plan (fitPlan.ts) minimises over; the weight-only SQNR in
+ * weightBits.ts is the cheap stand-in when no runtime is available.
+ *
+ * Cost: one reference run per input set, then per layer × width one quantizeWeights (one layer
+ * only), one encode of the whole model and one ORT session over every input set. The session load
+ * dominates for large models, so `samples` is kept small by default.
+ */
+import * as fs from 'node:fs';
+import { analyzeLoaded } from '../analyze';
+import { quantizeWeights } from '../compress/quantize';
+import { CompressionRefusal } from '../compress/summary';
+import { encodeModel } from '../onnx/encode';
+import type { LoadedModel } from '../onnx/load';
+import {
+  ErrorAccumulator,
+  inputSpecs,
+  ModelRunner,
+  randomInputsFor,
+  type InputSet,
+  type OutputTensor,
+} from '../verify';
+
+export interface SensitivityOptions {
+  /** Widths to measure, default [8, 6, 4]. */
+  bits?: readonly number[];
+  /** Node names (as analyze reports them); default every Conv/ConvTranspose/Gemm/MatMul with a float32 constant weight. */
+  layers?: readonly string[];
+  /** Random input sets, default 4. */
+  samples?: number;
+  /** Default 0, the verifier's default, so a plan verified with the same seed sees the same inputs. */
+  seed?: number;
+  /** Default true. */
+  perChannel?: boolean;
+  /** Called after each layer × width (a skipped layer counts all its widths at once). */
+  onProgress?: (done: number, total: number, layer: string) => void;
+  /** Checked between runs; an aborted signal throws an error named 'AbortError'. */
+  signal?: AbortSignal;
+}
+
+export interface LayerSensitivity {
+  layer: string;
+  /** bits → SQNR (dB) of the model output with only this layer quantized; empty when refused. */
+  outputSqnrDb: Record<number, number>;
+  /** Why the layer could not be quantized (CompressionRefusal message), when it was skipped. */
+  skipped?: string;
+}
+
+export const DEFAULT_SENSITIVITY_BITS: readonly number[] = [8, 6, 4];
+const DEFAULT_SAMPLES = 4;
+/** Same set as quantizeWeights' default layers. */
+const QUANTIZABLE_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+/** What identifies a file's contents cheaply, for the cache key. */
+export interface FileStamp {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * A cache key for measureSensitivity's result: file path + size + mtime + the options that change
+ * the numbers (callbacks and signals don't). `file` is a path (stat'ed here) or a stamp.
+ */
+export function sensitivityCacheKey(
+  file: string | FileStamp,
+  options: SensitivityOptions = {},
+): string {
+  const stamp =
+    typeof file === 'string'
+      ? (() => {
+          const st = fs.statSync(file);
+          return { path: file, size: st.size, mtimeMs: st.mtimeMs };
+        })()
+      : file;
+  return JSON.stringify({
+    path: stamp.path,
+    size: stamp.size,
+    mtimeMs: stamp.mtimeMs,
+    bits: [...(options.bits ?? DEFAULT_SENSITIVITY_BITS)],
+    layers: options.layers ? [...options.layers] : null,
+    samples: options.samples ?? DEFAULT_SAMPLES,
+    seed: options.seed ?? 0,
+    perChannel: options.perChannel ?? true,
+  });
+}
+
+function abortError(): Error {
+  // DOMException is what fetch and AbortSignal.throwIfAborted() throw; callers test `name`.
+  return new DOMException('sensitivity measurement cancelled', 'AbortError');
+}
+
+/** The default layers: quantizable ops whose main weight is a float32 constant. */
+function defaultLayers(loaded: LoadedModel): string[] {
+  const report = analyzeLoaded(loaded, { skipBitHints: true });
+  return report.nodes
+    .filter((n) => QUANTIZABLE_OPS.has(n.op) && n.weightBits === 32)
+    .map((n) => n.name);
+}
+
+export async function measureSensitivity(
+  loaded: LoadedModel,
+  options: SensitivityOptions = {},
+): Promise<LayerSensitivity[]> {
+  const { signal } = options;
+  const bits = [...(options.bits ?? DEFAULT_SENSITIVITY_BITS)];
+  const samples = options.samples ?? DEFAULT_SAMPLES;
+  if (!Number.isInteger(samples) || samples < 1) {
+    throw new RangeError(`samples must be a positive integer, not ${samples}`);
+  }
+  if (signal?.aborted) throw abortError();
+  const layers = options.layers ? [...options.layers] : defaultLayers(loaded);
+  const total = layers.length * bits.length;
+
+  // The same input sets (the verifier's: seed, sample i) for the reference and every candidate.
+  const specs = inputSpecs(loaded);
+  const sets: InputSet[] = Array.from({ length: samples }, (_, sample) =>
+    randomInputsFor(specs, { seed: options.seed ?? 0, sample }),
+  );
+  const reference = await runAll(loaded.path ?? encodeModel(loaded.model), sets, 'original model');
+
+  const results: LayerSensitivity[] = [];
+  let done = 0;
+  for (const layer of layers) {
+    const entry: LayerSensitivity = { layer, outputSqnrDb: {} };
+    results.push(entry);
+    for (let i = 0; i < bits.length; i++) {
+      if (signal?.aborted) throw abortError();
+      let bytes: Uint8Array;
+      try {
+        const { model } = quantizeWeights(
+          loaded.model,
+          { bits: bits[i], layers: [layer], perChannel: options.perChannel ?? true },
+          loaded.external,
+        );
+        bytes = encodeModel(model);
+      } catch (e) {
+        if (!(e instanceof CompressionRefusal)) throw e;
+        // A refusal is about the layer (no float weight, shared weight, opset), not the width:
+        // drop what was measured and skip its remaining widths.
+        entry.outputSqnrDb = {};
+        entry.skipped = e.message;
+        done += bits.length - i;
+        options.onProgress?.(done, total, layer);
+        break;
+      }
+      const outputs = await runAll(bytes, sets, `'${layer}' at ${bits[i]} bits`, signal);
+      entry.outputSqnrDb[bits[i]] = outputSqnr(reference, outputs);
+      done++;
+      options.onProgress?.(done, total, layer);
+    }
+  }
+  return results;
+}
+
+/** Every input set through one session; outputs per set. */
+async function runAll(
+  model: string | Uint8Array,
+  sets: readonly InputSet[],
+  label: string,
+  signal?: AbortSignal,
+): Promise<Record<string, OutputTensor>[]> {
+  const runner = await ModelRunner.create(model, label);
+  try {
+    const out: Record<string, OutputTensor>[] = [];
+    for (const set of sets) {
+      // Checked per set too: a large model's sample is the longest uninterrupted step.
+      if (signal?.aborted) throw abortError();
+      out.push(await runner.run(set));
+    }
+    return out;
+  } finally {
+    await runner.release();
+  }
+}
+
+/** SQNR over all outputs and all sets together, as verifyModels reports it. */
+function outputSqnr(
+  reference: readonly Record<string, OutputTensor>[],
+  test: readonly Record<string, OutputTensor>[],
+): number {
+  const acc = new ErrorAccumulator();
+  reference.forEach((ref, i) => {
+    for (const [name, r] of Object.entries(ref)) acc.add(r.data, test[i][name].data);
+  });
+  return acc.sqnrDb;
+}
