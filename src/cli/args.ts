@@ -36,6 +36,13 @@ export interface CompressRequest {
   readonly structured?: number;
   readonly foldBn: boolean;
   readonly layers?: string[];
+  /** auto | int8 | uint8: static activation quantization, calibrated in ONNX Runtime. */
+  readonly activations?: 'auto' | 'int8' | 'uint8';
+  /** A folder of .npy / .pb calibration inputs; seeded random inputs otherwise. */
+  readonly calibrationDir?: string;
+  readonly calibrationSamples?: number;
+  /** --input NAME=DIMS, for the calibration inputs' symbolic dims. */
+  readonly inputShapes?: Map<string, number[]>;
 }
 
 export const USAGE = `Usage:
@@ -44,6 +51,7 @@ export const USAGE = `Usage:
   model-lens devices [--devices FILE] [--json]
   model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit] [--per-channel]
                      [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
+                     [--activations auto|int8|uint8 [--calibration DIR] [--calibration-samples N]]
   model-lens verify ORIGINAL COMPRESSED [--input NAME=DIMS ...] [--samples DIR] [--json]
 
 Options:
@@ -57,6 +65,10 @@ Options:
 
   -o, --output FILE    compress: where to write the compressed model (atomically)
   --samples DIR        verify: your inputs, as .npy or TensorProto .pb files named after the inputs
+  --activations MODE   compress: quantize activations (QDQ) from calibrated ranges; auto gives
+                       uint8 to non-negative ones (after ReLU), int8 to the others
+  --calibration DIR    compress: calibration inputs (as --samples); 8 seeded random ones otherwise
+  --calibration-samples N  compress: how many calibration samples (default 8, or the whole folder)
 
 Exit codes: 0 ok, 1 the check failed (does not fit), 2 bad input.`;
 
@@ -84,6 +96,9 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'fold-bn': { type: 'boolean', default: false },
         layers: { type: 'string' },
         samples: { type: 'string' },
+        activations: { type: 'string' },
+        calibration: { type: 'string' },
+        'calibration-samples': { type: 'string' },
       },
     });
   } catch (e) {
@@ -123,6 +138,7 @@ function compressRequest(values: Values): CompressRequest {
     return n;
   };
   const request: CompressRequest = {
+    ...activationRequest(values),
     output: values.output,
     quantize: values.quantize,
     perChannel: values['per-channel'] ?? false,
@@ -138,13 +154,46 @@ function compressRequest(values: Values): CompressRequest {
     !request.quantize &&
     request.prune === undefined &&
     request.structured === undefined &&
-    !request.foldBn
+    !request.foldBn &&
+    !request.activations
   ) {
     throw new UsageError(
-      'compress needs at least one of --quantize, --prune, --structured, --fold-bn',
+      'compress needs at least one of --quantize, --activations, --prune, --structured, --fold-bn',
     );
   }
   return request;
+}
+
+/** --activations and its calibration options (which mean nothing without it). */
+function activationRequest(
+  values: Values,
+): Pick<CompressRequest, 'activations' | 'calibrationDir' | 'calibrationSamples' | 'inputShapes'> {
+  const mode = values.activations;
+  if (mode === undefined) {
+    if (values.calibration !== undefined || values['calibration-samples'] !== undefined) {
+      throw new UsageError('--calibration and --calibration-samples need --activations');
+    }
+    return {};
+  }
+  if (mode !== 'auto' && mode !== 'int8' && mode !== 'uint8') {
+    throw new UsageError(`--activations expects auto, int8 or uint8, got '${mode}'`);
+  }
+  const samplesText = values['calibration-samples'];
+  let calibrationSamples: number | undefined;
+  if (samplesText !== undefined) {
+    calibrationSamples = parseNumber(samplesText, '--calibration-samples');
+    if (!Number.isInteger(calibrationSamples) || calibrationSamples < 1) {
+      throw new UsageError(
+        `--calibration-samples expects a positive integer, got '${samplesText}'`,
+      );
+    }
+  }
+  return {
+    activations: mode,
+    calibrationDir: values.calibration,
+    calibrationSamples,
+    inputShapes: parseInputShapes(values.input ?? []),
+  };
 }
 
 type Values = {
@@ -163,6 +212,9 @@ type Values = {
   'fold-bn'?: boolean;
   layers?: string;
   samples?: string;
+  activations?: string;
+  calibration?: string;
+  'calibration-samples'?: string;
 };
 
 function base(command: CliOptions['command'], values: Values): CliOptions {

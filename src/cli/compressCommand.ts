@@ -1,14 +1,19 @@
 /**
- * `model-lens compress IN -o OUT …`: folds BatchNorm, prunes filters, prunes weights and
- * quantizes, in that order (each step sees the previous one's model), then writes OUT
- * atomically. Every figure in the summary comes from the engine's change summaries.
+ * `model-lens compress IN -o OUT …`: folds BatchNorm, prunes filters, prunes weights, quantizes
+ * weights and then activations, in that order (each step sees the previous one's model; the
+ * activations are calibrated on the model with its weights already quantized, so their ranges
+ * are the ones the final model produces), then writes OUT atomically. Every figure in the
+ * summary comes from the engine's change summaries.
  */
 import * as path from 'node:path';
 import { foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
 import { quantizeWeights, type QuantizeOptions } from '../core/compress/quantize';
+import { calibrateActivations } from '../core/compress/calibrate';
+import { quantizeActivations } from '../core/compress/quantizeActivations';
 import type { ChangeSummary } from '../core/compress/summary';
+import { VerifyError } from '../core/verify';
 import { formatBytes, formatCount } from '../core/format';
 import { loadModelFile, saveModelFile } from '../core/onnx/load';
 import type { Model } from '../core/onnx/types';
@@ -49,7 +54,8 @@ export async function compressCommand(
   }
   const ext = loaded.external;
   const layers = request.layers;
-  const steps: ((m: Model) => { model: Model; summary: ChangeSummary })[] = [];
+  type Step = (m: Model) => { model: Model; summary: ChangeSummary };
+  const steps: (Step | ((m: Model) => Promise<ReturnType<Step>>))[] = [];
   if (request.foldBn) steps.push((m) => foldBatchNorm(m, { layers }, ext));
   if (request.structured !== undefined)
     steps.push((m) => pruneFilters(m, { fraction: request.structured!, layers }, ext));
@@ -61,10 +67,29 @@ export async function compressCommand(
     const spec = quantizeSpec(request.quantize);
     steps.push((m) => quantizeWeights(m, { ...spec, perChannel: request.perChannel, layers }, ext));
   }
+  if (request.activations) {
+    const mode = request.activations;
+    steps.push(async (m) => {
+      const calibration = await calibrateActivations(
+        { model: m, external: ext, fileBytes: 0 },
+        {
+          layers,
+          inputsDir: request.calibrationDir,
+          samples: request.calibrationSamples,
+          inputShapes: request.inputShapes,
+        },
+      ).catch((e: unknown) => {
+        // The verifier's messages ("x.npy: …", "ONNX Runtime failed …") say what, not when.
+        if (e instanceof VerifyError) throw new VerifyError(`calibration: ${e.message}`);
+        throw e;
+      });
+      return quantizeActivations(m, calibration, { mode, layers }, ext);
+    });
+  }
   let model = loaded.model;
   const summaries: ChangeSummary[] = [];
   for (const step of steps) {
-    const result = step(model);
+    const result = await step(model);
     model = result.model;
     summaries.push(result.summary);
   }

@@ -5,13 +5,14 @@
  * graph and model it rebuilds keep their unknown fields (`extra`), so a save stays lossless
  * everywhere the edit did not reach.
  */
-import type { Graph, Model, Node, Tensor } from '../onnx/types';
+import type { Graph, Model, Node, Tensor, ValueInfo } from '../onnx/types';
 
 export class GraphEdit {
   private readonly initializers: Map<string, Tensor>;
   private readonly removedInitializers = new Set<string>();
   private readonly replacedNodes = new Map<Node, readonly Node[]>();
   private readonly inserted = new Map<Node, Node[]>();
+  private readonly addedOutputs: ValueInfo[] = [];
   private readonly names: Set<string>;
 
   constructor(readonly graph: Graph) {
@@ -59,6 +60,14 @@ export class GraphEdit {
     for (const n of nodes) for (const o of n.outputs) this.names.add(o);
   }
 
+  /**
+   * Declares an existing tensor a graph output too (after the original outputs), e.g. so that
+   * calibration can read an intermediate activation out of ONNX Runtime.
+   */
+  addOutput(info: ValueInfo): void {
+    this.addedOutputs.push(info);
+  }
+
   /** The current version of a node (after replaceNode), for further edits. */
   current(node: Node): readonly Node[] {
     return this.replacedNodes.get(node) ?? [node];
@@ -70,7 +79,12 @@ export class GraphEdit {
       this.removedInitializers.size > 0 ||
       this.initializers.size !== this.graph.initializers.length ||
       this.graph.initializers.some((t) => this.initializers.get(t.name) !== t);
-    if (!initializersChanged && this.replacedNodes.size === 0 && this.inserted.size === 0) {
+    if (
+      !initializersChanged &&
+      this.replacedNodes.size === 0 &&
+      this.inserted.size === 0 &&
+      this.addedOutputs.length === 0
+    ) {
       return this.graph;
     }
     const nodes: Node[] = [];
@@ -83,8 +97,9 @@ export class GraphEdit {
     );
     // Graph inputs that named a removed initializer (IR < 4 lists initializers as inputs) go too.
     const inputs = this.graph.inputs.filter((i) => !this.removedInitializers.has(i.name));
+    const outputs = [...this.graph.outputs, ...this.addedOutputs];
     const { raw: _raw, ...rest } = this.graph;
-    return { ...rest, nodes, initializers, inputs };
+    return { ...rest, nodes, initializers, inputs, outputs };
   }
 }
 

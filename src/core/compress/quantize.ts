@@ -397,7 +397,7 @@ export function opsetUpgradeBlocker(model: Model, from: number, to: number): str
 }
 
 /** The IR version an opset needs (onnx/helper.py VERSION_TABLE). */
-function minIrVersion(opset: number): number {
+export function minIrVersion(opset: number): number {
   if (opset >= 21) return 10;
   if (opset >= 19) return 9;
   if (opset >= 14) return 8;
