@@ -39,7 +39,11 @@ function layOutWorkspace(): void {
   for (const dir of sources) {
     if (!fs.existsSync(dir)) continue;
     for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.onnx'))) {
-      fs.copyFileSync(path.join(dir, f), path.join(WORKSPACE, f));
+      const target = path.join(WORKSPACE, f);
+      fs.rmSync(target, { force: true });
+      fs.copyFileSync(path.join(dir, f), target);
+      // The copies are yours to compress in place (../shared's originals are read-only).
+      fs.chmodSync(target, 0o644);
     }
   }
   saveModelFile(sampleCnn(), path.join(WORKSPACE, 'sample-cnn.onnx'));

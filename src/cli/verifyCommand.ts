@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { verifyModels, type VerifyResult } from '../core/verify';
+import { formatDb, sampleSource, verificationRows } from '../core/verify/summary';
 
 export interface VerifyCommandArgs {
   original: string;
@@ -46,41 +47,10 @@ export function verifyJson(r: VerifyResult): unknown {
   };
 }
 
-function db(v: number): string {
-  if (v === Infinity) return '∞ dB (identical outputs)';
-  if (v === -Infinity) return '−∞ dB';
-  return Number.isNaN(v) ? 'n/a' : `${v.toFixed(1)} dB`;
-}
-
-function num(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (v === 0) return '0';
-  return Math.abs(v) >= 0.01 && Math.abs(v) < 1e5 ? v.toFixed(4) : v.toExponential(3);
-}
-
-const pct = (v: number): string => (Number.isNaN(v) ? 'n/a' : `${(v * 100).toFixed(1)}%`);
-
 export function formatVerify(r: VerifyResult, args: VerifyCommandArgs): string {
-  const source =
-    r.inputSource === 'folder' || args.samplesDir
-      ? `${r.samples} sample${r.samples === 1 ? '' : 's'} from ${args.samplesDir}`
-      : `${r.samples} random sample${r.samples === 1 ? '' : 's'}`;
+  const source = sampleSource(r, args.samplesDir);
   const time = r.seconds !== undefined ? ` · ${r.seconds.toFixed(2)} s` : '';
-  const rows: [string, string][] = [
-    ['SQNR', db(r.sqnrDb)],
-    ['max |error|', num(r.maxAbsError)],
-    ['cosine', r.cosine === 1 ? '1' : r.cosine.toFixed(6)],
-    ['top-1 agreement', pct(r.top1Agreement)],
-  ];
-  if (r.labelled) {
-    const l = r.labelled;
-    rows.push(['accuracy', `${pct(l.accuracyOriginal)} → ${pct(l.accuracyCompressed)}`]);
-    rows.push(['Cohen kappa', Number.isNaN(l.kappa) ? 'n/a' : l.kappa.toFixed(3)]);
-    rows.push(['recall', l.recall.map((v) => (Number.isNaN(v) ? '–' : v.toFixed(2))).join(' ')]);
-  }
-  if (r.perOutput && r.perOutput.length > 1) {
-    for (const o of r.perOutput) rows.push([`  ${o.name}`, db(o.sqnrDb)]);
-  }
+  const rows = verificationRows(r);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [
     `${path.basename(args.original)} → ${path.basename(args.compressed)} · ${source}${time}`,
@@ -101,7 +71,7 @@ export async function verifyCommand(args: VerifyCommandArgs): Promise<number> {
   // NaN SQNR (e.g. NaN in the original's outputs) cannot prove the threshold, so it fails too.
   if (args.minSqnrDb !== undefined && !(result.sqnrDb >= args.minSqnrDb)) {
     process.stderr.write(
-      `model-lens: output SQNR ${db(result.sqnrDb)} is below the required ${args.minSqnrDb} dB\n`,
+      `model-lens: output SQNR ${formatDb(result.sqnrDb)} is below the required ${args.minSqnrDb} dB\n`,
     );
     return 1;
   }

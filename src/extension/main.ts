@@ -14,7 +14,8 @@ import { createClient } from './client';
 import { registerCommands } from './commands';
 import { SECTION, readSettings } from './config';
 import { MODEL_EDITOR_VIEW_TYPE, ModelEditorProvider } from './modelEditor';
-import { ModelTextProvider } from './modelText';
+import { ModelFileSystem } from './modelText';
+import { registerFixCommands } from './quickFixes';
 import { DeviceStatusBar } from './statusBar';
 
 let client: LanguageClient | undefined;
@@ -24,13 +25,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // The server must be up before the text view asks it for a model.
   await client.start();
   const statusBar = new DeviceStatusBar(() => readSettings().device);
-  const text = new ModelTextProvider(client);
+  const text = new ModelFileSystem(client);
   client.onNotification(ModelStatusNotification, (status: ModelStatus) => statusBar.update(status));
   await client.sendNotification(SettingsNotification, readSettings());
   context.subscriptions.push(
     statusBar,
     text,
-    vscode.workspace.registerTextDocumentContentProvider(MODEL_SCHEME, text),
+    vscode.workspace.registerFileSystemProvider(MODEL_SCHEME, text, { isCaseSensitive: true }),
     vscode.window.registerCustomEditorProvider(MODEL_EDITOR_VIEW_TYPE, new ModelEditorProvider(), {
       supportsMultipleEditorsPerDocument: true,
     }),
@@ -41,6 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
   );
   registerCommands(context, client);
+  registerFixCommands(context, client);
 }
 
 export async function deactivate(): Promise<void> {

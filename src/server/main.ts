@@ -4,6 +4,7 @@
  * hints), hovers, diagnostics, outline, folding and go-to-definition. All figures come from
  * src/core; this file only wires requests to the store and the presenters.
  */
+import * as path from 'node:path';
 import {
   DiagnosticSeverity,
   FoldingRange,
@@ -15,27 +16,45 @@ import {
   type InlayHint,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { CompressionRefusal } from '../core/compress/summary';
+import { findDevice } from '../core/devices';
+import { ModelLoadError, saveBlocker, saveModelFile } from '../core/onnx/load';
 import { markdownReport } from '../core/text/markdownReport';
 import { id as quotedId } from '../core/text/printer';
 import {
+  ApplyFixRequest,
   DevicesRequest,
   LayerFiguresRequest,
+  MeasureSensitivityRequest,
   ModelStatusNotification,
   ModelTextRequest,
   PeakLineRequest,
+  ProgressNotification,
   ReportRequest,
+  SaveModelRequest,
   SettingsNotification,
+  VerifyFixRequest,
   type AnalyzerSettings,
+  type ApplyFixParams,
+  type ApplyFixResult,
   type DevicesResult,
   type DocumentParams,
   type LineParams,
+  type MeasureSensitivityParams,
+  type MeasureSensitivityResult,
   type ModelStatus,
   type ModelTextParams,
   type ModelTextResult,
+  type SaveModelParams,
+  type SaveModelResult,
+  type VerifyFixParams,
+  type VerifyFixResult,
 } from '../shared/protocol';
 import { BUILTIN_DEVICES } from '../core/devices';
 import { DEFAULT_SETTINGS, ModelStore, type OpenModel } from './modelStore';
 import { annotationParts, layerMarkdown } from './presentation';
+import { codeActionsFor, runFix, sensitivityOf, summaryLine } from './quickFixes';
+import { verifyStates } from './verification';
 import { documentSymbols } from './symbols';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -47,8 +66,21 @@ function pathOf(uri: string): string {
   return decodeURIComponent(new URL(uri).pathname);
 }
 
+/** Each document's state, found again only when its text changed (by version). */
+const stateOfDocument = new Map<string, { version: number; state: OpenModel | undefined }>();
+
+/**
+ * The model state the document shows now: after a quick fix the new state, after undo the one
+ * before. Undefined when the text was edited by hand (it then matches no model).
+ */
 function modelFor(uri: string): OpenModel | undefined {
-  return store.get(pathOf(uri));
+  const doc = documents.get(uri);
+  if (!doc) return store.get(pathOf(uri));
+  const known = stateOfDocument.get(uri);
+  if (known && known.version === doc.version && known.state) return known.state;
+  const state = store.stateFor(pathOf(uri), doc.getText());
+  stateOfDocument.set(uri, { version: doc.version, state });
+  return state;
 }
 
 connection.onInitialize(() => ({
@@ -59,13 +91,15 @@ connection.onInitialize(() => ({
     documentSymbolProvider: true,
     foldingRangeProvider: true,
     definitionProvider: true,
+    codeActionProvider: { codeActionKinds: ['quickfix'] },
   },
 }));
 
 connection.onRequest(ModelTextRequest, (params: ModelTextParams): ModelTextResult => {
-  // A reload (e.g. after the file changed on disk) starts from the file again.
-  store.close(params.path);
-  const model = store.open(params.path);
+  // A reload (e.g. after the file changed on disk) starts from the file again; the states that
+  // quick fixes made stay, so that undo still finds them.
+  const model = store.load(params.path);
+  for (const [uri, known] of stateOfDocument) if (pathOf(uri) === params.path) known.version = -1;
   // Analyse now, so that the client's progress notification covers it and opening is instant.
   store.analyze(model);
   return { text: model.text, error: model.error };
@@ -85,6 +119,7 @@ connection.onNotification(SettingsNotification, (settings: AnalyzerSettings) => 
 documents.onDidChangeContent((e) => analyzeAndPublish(e.document.uri));
 documents.onDidClose((e) => {
   store.close(pathOf(e.document.uri));
+  stateOfDocument.delete(e.document.uri);
   void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
 });
 
@@ -94,10 +129,25 @@ const SEVERITY = {
   info: DiagnosticSeverity.Information,
 } as const;
 
+/** Shown when the text matches no model state: it was edited by hand. */
+const HAND_EDITED =
+  'This text no longer describes a model: hand edits are not applied to the model, and it cannot be saved. Undo them (Ctrl+Z) or use File: Revert File. Quick fixes (Ctrl+.) change the model.';
+
 function analyzeAndPublish(uri: string): void {
-  const model = store.open(pathOf(uri));
-  const problem = store.analyze(model);
+  const model = modelFor(uri);
   const doc = documents.get(uri);
+  if (!model) {
+    const range = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+    void connection.sendDiagnostics({
+      uri,
+      diagnostics: [
+        { range, severity: DiagnosticSeverity.Error, source: 'Model Lens', message: HAND_EDITED },
+      ],
+    });
+    void connection.sendNotification(ModelStatusNotification, { uri, error: HAND_EDITED });
+    return;
+  }
+  const problem = store.analyze(model);
   const lineEnd = (line: number): number =>
     doc
       ? doc
@@ -176,7 +226,8 @@ connection.onHover((params) => {
   const model = modelFor(params.textDocument.uri);
   const node = model?.nodesByLine.get(params.position.line);
   if (!model?.report || !node) return null;
-  return { contents: { kind: 'markdown', value: layerMarkdown(node, model.report) } };
+  const markdown = layerMarkdown(node, model.report, model.sensitivity?.get(node.name));
+  return { contents: { kind: 'markdown', value: markdown } };
 });
 
 connection.onDocumentSymbol((params) => {
@@ -253,7 +304,9 @@ connection.onRequest(ReportRequest, (params: DocumentParams): string | null => {
 connection.onRequest(LayerFiguresRequest, (params: LineParams): string | null => {
   const model = modelFor(params.uri);
   const node = model?.nodesByLine.get(params.line);
-  return model?.report && node ? layerMarkdown(node, model.report) : null;
+  return model?.report && node
+    ? layerMarkdown(node, model.report, model.sensitivity?.get(node.name))
+    : null;
 });
 
 connection.onRequest(PeakLineRequest, (params: DocumentParams): number | null => {
@@ -261,6 +314,138 @@ connection.onRequest(PeakLineRequest, (params: DocumentParams): number | null =>
   const peak = model?.report?.memory.peakNode;
   return peak ? (model!.linesByNode.get(peak) ?? null) : null;
 });
+
+// --- Quick fixes, save, verification, sensitivity ---------------------------------------------
+
+connection.onCodeAction((params) => {
+  const uri = params.textDocument.uri;
+  const model = modelFor(uri);
+  if (!model?.report) return [];
+  store.analyze(model);
+  const node = model.nodesByLine.get(params.range.start.line);
+  return codeActionsFor(model, node, {
+    uri,
+    saveBlocker: saveBlocker(model.path),
+    diagnostics: params.context.diagnostics,
+  });
+});
+
+/** An AbortSignal that follows an LSP cancellation token. */
+function signalOf(token: { onCancellationRequested: (f: () => void) => unknown }): AbortSignal {
+  const controller = new AbortController();
+  token.onCancellationRequested(() => controller.abort());
+  return controller.signal;
+}
+
+function progressTo(progressId: string | undefined) {
+  return (message: string, fraction: number): void => {
+    if (progressId)
+      void connection.sendNotification(ProgressNotification, { progressId, message, fraction });
+  };
+}
+
+function selectedDevice() {
+  if (!store.settings.device) return undefined;
+  try {
+    return findDevice(store.settings.device, store.deviceProfiles().profiles);
+  } catch {
+    return undefined;
+  }
+}
+
+function isCancellation(e: unknown): boolean {
+  return e instanceof Error && e.name === 'AbortError';
+}
+
+connection.onRequest(
+  ApplyFixRequest,
+  async (params: ApplyFixParams, token): Promise<ApplyFixResult> => {
+    const state = modelFor(params.uri);
+    if (!state) return { refusal: HAND_EDITED };
+    const blocked = saveBlocker(state.path);
+    if (blocked) return { refusal: blocked };
+    store.analyze(state);
+    try {
+      const outcome = await runFix(state, params.fix, {
+        device: selectedDevice(),
+        progress: progressTo(params.progressId),
+        signal: signalOf(token),
+      });
+      const next = store.addState(state.path, outcome.model, [...state.fixes, outcome.description]);
+      const layer =
+        params.line === undefined ? undefined : state.nodesByLine.get(params.line)?.name;
+      const index = next.loaded?.model.graph.nodes.findIndex((n) => n.name === layer) ?? -1;
+      return {
+        line: index >= 0 ? next.printed?.layout.nodeLines[index] : undefined,
+        text: next.text,
+        before: state.key,
+        after: next.key,
+        summary: outcome.summaries.map((s) => `${s.operation}: ${summaryLine(s)}`),
+      };
+    } catch (e) {
+      if (e instanceof CompressionRefusal) return { refusal: e.message };
+      if (isCancellation(e)) return { refusal: 'cancelled' };
+      throw e;
+    }
+  },
+);
+
+connection.onRequest(
+  VerifyFixRequest,
+  async (params: VerifyFixParams): Promise<VerifyFixResult> => {
+    const file = pathOf(params.uri);
+    const before = store.byKey(file, params.before);
+    const after = store.byKey(file, params.after);
+    if (!before?.loaded || !after?.loaded) {
+      return {
+        ok: false,
+        line: 'not verified: the model states are no longer in memory',
+        markdown: '',
+      };
+    }
+    return verifyStates(before.loaded, after.loaded);
+  },
+);
+
+connection.onRequest(SaveModelRequest, (params: SaveModelParams): SaveModelResult => {
+  const state = store.stateFor(params.path, params.text);
+  const name = path.basename(params.path);
+  if (!state) {
+    return {
+      error: `the text of ${name} was edited by hand or is from an earlier session, so it matches no model Model Lens holds; undo the hand edits or revert the file`,
+    };
+  }
+  if (!state.loaded) return { error: `${name} could not be read, so there is nothing to save` };
+  const blocked = saveBlocker(params.path);
+  if (blocked) return { error: blocked, readOnly: true };
+  try {
+    saveModelFile(state.loaded.model, params.path);
+  } catch (e) {
+    if (e instanceof ModelLoadError) return { error: e.message, readOnly: true };
+    return { error: `${name}: ${(e as Error).message}` };
+  }
+  store.markSaved(params.path, state);
+  return {};
+});
+
+connection.onRequest(
+  MeasureSensitivityRequest,
+  async (params: MeasureSensitivityParams, token): Promise<MeasureSensitivityResult> => {
+    const state = modelFor(params.uri);
+    if (!state) return { layers: 0, seconds: 0, error: HAND_EDITED };
+    const started = performance.now();
+    try {
+      const table = await sensitivityOf(state, {
+        progress: progressTo(params.progressId),
+        signal: signalOf(token),
+      });
+      return { layers: table.size, seconds: (performance.now() - started) / 1000 };
+    } catch (e) {
+      if (isCancellation(e)) return { layers: 0, seconds: 0, error: 'cancelled' };
+      return { layers: 0, seconds: 0, error: (e as Error).message };
+    }
+  },
+);
 
 documents.listen(connection);
 connection.listen();

@@ -1,8 +1,16 @@
 /**
- * The models the server has open: loaded once from disk, printed once, analysed again whenever
- * the settings change. Keyed by file path; the text view's URI maps to it.
+ * The models the server has open. Each file has one or more states: the model as read from disk,
+ * and one per quick fix applied in the editor. A state is printed once and analysed again
+ * whenever the settings change.
+ *
+ * States are found by their text. The editor only ever holds text: a quick fix replaces the text
+ * view's whole text with the new state's, and undo/redo put an earlier text back. Looking the
+ * state up by text is what makes undo restore the exact model (and a save write its exact
+ * bytes), with VS Code's own undo stack, dirty marker and save.
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import type { LayerSensitivity } from '../core/advisor/sensitivity';
 import { analyzeLoaded, type AnalysisReport, type NodeReport } from '../core/analyze';
 import {
   BUILTIN_DEVICES,
@@ -10,7 +18,9 @@ import {
   readDeviceProfiles,
   type DeviceProfile,
 } from '../core/devices';
-import { loadModelFile, type LoadedModel } from '../core/onnx/load';
+import { loadModelFile, parseModelBytes, type LoadedModel } from '../core/onnx/load';
+import { encodeModel } from '../core/onnx/encode';
+import type { Model } from '../core/onnx/types';
 import { printModel, type PrintedModel } from '../core/text/printer';
 import { summarizeTensor } from '../core/text/summary';
 import type { AnalyzerSettings } from '../shared/protocol';
@@ -22,6 +32,10 @@ export interface OpenModel {
   readonly error?: string;
   readonly loaded?: LoadedModel;
   readonly printed?: PrintedModel;
+  /** The quick fixes that made this state from the file as read (empty for the file itself). */
+  readonly fixes: readonly string[];
+  /** Identifies the state among its file's states (a digest of its text). */
+  readonly key: string;
   report?: AnalysisReport;
   /** The settings the report was made with, so an unchanged model is not analysed twice. */
   analyzedWith?: AnalyzerSettings;
@@ -31,6 +45,33 @@ export interface OpenModel {
   nodesByLine: Map<number, NodeReport>;
   /** Line of each node label (as in diagnostics), for placing messages. */
   linesByNode: Map<string, number>;
+  /** Output-level sensitivity per layer name, once measured (hover table, fit to device). */
+  sensitivity?: Map<string, LayerSensitivity>;
+}
+
+/** The states of one file: the one read from disk, and those quick fixes made since. */
+interface ModelFile {
+  disk: OpenModel;
+  /** By key, least recently used first. */
+  readonly states: Map<string, OpenModel>;
+}
+
+/**
+ * States kept per file besides the one on disk. Each holds a whole model, so an undo further back
+ * than this can't be saved (the save says so); VS Code's undo stack is usually much shorter.
+ */
+const MAX_STATES = 12;
+
+/**
+ * A state's key: a digest of its text, insensitive to what an editor may do to text on save
+ * (line endings, trailing whitespace, a final newline).
+ */
+export function textKey(text: string): string {
+  const normalized = text
+    .replace(/\r\n?/g, '\n')
+    .replace(/[ \t]+$/gm, '')
+    .replace(/\n+$/, '');
+  return createHash('sha1').update(normalized).digest('hex');
 }
 
 export const DEFAULT_SETTINGS: AnalyzerSettings = {
@@ -42,44 +83,115 @@ export const DEFAULT_SETTINGS: AnalyzerSettings = {
 };
 
 export class ModelStore {
-  private readonly models = new Map<string, OpenModel>();
+  private readonly files = new Map<string, ModelFile>();
   settings: AnalyzerSettings = DEFAULT_SETTINGS;
 
-  /** Loads and prints a model (once per path); a bad file gives an explanatory text instead. */
+  /** The state on disk, loaded and printed once per path; a bad file gives an explanatory text. */
   open(file: string): OpenModel {
-    const existing = this.models.get(file);
-    if (existing) return existing;
+    return this.files.get(file)?.disk ?? this.load(file);
+  }
+
+  /**
+   * Reads the file again (first open, a change on disk, a revert). States that quick fixes made
+   * stay, so that undo still finds them.
+   */
+  load(file: string): OpenModel {
     let model: OpenModel;
     try {
-      const loaded = loadModelFile(file);
-      const printed = printModel(loaded.model, (t) => summarizeTensor(t, loaded.external));
-      model = {
-        path: file,
-        text: printed.text,
-        loaded,
-        printed,
-        nodesByLine: new Map(),
-        linesByNode: new Map(),
-      };
+      model = this.makeState(file, loadModelFile(file), []);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const text = `# Model Lens could not open ${path.basename(file)}\n# ${message.replace(/\n/g, ' ')}\n`;
-      model = { path: file, text, error: message, nodesByLine: new Map(), linesByNode: new Map() };
+      model = {
+        path: file,
+        text,
+        error: message,
+        fixes: [],
+        key: textKey(text),
+        nodesByLine: new Map(),
+        linesByNode: new Map(),
+      };
     }
-    this.models.set(file, model);
+    const entry = this.files.get(file);
+    if (entry) entry.disk = model;
+    else this.files.set(file, { disk: model, states: new Map() });
+    this.remember(file, model);
     return model;
   }
 
+  /**
+   * A new state of `file` from a compressed model (encoded and decoded again, so that it is
+   * exactly what a save writes). `fixes` lists every fix from the file as read, this one last.
+   */
+  addState(file: string, model: Model, fixes: readonly string[]): OpenModel {
+    const bytes = encodeModel(model);
+    const state = this.makeState(file, parseModelBytes(bytes, path.dirname(file), file), fixes);
+    this.remember(file, state);
+    return state;
+  }
+
+  /** The state whose text this is, or undefined (the text was edited by hand, or forgotten). */
+  stateFor(file: string, text: string): OpenModel | undefined {
+    return this.byKey(file, textKey(text));
+  }
+
+  byKey(file: string, key: string): OpenModel | undefined {
+    const entry = this.files.get(file);
+    const state = entry?.states.get(key);
+    if (entry && state) {
+      // Most recently used last.
+      entry.states.delete(key);
+      entry.states.set(key, state);
+    }
+    return state;
+  }
+
+  /** After a save: `state` is what the file now holds. */
+  markSaved(file: string, state: OpenModel): void {
+    const entry = this.files.get(file);
+    if (entry) entry.disk = state;
+  }
+
   get(file: string): OpenModel | undefined {
-    return this.models.get(file);
+    return this.files.get(file)?.disk;
   }
 
   close(file: string): void {
-    this.models.delete(file);
+    this.files.delete(file);
   }
 
   all(): OpenModel[] {
-    return [...this.models.values()];
+    return [...this.files.values()].flatMap((f) => [...f.states.values()]);
+  }
+
+  private makeState(file: string, loaded: LoadedModel, fixes: readonly string[]): OpenModel {
+    const printed = printModel(loaded.model, (t) => summarizeTensor(t, loaded.external));
+    // The fixes go after the model, so that the printed layout's line numbers stay right.
+    const text =
+      fixes.length === 0
+        ? printed.text
+        : `${printed.text}\n# Quick fixes applied in this editor (Ctrl+Z undoes them; a save writes the model):\n${fixes.map((f, i) => `#   ${i + 1}. ${f.replace(/\n/g, ' ')}`).join('\n')}\n`;
+    return {
+      path: file,
+      text,
+      loaded,
+      printed,
+      fixes,
+      key: textKey(text),
+      nodesByLine: new Map(),
+      linesByNode: new Map(),
+    };
+  }
+
+  private remember(file: string, state: OpenModel): void {
+    const entry = this.files.get(file);
+    if (!entry) return;
+    entry.states.delete(state.key);
+    entry.states.set(state.key, state);
+    for (const [key, old] of entry.states) {
+      if (entry.states.size <= MAX_STATES + 1) break;
+      if (old !== entry.disk) entry.states.delete(key);
+    }
   }
 
   /** Device profiles from the built-ins and the user's settings, with any problems in them. */

@@ -3,6 +3,7 @@
  * Copy Layer Figures puts on the clipboard. Figures come from the core's report; this formats.
  */
 import type { AnalysisReport, NodeReport } from '../core/analyze';
+import type { LayerSensitivity } from '../core/advisor/sensitivity';
 import {
   formatBytes,
   formatCount,
@@ -52,8 +53,15 @@ function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
 }
 
-/** The hover: every figure of the layer, the device estimates, and why we suggest its width. */
-export function layerMarkdown(n: NodeReport, report: AnalysisReport): string {
+/**
+ * The hover: every figure of the layer, the device estimates, why we suggest its width, and the
+ * measured output sensitivity once it has been measured.
+ */
+export function layerMarkdown(
+  n: NodeReport,
+  report: AnalysisReport,
+  sensitivity?: LayerSensitivity,
+): string {
   const out = n.outputs
     .map((o) => `${o.dtype} ${o.shape ? `[${o.shape.join('×')}]` : '[?]'}`)
     .join(', ');
@@ -98,9 +106,26 @@ export function layerMarkdown(n: NodeReport, report: AnalysisReport): string {
       `**Why ${n.suggestedWeightBits}-bit:** weight SQNR per output channel (target ${target} dB): ${curve}`,
     );
   }
+  if (sensitivity) lines.push('', ...sensitivityTable(sensitivity));
   lines.push(
     '',
     '_MACs: multiply-accumulates of linear layers (Conv: outputs × Cin/groups × kernel). FLOPs = 2 × MACs + elementwise. Feature maps: non-constant inputs + outputs. Symbolic dims count as 1._',
   );
   return lines.join('\n');
+}
+
+/** Bits → dB of the model output with only this layer quantized (sensitivity.ts). */
+function sensitivityTable(s: LayerSensitivity): string[] {
+  if (s.skipped) return [`**Output sensitivity:** not measured (${escapeMarkdown(s.skipped)})`];
+  const bits = Object.keys(s.outputSqnrDb)
+    .map(Number)
+    .sort((a, b) => b - a);
+  const db = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(1)} dB` : '∞');
+  return [
+    '**Output sensitivity** (model output SQNR with only this layer quantized, in ONNX Runtime):',
+    '',
+    `| bits | ${bits.join(' | ')} |`,
+    `|---|${bits.map(() => '---:|').join('')}`,
+    `| output SQNR | ${bits.map((b) => db(s.outputSqnrDb[b])).join(' | ')} |`,
+  ];
 }

@@ -78,3 +78,98 @@ export interface LineParams {
   readonly uri: string;
   readonly line: number;
 }
+
+/**
+ * Client → server when VS Code saves the text view: write the model this text shows to `path`
+ * (atomically). The server keeps every model state a quick fix made, keyed by its text, so undo
+ * and redo (which only change the text) save the exact bytes of that state.
+ */
+export const SaveModelRequest = 'modelLens/saveModel';
+export interface SaveModelParams {
+  readonly path: string;
+  readonly text: string;
+}
+export interface SaveModelResult {
+  /** Why nothing was written (the file is unchanged). */
+  readonly error?: string;
+  /** The error is about permissions (a read-only file or file system). */
+  readonly readOnly?: boolean;
+}
+
+/** A compression a quick fix applies; `layers` are node names as the report gives them. */
+export type Fix =
+  | { readonly kind: 'quantize'; readonly layers?: string[]; readonly bits: number | 'suggested' }
+  | { readonly kind: 'prune'; readonly layers?: string[]; readonly sparsity?: number }
+  | { readonly kind: 'removeFilters'; readonly layers: string[]; readonly fraction?: number }
+  | { readonly kind: 'foldBatchNorm' }
+  | { readonly kind: 'factorize'; readonly layer: string; readonly rank: number }
+  | { readonly kind: 'fitToDevice' };
+
+/** The arguments of the client command `modelLens.applyFix`, as code actions carry them. */
+export interface ApplyFixArgs {
+  readonly uri: string;
+  readonly fix: Fix;
+  /** Short description for progress and messages, e.g. "Quantize conv1 to int8". */
+  readonly title: string;
+}
+
+/** Client → server: compute a fix on the model the document shows now. */
+export const ApplyFixRequest = 'modelLens/applyFix';
+export interface ApplyFixParams {
+  readonly uri: string;
+  readonly fix: Fix;
+  /** For progress notifications (ProgressNotification). */
+  readonly progressId?: string;
+  /** The cursor's line: the result says where that layer is in the new text. */
+  readonly line?: number;
+}
+export type ApplyFixResult =
+  | {
+      /** The text of the new model state; the client replaces the document's text with it. */
+      readonly text: string;
+      /** Identifies the states before and after, for VerifyFixRequest. */
+      readonly before: string;
+      readonly after: string;
+      /** One line per engine step: what changed, in figures. */
+      readonly summary: string[];
+      /** The line of the cursor's layer in the new text, to keep the cursor on it. */
+      readonly line?: number;
+    }
+  | { readonly refusal: string };
+
+/** Client → server: run both states in ONNX Runtime and compare their outputs. */
+export const VerifyFixRequest = 'modelLens/verifyFix';
+export interface VerifyFixParams {
+  readonly uri: string;
+  readonly before: string;
+  readonly after: string;
+}
+export interface VerifyFixResult {
+  /** One line: SQNR, top-1 agreement and the inputs, or why verification was skipped. */
+  readonly line: string;
+  /** The full verification report, as markdown. */
+  readonly markdown: string;
+  /** False when ONNX Runtime could not run a model (the line says why). */
+  readonly ok: boolean;
+}
+
+/** Client → server: measure output-level sensitivity of every quantizable layer. */
+export const MeasureSensitivityRequest = 'modelLens/measureSensitivity';
+export interface MeasureSensitivityParams {
+  readonly uri: string;
+  readonly progressId?: string;
+}
+export interface MeasureSensitivityResult {
+  readonly layers: number;
+  readonly seconds: number;
+  readonly error?: string;
+}
+
+/** Server → client: progress of a long request that carried a `progressId`. */
+export const ProgressNotification = 'modelLens/progress';
+export interface ProgressParams {
+  readonly progressId: string;
+  readonly message: string;
+  /** 0..1 of the whole job. */
+  readonly fraction: number;
+}

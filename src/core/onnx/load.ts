@@ -79,6 +79,43 @@ function checkExternalData(model: Model, external: ExternalData, label: string):
 }
 
 /**
+ * Why a save over `file` would fail, or undefined when it can be written: a file without write
+ * permission (its mode, even for root, as the editor shows it locked), a folder where the temp
+ * file of an atomic save can't be created, or a read-only file system. Checked before a quick fix
+ * edits a model, so that the user learns it before the work, not at save time.
+ */
+export function saveBlocker(file: string): string | undefined {
+  const name = path.basename(file);
+  const dir = path.dirname(path.resolve(file));
+  const denied = (target: string): string | undefined => {
+    try {
+      fs.accessSync(target, fs.constants.W_OK);
+      return undefined;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'EACCES';
+    }
+  };
+  let mode: number;
+  try {
+    mode = fs.statSync(file).mode;
+  } catch {
+    return `${name} no longer exists on disk`;
+  }
+  const fileCode = denied(file);
+  const dirCode = denied(dir);
+  if (fileCode === 'EROFS' || dirCode === 'EROFS') {
+    return `${name} is on a read-only file system: save a compressed copy elsewhere with \`model-lens compress\``;
+  }
+  if ((mode & 0o222) === 0 || fileCode) {
+    return `${name} is read-only: make it writable, or save a compressed copy with \`model-lens compress\``;
+  }
+  if (dirCode) {
+    return `the folder of ${name} is not writable, and a safe save writes a temporary file there first`;
+  }
+  return undefined;
+}
+
+/**
  * Writes the model atomically. Untouched messages are written from their original bytes, so an
  * unedited model re-saves byte-identical. Never leaves a half-written file at `file`.
  */

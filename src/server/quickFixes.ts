@@ -1,0 +1,334 @@
+/**
+ * Quick fixes: which compressions a layer line offers (code actions), and running one on a model
+ * state. Every operation is the core engine's; this file only chooses what to offer, explains
+ * why an action is unavailable, and turns engine summaries into lines a person reads.
+ */
+import type { CodeAction, Diagnostic } from 'vscode-languageserver/node';
+import type { NodeReport } from '../core/analyze';
+import { measureSensitivity, type LayerSensitivity } from '../core/advisor/sensitivity';
+import { planBitsForDevice } from '../core/advisor/fitPlan';
+import { factorizationCandidates, factorizeLowRank } from '../core/compress/factorize';
+import { foldBatchNorm } from '../core/compress/foldBatchNorm';
+import { pruneFilters } from '../core/compress/pruneStructured';
+import { pruneUnstructured } from '../core/compress/pruneUnstructured';
+import { quantizeWeights } from '../core/compress/quantize';
+import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
+import type { DeviceProfile } from '../core/devices';
+import { formatBytes, formatCount, formatPercent } from '../core/format';
+import type { Model } from '../core/onnx/types';
+import type { ApplyFixArgs, Fix } from '../shared/protocol';
+import type { OpenModel } from './modelStore';
+
+/** The client command every fix action runs (it asks for a fraction when the fix needs one). */
+export const APPLY_FIX_COMMAND = 'modelLens.applyFix';
+
+/** Ops whose weights the engine quantizes and prunes (their weight axis is known). */
+const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+export interface ActionContext {
+  readonly uri: string;
+  /** Why the file can't be saved over (read-only), which disables every fix. */
+  readonly saveBlocker?: string;
+  /** Model Lens diagnostics on the requested range (fit errors get "Fit to device"). */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** The code actions for a line: the layer's own fixes first, then model-wide ones. */
+export function codeActionsFor(
+  state: OpenModel,
+  node: NodeReport | undefined,
+  context: ActionContext,
+): CodeAction[] {
+  const report = state.report;
+  if (!report || !state.loaded) return [];
+  const actions: CodeAction[] = [];
+  const add = (title: string, fix: Fix, why?: string, preferred = false): void => {
+    const disabled = context.saveBlocker ?? why;
+    const args: ApplyFixArgs = { uri: context.uri, fix, title };
+    actions.push({
+      title,
+      kind: 'quickfix',
+      ...(disabled
+        ? { disabled: { reason: disabled } }
+        : { command: { title, command: APPLY_FIX_COMMAND, arguments: [args] } }),
+      ...(preferred && !disabled ? { isPreferred: true } : {}),
+    });
+  };
+
+  if (node && (node.params > 0 || WEIGHT_OPS.has(node.op))) {
+    const name = node.name;
+    const refusal = quantizeRefusal(node);
+    const suggested = node.suggestedWeightBits;
+    const mark = (bits: number): string => (suggested === bits ? ' (suggested)' : '');
+    if (suggested !== null && suggested < 32 && suggested !== 8 && suggested !== 4) {
+      add(
+        `Quantize ${name} to ${suggested}-bit (suggested)`,
+        { kind: 'quantize', layers: [name], bits: 'suggested' },
+        refusal,
+        true,
+      );
+    }
+    add(
+      `Quantize ${name} to int8${mark(8)}`,
+      { kind: 'quantize', layers: [name], bits: 8 },
+      refusal,
+      suggested === 8,
+    );
+    add(
+      `Quantize ${name} to int4${mark(4)}`,
+      { kind: 'quantize', layers: [name], bits: 4 },
+      refusal,
+      suggested === 4,
+    );
+    if (!refusal) {
+      add(`Prune ${name} to a sparsity…`, { kind: 'prune', layers: [name] });
+    }
+    if (node.op === 'Conv' && node.weightBits === 32) {
+      add(`Remove a fraction of ${name}'s filters…`, { kind: 'removeFilters', layers: [name] });
+    }
+    const factor = factorizationFor(state, name);
+    if (factor) {
+      add(
+        `Factorize ${name} at rank ${factor.rank} (${formatCount(factor.before)} → ${formatCount(factor.after)} parameters)`,
+        { kind: 'factorize', layer: name, rank: factor.rank },
+      );
+    }
+  }
+  if (node && hasBatchNormPair(state, node)) {
+    add('Fold every BatchNormalization into its Conv', { kind: 'foldBatchNorm' });
+  }
+
+  const floatLayers = report.nodes.filter((n) => n.weightBits === 32 && WEIGHT_OPS.has(n.op));
+  if (floatLayers.some((n) => n.suggestedWeightBits !== null && n.suggestedWeightBits < 32)) {
+    add('Quantize all layers to their suggested widths', { kind: 'quantize', bits: 'suggested' });
+  }
+  if (floatLayers.length > 0) add('Prune every layer to a sparsity…', { kind: 'prune' });
+
+  const device = report.device;
+  if (device && !device.fits) {
+    const fitDiagnostics = context.diagnostics.filter((d) => d.source === 'Model Lens');
+    const title = `Fit the model to ${device.name} (measure sensitivity, quantize per layer, verify)`;
+    const disabled = context.saveBlocker;
+    actions.push({
+      title,
+      kind: 'quickfix',
+      diagnostics: [...fitDiagnostics],
+      ...(disabled
+        ? { disabled: { reason: disabled } }
+        : {
+            command: {
+              title,
+              command: APPLY_FIX_COMMAND,
+              arguments: [
+                { uri: context.uri, fix: { kind: 'fitToDevice' }, title } satisfies ApplyFixArgs,
+              ],
+            },
+          }),
+      ...(fitDiagnostics.length > 0 && !disabled ? { isPreferred: true } : {}),
+    });
+  }
+  return actions;
+}
+
+/** Why this layer's weights can't be quantized, in the words a refusal uses. */
+function quantizeRefusal(node: NodeReport): string | undefined {
+  if (node.weightBits === null) {
+    return WEIGHT_OPS.has(node.op)
+      ? `${node.name} has no constant weight to quantize (its weight is computed at run time)`
+      : `${node.op} has no known weight axis: Model Lens quantizes the weights of Conv, ConvTranspose, Gemm and MatMul`;
+  }
+  if (node.weightBits !== 32) {
+    return `${node.name} is already quantized (its weights are stored at ${node.weightBits}-bit)`;
+  }
+  return undefined;
+}
+
+/** The rank offered for a Gemm/MatMul: half the largest useful rank, about half the parameters. */
+function factorizationFor(
+  state: OpenModel,
+  layer: string,
+): { rank: number; before: number; after: number } | undefined {
+  const candidate = candidates(state).find((c) => c.layer === layer);
+  if (!candidate) return undefined;
+  const rank = Math.max(1, Math.floor(candidate.maxUsefulRank / 2));
+  return { rank, before: candidate.K * candidate.N, after: rank * (candidate.K + candidate.N) };
+}
+
+const candidateCache = new WeakMap<OpenModel, ReturnType<typeof factorizationCandidates>>();
+function candidates(state: OpenModel): ReturnType<typeof factorizationCandidates> {
+  let list = candidateCache.get(state);
+  if (!list) {
+    list = state.loaded ? factorizationCandidates(state.loaded.model) : [];
+    candidateCache.set(state, list);
+  }
+  return list;
+}
+
+/** A BatchNormalization line, or a Conv line whose output a BatchNormalization reads. */
+function hasBatchNormPair(state: OpenModel, node: NodeReport): boolean {
+  const nodes = state.report?.nodes ?? [];
+  if (node.op === 'BatchNormalization') {
+    return nodes.some((n) => n.op === 'Conv' && n.outputs.some((o) => o.name === node.inputs[0]));
+  }
+  if (node.op !== 'Conv') return false;
+  const out = node.outputs[0]?.name;
+  return nodes.some((n) => n.op === 'BatchNormalization' && n.inputs[0] === out);
+}
+
+// --- Running a fix -----------------------------------------------------------------------------
+
+export interface FixEnvironment {
+  /** The selected device, for fit to device (undefined: none selected). */
+  readonly device?: DeviceProfile;
+  readonly progress?: (message: string, fraction: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface FixOutcome {
+  readonly model: Model;
+  readonly summaries: ChangeSummary[];
+  /** What the text view lists as applied, e.g. "quantize int8 per-channel: conv1". */
+  readonly description: string;
+}
+
+/** Runs a fix on a state with the core engine. Throws CompressionRefusal with the reason. */
+export async function runFix(
+  state: OpenModel,
+  fix: Fix,
+  env: FixEnvironment = {},
+): Promise<FixOutcome> {
+  const loaded = state.loaded;
+  const report = state.report;
+  if (!loaded || !report) {
+    throw new CompressionRefusal(state.error ?? 'the model has no analysis to compress');
+  }
+  const { model, external: ext } = loaded;
+  const single = (summary: ChangeSummary, model: Model): FixOutcome => ({
+    model,
+    summaries: [summary],
+    description: describe(summary),
+  });
+  switch (fix.kind) {
+    case 'quantize': {
+      if (fix.bits !== 'suggested') {
+        const r = quantizeWeights(model, { bits: fix.bits, layers: fix.layers }, ext);
+        return single(r.summary, r.model);
+      }
+      const bitsPerLayer = new Map<string, number>();
+      for (const n of report.nodes) {
+        if (fix.layers && !fix.layers.includes(n.name)) continue;
+        const s = n.suggestedWeightBits;
+        if (n.weightBits === 32 && WEIGHT_OPS.has(n.op) && s !== null && s < 32) {
+          bitsPerLayer.set(n.name, s);
+        }
+      }
+      if (bitsPerLayer.size === 0) {
+        throw new CompressionRefusal('no float layer has a suggested width below 32 bits');
+      }
+      const r = quantizeWeights(
+        model,
+        { bits: 8, bitsPerLayer, layers: [...bitsPerLayer.keys()] },
+        ext,
+      );
+      return single(r.summary, r.model);
+    }
+    case 'prune': {
+      const sparsity = needFraction(fix.sparsity, 'sparsity');
+      const r = pruneUnstructured(
+        model,
+        { sparsity, scope: fix.layers ? 'layer' : 'global', layers: fix.layers },
+        ext,
+      );
+      return single(r.summary, r.model);
+    }
+    case 'removeFilters': {
+      const fraction = needFraction(fix.fraction, 'fraction');
+      const r = pruneFilters(model, { fraction, layers: fix.layers }, ext);
+      return single(r.summary, r.model);
+    }
+    case 'foldBatchNorm': {
+      const r = foldBatchNorm(model, {}, ext);
+      return single(r.summary, r.model);
+    }
+    case 'factorize': {
+      const r = factorizeLowRank(model, { layer: fix.layer, rank: fix.rank }, ext);
+      return single(r.summary, r.model);
+    }
+    case 'fitToDevice':
+      return fitToDevice(state, env);
+  }
+}
+
+function needFraction(value: number | undefined, what: string): number {
+  if (value === undefined || !(value > 0 && value < 1)) {
+    throw new CompressionRefusal(`the ${what} must be between 0 and 1`);
+  }
+  return value;
+}
+
+/**
+ * Sensitivity of every quantizable layer, measured once per state (and kept on it, so the hover
+ * shows it and a second fit doesn't measure again).
+ */
+export async function sensitivityOf(
+  state: OpenModel,
+  env: Pick<FixEnvironment, 'progress' | 'signal'>,
+): Promise<Map<string, LayerSensitivity>> {
+  if (state.sensitivity) return state.sensitivity;
+  if (!state.loaded) throw new CompressionRefusal(state.error ?? 'the model could not be read');
+  const table = await measureSensitivity(state.loaded, {
+    signal: env.signal,
+    onProgress: (done, total, layer) =>
+      env.progress?.(`measuring sensitivity: ${layer} (${done}/${total})`, done / total),
+  });
+  state.sensitivity = new Map(table.map((t) => [t.layer, t]));
+  return state.sensitivity;
+}
+
+async function fitToDevice(state: OpenModel, env: FixEnvironment): Promise<FixOutcome> {
+  const device = env.device;
+  if (!device) {
+    throw new CompressionRefusal('choose a target device first (Model Lens: Select Device)');
+  }
+  const loaded = state.loaded!;
+  const sensitivity = await sensitivityOf(state, env);
+  env.progress?.('planning bit-widths', 1);
+  const plan = planBitsForDevice(loaded, { device, sensitivity: [...sensitivity.values()] });
+  if (!plan.fits) {
+    throw new CompressionRefusal(`cannot fit ${device.name}: ${plan.reason ?? 'no plan fits'}`);
+  }
+  if (plan.bitsPerLayer.size === 0) {
+    throw new CompressionRefusal(`the model already fits ${device.name}`);
+  }
+  const r = quantizeWeights(
+    loaded.model,
+    { bits: 8, bitsPerLayer: plan.bitsPerLayer, layers: [...plan.bitsPerLayer.keys()] },
+    loaded.external,
+  );
+  const widths = [...new Set(plan.bitsPerLayer.values())].sort((a, b) => b - a).join('/');
+  return {
+    model: r.model,
+    summaries: [r.summary],
+    description: `fit to ${device.id}: ${plan.bitsPerLayer.size} layers at ${widths}-bit (predicted output SQNR ${plan.predictedErrorDb.toFixed(1)} dB)`,
+  };
+}
+
+/** "quantize int8 per-channel: conv1, fc" (at most three names). */
+function describe(s: ChangeSummary): string {
+  const names = s.layersTouched;
+  const shown =
+    names.slice(0, 3).join(', ') + (names.length > 3 ? ` and ${names.length - 3} more` : '');
+  return names.length ? `${s.operation}: ${shown}` : s.operation;
+}
+
+/** "weights 1.2 MiB → 310 KiB (−75%), MACs 1.8 G → 1.8 G, 1 layer", for messages and reports. */
+export function summaryLine(s: ChangeSummary): string {
+  const change = s.bytesBefore > 0 ? (s.bytesAfter - s.bytesBefore) / s.bytesBefore : 0;
+  const sign = change <= 0 ? '−' : '+';
+  const macs =
+    s.macsBefore === s.macsAfter
+      ? `MACs unchanged`
+      : `MACs ${formatCount(s.macsBefore)} → ${formatCount(s.macsAfter)}`;
+  const layers = `${s.layersTouched.length} layer${s.layersTouched.length === 1 ? '' : 's'}`;
+  return `weights ${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)} (${sign}${formatPercent(Math.abs(change))}), ${macs}, ${layers}`;
+}
