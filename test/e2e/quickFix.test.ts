@@ -192,7 +192,7 @@ describe('e2e: a quick fix edits, saves and undoes', { skip: missing }, () => {
     await workbench.screenshot('fix-02b-verified');
     assert.match(
       await toast.innerText(),
-      /Quantize .* to int8: quantize int8[^\n]*weights .* → .*output SQNR \d+\.\d dB, top-1 agreement/,
+      /Quantize .* to int8: quantize int8[^\n]*weights .* → .*[Oo]utput SQNR \d+\.\d dB, top-1 agreement/,
     );
     await toast
       .locator(
@@ -201,8 +201,9 @@ describe('e2e: a quick fix edits, saves and undoes', { skip: missing }, () => {
       .first()
       .click();
     await waitForEditorText(page, (t) => t.includes('## Verification'), 20_000);
-    await runCommand(page, 'View: Close Editor');
-    await page.keyboard.press('Escape');
+    await runCommand(page, 'View: Revert and Close Editor');
+    await runCommand(page, 'View: Focus Active Editor Group');
+    await waitForLine(page, (t) => t.includes(`W ${smaller}`), 10_000);
 
     // Save: the file on disk is the quantized model.
     await page.keyboard.press('Control+S');

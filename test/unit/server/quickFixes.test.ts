@@ -11,8 +11,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeFile } from '../../../src/core/analyze';
-import { saveModelFile } from '../../../src/core/onnx/load';
-import { DataType } from '../../../src/core/onnx/types';
+import { withGraph } from '../../../src/core/compress/graphEdit';
+import { loadModelFile, saveModelFile } from '../../../src/core/onnx/load';
+import { tensorNumbers } from '../../../src/core/onnx/tensorData';
+import { DataType, type Tensor } from '../../../src/core/onnx/types';
 import {
   ApplyFixRequest,
   MeasureSensitivityRequest,
@@ -81,6 +83,10 @@ function writeModel(file: string): void {
   );
   b.output(y, DataType.FLOAT, [1, 10]);
   saveModelFile(b.build(), file);
+}
+
+function tensorNumbersAsFloat32(t: Tensor): Float32Array {
+  return Float32Array.from(tensorNumbers(t));
 }
 
 interface Action {
@@ -187,6 +193,59 @@ describe(
       // An editor's save may trim trailing whitespace or add a final newline: still the same state.
       assert.deepEqual(await save(file, `${result.text.trimEnd()}\r\n\r\n`), {});
       assert.equal(analyzeFile(file).nodes.find((n) => n.name === 'conv2')!.weightBits, 8);
+    });
+
+    test('external data stays consistent: a fix saves inline weights, the side file is untouched, undo restores', async () => {
+      const file = path.join(dir, 'ext.onnx');
+      writeModel(file);
+      // Move conv2's weight into a side file, as exporters do for large models.
+      const loaded = loadModelFile(file);
+      const w2 = loaded.model.graph.initializers.find((t) => t.name === 'w2')!;
+      const values = Buffer.from(tensorNumbersAsFloat32(w2).buffer);
+      fs.writeFileSync(path.join(dir, 'ext.weights'), values);
+      const external: Tensor = {
+        extra: [],
+        name: 'w2',
+        dataType: DataType.FLOAT,
+        dims: [...w2.dims],
+        externalEntries: [
+          { extra: [], key: 'location', value: 'ext.weights' },
+          { extra: [], key: 'offset', value: '0' },
+          { extra: [], key: 'length', value: String(values.length) },
+        ],
+        dataLocation: 1,
+        docString: '',
+      };
+      // Without `raw`, the graph is encoded again from its fields (see onnx/types.ts).
+      const { raw: _raw, ...graphFields } = loaded.model.graph;
+      const graph = {
+        ...graphFields,
+        initializers: loaded.model.graph.initializers.map((t) => (t.name === 'w2' ? external : t)),
+      };
+      saveModelFile(withGraph(loaded.model, graph), file);
+      assert.ok(loadModelFile(file).model.graph.initializers.some((t) => t.external));
+      const original = fs.readFileSync(file);
+      const side = fs.readFileSync(path.join(dir, 'ext.weights'));
+
+      const { uri, text } = await session.open(file);
+      const result = await apply(uri, { kind: 'quantize', layers: ['conv2'], bits: 8 });
+      assert.ok('text' in result, JSON.stringify(result));
+      await setText(uri, result.text);
+      assert.deepEqual(await save(file, result.text), {});
+      const saved = analyzeFile(file).nodes.find((n) => n.name === 'conv2')!;
+      assert.equal(saved.weightBits, 8);
+      assert.ok(fs.readFileSync(path.join(dir, 'ext.weights')).equals(side), 'side file untouched');
+      const verified: VerifyFixResult = await session.connection.sendRequest(VerifyFixRequest, {
+        uri,
+        before: result.before,
+        after: result.after,
+      });
+      assert.equal(verified.ok, false);
+      assert.match(verified.line, /external data/);
+      await setText(uri, text);
+      assert.deepEqual(await save(file, text), {});
+      assert.ok(fs.readFileSync(file).equals(original), 'undo + save restores the bytes');
+      assert.equal(analyzeFile(file).nodes.find((n) => n.name === 'conv2')!.weightBits, 32);
     });
 
     test('hand edits match no model: a diagnostic says so, and a save refuses without writing', async () => {
