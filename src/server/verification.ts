@@ -38,7 +38,8 @@ export async function verifyStates(
       '|---|---|',
       ...verificationRows(r).map(([k, v]) => `| ${k.trim()} | ${v} |`),
     ].join('\n');
-    return { ok: true, line, markdown };
+    // NaN: no output was finite, so nothing was shown (the notification becomes a warning).
+    return { ok: !Number.isNaN(r.sqnrDb), line, markdown };
   } catch (e) {
     return { ok: false, line: `not verified: ${(e as Error).message}`, markdown: '' };
   }

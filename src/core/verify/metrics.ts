@@ -8,6 +8,8 @@
  * - top-1 agreement: the fraction of rows (last axis of the first output) whose argmax agrees.
  * A non-finite difference (NaN, or one side infinite) counts as an infinite error, so a model
  * that overflows never looks good; the same non-finite value on both sides counts as equal.
+ * But outputs that are not finite anywhere prove nothing: SQNR and cosine are then NaN ("n/a"),
+ * never "identical" (a broken original, e.g. a negative BatchNorm variance, gives NaN outputs).
  */
 
 export class ErrorAccumulator {
@@ -16,6 +18,8 @@ export class ErrorAccumulator {
   private err2 = 0;
   private dot = 0;
   private maxAbs = 0;
+  private finite = 0;
+  private values = 0;
 
   add(ref: ArrayLike<number>, test: ArrayLike<number>): void {
     let ref2 = 0;
@@ -23,6 +27,7 @@ export class ErrorAccumulator {
     let err2 = 0;
     let dot = 0;
     let maxAbs = this.maxAbs;
+    let finite = 0;
     for (let i = 0; i < ref.length; i++) {
       const r = ref[i];
       const t = test[i];
@@ -31,6 +36,7 @@ export class ErrorAccumulator {
       err2 += d * d;
       if (Math.abs(d) > maxAbs) maxAbs = Math.abs(d);
       if (Number.isFinite(r) && Number.isFinite(t)) {
+        finite++;
         ref2 += r * r;
         test2 += t * t;
         dot += r * t;
@@ -41,10 +47,17 @@ export class ErrorAccumulator {
     this.err2 += err2;
     this.dot += dot;
     this.maxAbs = maxAbs;
+    this.finite += finite;
+    this.values += ref.length;
+  }
+
+  /** No output value was finite on both sides: nothing to measure. */
+  private get unmeasurable(): boolean {
+    return this.values > 0 && this.finite === 0;
   }
 
   get sqnrDb(): number {
-    return sqnrDb(this.ref2, this.err2);
+    return this.unmeasurable ? NaN : sqnrDb(this.ref2, this.err2);
   }
 
   get maxAbsError(): number {
@@ -52,6 +65,7 @@ export class ErrorAccumulator {
   }
 
   get cosine(): number {
+    if (this.unmeasurable) return NaN;
     if (this.ref2 === 0 && this.test2 === 0) return 1;
     if (this.ref2 === 0 || this.test2 === 0) return 0;
     // Rounding can push the ratio a hair past 1 for identical vectors.

@@ -31,6 +31,13 @@ describe('verify metrics', () => {
     assert.equal(same.sqnrDb, Infinity);
   });
 
+  it('outputs that are NaN everywhere measure nothing: n/a, never "identical"', () => {
+    const broken = new ErrorAccumulator();
+    broken.add([NaN, NaN], [NaN, NaN]);
+    assert.ok(Number.isNaN(broken.sqnrDb));
+    assert.ok(Number.isNaN(broken.cosine));
+  });
+
   it('argmax per row over the last axis', () => {
     assert.deepEqual(Array.from(argmaxRows([0, 2, 1, 5, 4, 3], [2, 3])), [1, 0]);
     assert.deepEqual(Array.from(argmaxRows([7], [])), [0]);
