@@ -370,6 +370,7 @@ connection.onRequest(
         device: selectedDevice(),
         progress: progressTo(params.progressId),
         signal: signalOf(token),
+        measured: (s) => store.keepSensitivity(s),
       });
       const next = store.addState(state.path, outcome.model, [...state.fixes, outcome.description]);
       const layer =
@@ -438,6 +439,7 @@ connection.onRequest(
       const table = await sensitivityOf(state, {
         progress: progressTo(params.progressId),
         signal: signalOf(token),
+        measured: (s) => store.keepSensitivity(s),
       });
       return { layers: table.size, seconds: (performance.now() - started) / 1000 };
     } catch (e) {

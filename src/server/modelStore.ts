@@ -9,6 +9,7 @@
  * bytes), with VS Code's own undo stack, dirty marker and save.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
 import { analyzeLoaded, type AnalysisReport, type NodeReport } from '../core/analyze';
@@ -47,6 +48,8 @@ export interface OpenModel {
   linesByNode: Map<string, number>;
   /** Output-level sensitivity per layer name, once measured (hover table, fit to device). */
   sensitivity?: Map<string, LayerSensitivity>;
+  /** For a state read from disk: which file contents it is (the sensitivity cache's key). */
+  readonly stamp?: string;
 }
 
 /** The states of one file: the one read from disk, and those quick fixes made since. */
@@ -82,8 +85,13 @@ export const DEFAULT_SETTINGS: AnalyzerSettings = {
   annotations: { macs: true, weights: true, activations: true, bits: true },
 };
 
+/** Measured sensitivity tables kept for files closed and opened again (ONNX Runtime is slow). */
+const SENSITIVITY_CACHE_SIZE = 8;
+
 export class ModelStore {
   private readonly files = new Map<string, ModelFile>();
+  /** By file stamp (path, size, mtime): survives closing the file, not a change to it. */
+  private readonly sensitivityByStamp = new Map<string, Map<string, LayerSensitivity>>();
   settings: AnalyzerSettings = DEFAULT_SETTINGS;
 
   /** The state on disk, loaded and printed once per path; a bad file gives an explanatory text. */
@@ -98,7 +106,11 @@ export class ModelStore {
   load(file: string): OpenModel {
     let model: OpenModel;
     try {
-      model = this.makeState(file, loadModelFile(file), []);
+      const loaded = loadModelFile(file);
+      const st = fs.statSync(file);
+      const stamp = `${file}\0${st.size}\0${st.mtimeMs}`;
+      model = { ...this.makeState(file, loaded, []), stamp };
+      model.sensitivity = this.sensitivityByStamp.get(stamp);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const text = `# Model Lens could not open ${path.basename(file)}\n# ${message.replace(/\n/g, ' ')}\n`;
@@ -144,6 +156,17 @@ export class ModelStore {
       entry.states.set(key, state);
     }
     return state;
+  }
+
+  /** Remembers a state's measured sensitivity for when its file is opened again unchanged. */
+  keepSensitivity(state: OpenModel): void {
+    if (!state.stamp || !state.sensitivity) return;
+    this.sensitivityByStamp.delete(state.stamp);
+    this.sensitivityByStamp.set(state.stamp, state.sensitivity);
+    for (const key of this.sensitivityByStamp.keys()) {
+      if (this.sensitivityByStamp.size <= SENSITIVITY_CACHE_SIZE) break;
+      this.sensitivityByStamp.delete(key);
+    }
   }
 
   /** After a save: `state` is what the file now holds. */

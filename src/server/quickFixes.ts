@@ -182,6 +182,8 @@ export interface FixEnvironment {
   readonly device?: DeviceProfile;
   readonly progress?: (message: string, fraction: number) => void;
   readonly signal?: AbortSignal;
+  /** Called when a state's sensitivity has just been measured (to cache it). */
+  readonly measured?: (state: OpenModel) => void;
 }
 
 export interface FixOutcome {
@@ -272,7 +274,7 @@ function needFraction(value: number | undefined, what: string): number {
  */
 export async function sensitivityOf(
   state: OpenModel,
-  env: Pick<FixEnvironment, 'progress' | 'signal'>,
+  env: Pick<FixEnvironment, 'progress' | 'signal' | 'measured'>,
 ): Promise<Map<string, LayerSensitivity>> {
   if (state.sensitivity) return state.sensitivity;
   if (!state.loaded) throw new CompressionRefusal(state.error ?? 'the model could not be read');
@@ -282,6 +284,7 @@ export async function sensitivityOf(
       env.progress?.(`measuring sensitivity: ${layer} (${done}/${total})`, done / total),
   });
   state.sensitivity = new Map(table.map((t) => [t.layer, t]));
+  env.measured?.(state);
   return state.sensitivity;
 }
 

@@ -371,6 +371,10 @@ describe(
         await hover(uri, lineOf(text, 'conv2')),
         /Output sensitivity[^]*\| bits \| 8 \| 6 \| 4 \|/,
       );
+      // Measured once: closing and reopening the unchanged file keeps the table.
+      await session.connection.sendNotification('textDocument/didClose', { textDocument: { uri } });
+      await session.open(file);
+      assert.match(await hover(uri, lineOf(text, 'conv2')), /Output sensitivity/);
       const result = await apply(uri, fit.command.arguments[0].fix);
       assert.ok('text' in result, JSON.stringify(result));
       await setText(uri, result.text);
