@@ -4,75 +4,25 @@
  * Needs `bash test/e2e/setup.sh`; skips without it, fails without it under CI.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { formatBytes, formatCount } from '../../src/core/format';
-import { loadModelFile, saveModelFile } from '../../src/core/onnx/load';
-import { DataType } from '../../src/core/onnx/types';
+import { loadModelFile } from '../../src/core/onnx/load';
 import { printModel } from '../../src/core/text/printer';
-import { ModelBuilder } from '../helpers/modelBuilder';
-import { SHARED_MODELS_DIR } from '../helpers/sharedModels';
 import {
   REPO_ROOT,
   openFile,
   runCommand,
-  runtimeMissing,
   startWorkbench,
   waitForEditorText,
   type Page,
   type Workbench,
 } from './harness';
+import { cliAnalyze, e2eMissing, goToLine, placeResnet18 } from './models';
 
-const missing =
-  runtimeMissing() ??
-  (fs.existsSync(path.join(REPO_ROOT, 'dist/extension.js'))
-    ? undefined
-    : 'run `npm run build` first');
-if (missing && process.env.CI) throw new Error(`e2e: ${missing} (CI is set, so this fails)`);
-
-/** resnet18 from ../shared when there, else a small CNN the test builds. */
-function placeModel(workspace: string): string {
-  const shared = path.join(SHARED_MODELS_DIR, 'resnet18.onnx');
-  const target = path.join(workspace, 'resnet18.onnx');
-  if (fs.existsSync(shared)) {
-    fs.copyFileSync(shared, target);
-    return target;
-  }
-  const b = new ModelBuilder({ opset: 13 });
-  let x = b.input('input', DataType.FLOAT, [1, 3, 64, 64]);
-  let channels = 3;
-  for (let i = 0; i < 4; i++) {
-    const w = b.weight(`conv${i}.weight`, [64 * (i + 1), channels, 3, 3]);
-    [x] = b.node('Conv', [x, w], { pads: [1, 1, 1, 1] }, { name: `/conv${i}/Conv` });
-    [x] = b.node('Relu', [x], {}, { name: `/relu${i}/Relu` });
-    channels = 64 * (i + 1);
-  }
-  b.output(x);
-  saveModelFile(b.build(), target);
-  return target;
-}
-
-function cliJson(file: string): {
-  nodes: { name: string; op: string; macs: number; weightBytes: number }[];
-} {
-  return JSON.parse(
-    execFileSync(
-      process.execPath,
-      [path.join(REPO_ROOT, 'dist/cli.js'), 'analyze', file, '--json'],
-      { encoding: 'utf8', maxBuffer: 1 << 26 },
-    ),
-  );
-}
-
-async function goToLine(page: Page, line: number): Promise<void> {
-  await page.keyboard.press('Control+G');
-  await page.waitForSelector('.quick-input-widget', { state: 'visible', timeout: 5_000 });
-  await page.keyboard.insertText(String(line + 1));
-  await page.keyboard.press('Enter');
-}
+const missing = e2eMissing();
 
 async function problemsText(page: Page): Promise<string> {
   await runCommand(page, 'View: Focus Problems (Errors, Warnings, Infos)').catch(() =>
@@ -107,7 +57,7 @@ describe('e2e: a model in the editor', { skip: missing }, () => {
 
   before(async () => {
     workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-e2e-models-'));
-    model = placeModel(workspace);
+    model = placeResnet18(workspace);
     fs.writeFileSync(
       path.join(workspace, 'corrupt.onnx'),
       Buffer.from('definitely not a protobuf model \x00\xff'),
@@ -151,7 +101,7 @@ describe('e2e: a model in the editor', { skip: missing }, () => {
     const { layout } = printModel(loaded.model);
     const convIndex = loaded.model.graph.nodes.findIndex((n) => n.opType === 'Conv');
     const conv = loaded.model.graph.nodes[convIndex];
-    const cli = cliJson(model).nodes.find((n) => n.name === conv.name)!;
+    const cli = cliAnalyze(model).nodes.find((n) => n.name === conv.name)!;
     await goToLine(workbench.page, layout.nodeLines[convIndex]);
     await runCommand(workbench.page, 'Show or Focus Hover');
     const hover = await waitFor(

@@ -5,78 +5,25 @@
  * Needs `bash test/e2e/setup.sh`; skips without it, fails without it under CI.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { formatBytes } from '../../src/core/format';
-import { loadModelFile, saveModelFile } from '../../src/core/onnx/load';
-import { DataType } from '../../src/core/onnx/types';
+import { loadModelFile } from '../../src/core/onnx/load';
 import { printModel } from '../../src/core/text/printer';
-import { ModelBuilder } from '../helpers/modelBuilder';
-import { SHARED_MODELS_DIR } from '../helpers/sharedModels';
 import {
   REPO_ROOT,
   openFile,
   runCommand,
-  runtimeMissing,
   startWorkbench,
   waitForEditorText,
   type Page,
   type Workbench,
 } from './harness';
+import { cliAnalyze, e2eMissing, goToLine, placeResnet18 } from './models';
 
-const missing =
-  runtimeMissing() ??
-  (fs.existsSync(path.join(REPO_ROOT, 'dist/extension.js'))
-    ? undefined
-    : 'run `npm run build` first');
-if (missing && process.env.CI) throw new Error(`e2e: ${missing} (CI is set, so this fails)`);
-
-/** resnet18 from ../shared when there, else a small CNN the test builds. */
-function placeModel(workspace: string): string {
-  const shared = path.join(SHARED_MODELS_DIR, 'resnet18.onnx');
-  const target = path.join(workspace, 'resnet18.onnx');
-  if (fs.existsSync(shared)) {
-    fs.copyFileSync(shared, target);
-    fs.chmodSync(target, 0o644); // the shared original is read-only; this copy gets compressed
-    return target;
-  }
-  const b = new ModelBuilder({ opset: 13 });
-  let x = b.input('input', DataType.FLOAT, [1, 3, 32, 32]);
-  let channels = 3;
-  for (let i = 0; i < 3; i++) {
-    const w = b.weight(`conv${i}.weight`, [32 * (i + 1), channels, 3, 3]);
-    [x] = b.node('Conv', [x, w], { pads: [1, 1, 1, 1] }, { name: `/conv${i}/Conv` });
-    [x] = b.node('Relu', [x], {}, { name: `/relu${i}/Relu` });
-    channels = 32 * (i + 1);
-  }
-  b.output(x);
-  saveModelFile(b.build(), target);
-  return target;
-}
-
-interface CliNode {
-  name: string;
-  op: string;
-  weightBytes: number;
-}
-function cliNodes(file: string): CliNode[] {
-  const out = execFileSync(
-    process.execPath,
-    [path.join(REPO_ROOT, 'dist/cli.js'), 'analyze', file, '--json'],
-    { encoding: 'utf8', maxBuffer: 1 << 26 },
-  );
-  return (JSON.parse(out) as { nodes: CliNode[] }).nodes;
-}
-
-async function goToLine(page: Page, line: number): Promise<void> {
-  await page.keyboard.press('Control+G');
-  await page.waitForSelector('.quick-input-widget', { state: 'visible', timeout: 5_000 });
-  await page.keyboard.insertText(String(line + 1));
-  await page.keyboard.press('Enter');
-}
+const missing = e2eMissing();
 
 /** The text of the editor line the cursor is on, annotations (inlay hints) included. */
 async function currentLine(page: Page): Promise<string> {
@@ -118,7 +65,7 @@ describe('e2e: a quick fix edits, saves and undoes', { skip: missing }, () => {
 
   before(async () => {
     workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-e2e-fix-'));
-    model = placeModel(workspace);
+    model = placeResnet18(workspace);
     workbench = await startWorkbench({
       extensionDir: REPO_ROOT,
       workspaceDir: workspace,
@@ -138,7 +85,7 @@ describe('e2e: a quick fix edits, saves and undoes', { skip: missing }, () => {
     const { layout } = printModel(loaded.model);
     const convIndex = loaded.model.graph.nodes.findIndex((n) => n.opType === 'Conv');
     const conv = loaded.model.graph.nodes[convIndex];
-    const before = cliNodes(model).find((n) => n.name === conv.name)!;
+    const before = cliAnalyze(model).nodes.find((n) => n.name === conv.name)!;
 
     await openFile(page, path.basename(model));
     await waitForEditorText(page, (t) => t.includes('opset_import'), 30_000);
@@ -209,7 +156,7 @@ describe('e2e: a quick fix edits, saves and undoes', { skip: missing }, () => {
     await page.keyboard.press('Control+S');
     const saved = await waitForFile(model, (b) => !b.equals(original), 30_000);
     assert.ok(saved.length < original.length, `${saved.length} < ${original.length}`);
-    const after = cliNodes(model).find((n) => n.name === conv.name)!;
+    const after = cliAnalyze(model).nodes.find((n) => n.name === conv.name)!;
     assert.equal(`${formatBytes(after.weightBytes)}`, smaller);
     assert.ok(after.weightBytes < before.weightBytes / 3);
 

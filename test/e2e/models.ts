@@ -1,0 +1,80 @@
+/**
+ * What the end-to-end tests share besides the workbench (harness.ts): why they can't run here,
+ * the model they open, the CLI's view of it, and moving the cursor to a line.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { saveModelFile } from '../../src/core/onnx/load';
+import { DataType } from '../../src/core/onnx/types';
+import { ModelBuilder } from '../helpers/modelBuilder';
+import { SHARED_MODELS_DIR } from '../helpers/sharedModels';
+import { REPO_ROOT, runtimeMissing, type Page } from './harness';
+
+/**
+ * Why the e2e tests can't run (no runtime from setup.sh, or these build outputs missing), or
+ * undefined. Under CI a missing piece is an error, not a skip.
+ */
+export function e2eMissing(built: readonly string[] = ['dist/extension.js']): string | undefined {
+  const missing =
+    runtimeMissing() ??
+    (built.every((f) => fs.existsSync(path.join(REPO_ROOT, f)))
+      ? undefined
+      : 'run `npm run build` first');
+  if (missing && process.env.CI) throw new Error(`e2e: ${missing} (CI is set, so this fails)`);
+  return missing;
+}
+
+/**
+ * resnet18 from ../shared when there (a writable copy: the original is read-only and the tests
+ * compress it), else a small CNN built here.
+ */
+export function placeResnet18(workspace: string): string {
+  const shared = path.join(SHARED_MODELS_DIR, 'resnet18.onnx');
+  const target = path.join(workspace, 'resnet18.onnx');
+  if (fs.existsSync(shared)) {
+    fs.copyFileSync(shared, target);
+    fs.chmodSync(target, 0o644);
+    return target;
+  }
+  const b = new ModelBuilder({ opset: 13 });
+  let x = b.input('input', DataType.FLOAT, [1, 3, 64, 64]);
+  let channels = 3;
+  for (let i = 0; i < 4; i++) {
+    const w = b.weight(`conv${i}.weight`, [64 * (i + 1), channels, 3, 3]);
+    [x] = b.node('Conv', [x, w], { pads: [1, 1, 1, 1] }, { name: `/conv${i}/Conv` });
+    [x] = b.node('Relu', [x], {}, { name: `/relu${i}/Relu` });
+    channels = 64 * (i + 1);
+  }
+  b.output(x);
+  saveModelFile(b.build(), target);
+  return target;
+}
+
+export interface CliNode {
+  name: string;
+  op: string;
+  macs: number;
+  weightBytes: number;
+}
+
+/** `model-lens analyze FILE --json` from the built CLI. */
+export function cliAnalyze(file: string): {
+  nodes: CliNode[];
+  totals: { peakActivationBytes: number; weightBytes: number; macs: number };
+} {
+  const out = execFileSync(
+    process.execPath,
+    [path.join(REPO_ROOT, 'dist/cli.js'), 'analyze', file, '--json'],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  );
+  return JSON.parse(out);
+}
+
+/** Ctrl+G to a 0-based line of the active editor. */
+export async function goToLine(page: Page, line: number): Promise<void> {
+  await page.keyboard.press('Control+G');
+  await page.waitForSelector('.quick-input-widget', { state: 'visible', timeout: 5_000 });
+  await page.keyboard.insertText(String(line + 1));
+  await page.keyboard.press('Enter');
+}
