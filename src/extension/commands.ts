@@ -11,7 +11,7 @@ import {
   type DevicesResult,
 } from '../shared/protocol';
 import { setDevice } from './config';
-import { showGraphPlaceholder } from './graphPanel';
+import { isModelUri, showGraph } from './graphPanel';
 
 function activeModelEditor(): vscode.TextEditor | undefined {
   const editor = vscode.window.activeTextEditor;
@@ -96,8 +96,9 @@ export function registerCommands(context: vscode.ExtensionContext, client: Langu
     editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenter);
   });
 
-  register('modelLens.showGraph', () => {
-    const editor = activeModelEditor();
-    if (editor) showGraphPlaceholder(context, editor.document.uri);
+  // From the editor title the model's URI comes as the argument; from the palette, the editor.
+  register('modelLens.showGraph', (uri?: vscode.Uri) => {
+    const target = isModelUri(uri) ? uri : activeModelEditor()?.document.uri;
+    if (target) showGraph(context, client, target);
   });
 }

@@ -12,6 +12,7 @@ import {
 } from '../shared/protocol';
 import { createClient } from './client';
 import { registerCommands } from './commands';
+import { registerGraphView } from './graphPanel';
 import { SECTION, readSettings } from './config';
 import { MODEL_EDITOR_VIEW_TYPE, ModelEditorProvider } from './modelEditor';
 import { ModelFileSystem } from './modelText';
@@ -43,6 +44,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   );
   registerCommands(context, client);
   registerFixCommands(context, client);
+  registerGraphView(context, client);
 }
 
 export async function deactivate(): Promise<void> {

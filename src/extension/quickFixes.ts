@@ -20,6 +20,7 @@ import {
   type ProgressParams,
   type VerifyFixResult,
 } from '../shared/protocol';
+import { refreshGraph } from './graphPanel';
 
 type Reporter = (message: string, fraction: number) => void;
 
@@ -207,6 +208,7 @@ export function registerFixCommands(
         );
       return;
     }
+    refreshGraph(editor.document.uri);
     void vscode.window.showInformationMessage(
       `Model Lens: measured the output sensitivity of ${result.layers} layers in ${result.seconds.toFixed(1)} s. Hover a layer to see it.`,
     );

@@ -52,6 +52,7 @@ import {
 } from '../shared/protocol';
 import { BUILTIN_DEVICES } from '../core/devices';
 import { DEFAULT_SETTINGS, ModelStore, type OpenModel } from './modelStore';
+import { registerGraphRequests } from './graphRequests';
 import { annotationParts, layerMarkdown } from './presentation';
 import { codeActionsFor, runFix, sensitivityOf, summaryLine } from './quickFixes';
 import { verifyStates } from './verification';
@@ -449,5 +450,6 @@ connection.onRequest(
   },
 );
 
+registerGraphRequests(connection, modelFor);
 documents.listen(connection);
 connection.listen();
