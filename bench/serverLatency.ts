@@ -25,6 +25,7 @@ async function measure(serverJs: string, original: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-bench-'));
   const file = path.join(dir, path.basename(original));
   fs.copyFileSync(original, file);
+  fs.chmodSync(file, 0o644); // ../shared originals are read-only; the copy gets a quick fix
   const session = await ServerSession.start(serverJs);
   try {
     await session.connection.sendNotification(SettingsNotification, {

@@ -136,6 +136,24 @@ function readElement(dv: DataView, dt: DataType, i: number, name: string): numbe
 const CHUNK_ELEMENTS = 1 << 16;
 
 /**
+ * One aligned scratch chunk, reused across calls: a model's weights are read chunk by chunk
+ * several times (range, quantize, SQNR), and a fresh 256 KiB buffer per tensor and pass adds up
+ * to tens of MiB of garbage that GC frees late, which shows in peak RSS. A nested call (a
+ * visitor that reads another tensor) finds it taken and allocates its own.
+ */
+let spareScratch: Float32Array | undefined;
+
+function withScratch(use: (scratch: Float32Array) => void): void {
+  const scratch = spareScratch ?? new Float32Array(CHUNK_ELEMENTS);
+  spareScratch = undefined;
+  try {
+    use(scratch);
+  } finally {
+    spareScratch = scratch;
+  }
+}
+
+/**
  * Visits the float values of a floating-point tensor in order, in chunks. `start` is the index
  * of the chunk's first element. The chunk array is only valid during the callback.
  */
@@ -160,13 +178,14 @@ export function forEachFloatChunk(
       return;
     }
     // Unaligned payload: copy one chunk at a time into an aligned scratch buffer.
-    const scratch = new Float32Array(CHUNK_ELEMENTS);
-    const scratchBytes = new Uint8Array(scratch.buffer);
-    for (let s = 0; s < n; s += CHUNK_ELEMENTS) {
-      const count = Math.min(CHUNK_ELEMENTS, n - s);
-      scratchBytes.set(raw.subarray(s * 4, (s + count) * 4));
-      visit(scratch.subarray(0, count), s);
-    }
+    withScratch((scratch) => {
+      const scratchBytes = new Uint8Array(scratch.buffer);
+      for (let s = 0; s < n; s += CHUNK_ELEMENTS) {
+        const count = Math.min(CHUNK_ELEMENTS, n - s);
+        scratchBytes.set(raw.subarray(s * 4, (s + count) * 4));
+        visit(scratch.subarray(0, count), s);
+      }
+    });
     return;
   }
   if (
@@ -177,12 +196,13 @@ export function forEachFloatChunk(
   ) {
     // Other float encodings: convert through numbers, one chunk at a time.
     const values = tensorNumbers(t, ext);
-    const scratch = new Float32Array(CHUNK_ELEMENTS);
-    for (let s = 0; s < n; s += CHUNK_ELEMENTS) {
-      const count = Math.min(CHUNK_ELEMENTS, n - s);
-      for (let i = 0; i < count; i++) scratch[i] = values[s + i];
-      visit(scratch.subarray(0, count), s);
-    }
+    withScratch((scratch) => {
+      for (let s = 0; s < n; s += CHUNK_ELEMENTS) {
+        const count = Math.min(CHUNK_ELEMENTS, n - s);
+        for (let i = 0; i < count; i++) scratch[i] = values[s + i];
+        visit(scratch.subarray(0, count), s);
+      }
+    });
     return;
   }
   throw new TensorDataError(`tensor '${t.name}' is ${dtypeName(t.dataType)}, not floating point`);
