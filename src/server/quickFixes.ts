@@ -8,11 +8,12 @@ import type { NodeReport } from '../core/analyze';
 import { measureSensitivity, type LayerSensitivity } from '../core/advisor/sensitivity';
 import { planBitsForDevice } from '../core/advisor/fitPlan';
 import { factorizationCandidates, factorizeLowRank } from '../core/compress/factorize';
-import { foldBatchNorm } from '../core/compress/foldBatchNorm';
+import { foldablePairs, foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
 import { quantizeWeights } from '../core/compress/quantize';
 import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
+import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import type { DeviceProfile } from '../core/devices';
 import { formatBytes, formatCount, formatPercent } from '../core/format';
 import type { Model } from '../core/onnx/types';
@@ -21,9 +22,6 @@ import type { OpenModel } from './modelStore';
 
 /** The client command every fix action runs (it asks for a fraction when the fix needs one). */
 export const APPLY_FIX_COMMAND = 'modelLens.applyFix';
-
-/** Ops whose weights the engine quantizes and prunes (their weight axis is known). */
-const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
 export interface ActionContext {
   readonly uri: string;
@@ -55,7 +53,7 @@ export function codeActionsFor(
     });
   };
 
-  if (node && (node.params > 0 || WEIGHT_OPS.has(node.op))) {
+  if (node && (node.params > 0 || WEIGHT_LAYER_OPS.has(node.op))) {
     const name = node.name;
     const refusal = quantizeRefusal(node);
     const suggested = node.suggestedWeightBits;
@@ -94,11 +92,13 @@ export function codeActionsFor(
       );
     }
   }
-  if (node && hasBatchNormPair(state, node)) {
+  const pair = node && foldPairFor(state, node);
+  if (pair) {
+    add(`Fold ${pair.bn} into ${pair.conv}`, { kind: 'foldBatchNorm', layers: [pair.bn] });
     add('Fold every BatchNormalization into its Conv', { kind: 'foldBatchNorm' });
   }
 
-  const floatLayers = report.nodes.filter((n) => n.weightBits === 32 && WEIGHT_OPS.has(n.op));
+  const floatLayers = report.nodes.filter((n) => n.weightBits === 32 && WEIGHT_LAYER_OPS.has(n.op));
   if (floatLayers.some((n) => n.suggestedWeightBits !== null && n.suggestedWeightBits < 32)) {
     add('Quantize all layers to their suggested widths', { kind: 'quantize', bits: 'suggested' });
   }
@@ -133,7 +133,7 @@ export function codeActionsFor(
 /** Why this layer's weights can't be quantized, in the words a refusal uses. */
 function quantizeRefusal(node: NodeReport): string | undefined {
   if (node.weightBits === null) {
-    return WEIGHT_OPS.has(node.op)
+    return WEIGHT_LAYER_OPS.has(node.op)
       ? `${node.name} has no constant weight to quantize (its weight is computed at run time)`
       : `${node.op} has no known weight axis: Model Lens quantizes the weights of Conv, ConvTranspose, Gemm and MatMul`;
   }
@@ -164,16 +164,16 @@ function candidates(state: OpenModel): ReturnType<typeof factorizationCandidates
   return list;
 }
 
-/** A BatchNormalization line, or a Conv line whose output a BatchNormalization reads. */
-function hasBatchNormPair(state: OpenModel, node: NodeReport): boolean {
-  const nodes = state.report?.nodes ?? [];
-  if (node.op === 'BatchNormalization') {
-    return nodes.some((n) => n.op === 'Conv' && n.outputs.some((o) => o.name === node.inputs[0]));
+/** The Conv → BatchNormalization pair on a Conv or BN line that the engine can fold. */
+function foldPairFor(state: OpenModel, node: NodeReport): { conv: string; bn: string } | undefined {
+  let pairs = foldCache.get(state);
+  if (!pairs) {
+    pairs = state.loaded ? foldablePairs(state.loaded.model) : [];
+    foldCache.set(state, pairs);
   }
-  if (node.op !== 'Conv') return false;
-  const out = node.outputs[0]?.name;
-  return nodes.some((n) => n.op === 'BatchNormalization' && n.inputs[0] === out);
+  return pairs.find((p) => p.conv === node.name || p.bn === node.name);
 }
+const foldCache = new WeakMap<OpenModel, { conv: string; bn: string }[]>();
 
 // --- Running a fix -----------------------------------------------------------------------------
 
@@ -220,7 +220,7 @@ export async function runFix(
       for (const n of report.nodes) {
         if (fix.layers && !fix.layers.includes(n.name)) continue;
         const s = n.suggestedWeightBits;
-        if (n.weightBits === 32 && WEIGHT_OPS.has(n.op) && s !== null && s < 32) {
+        if (n.weightBits === 32 && WEIGHT_LAYER_OPS.has(n.op) && s !== null && s < 32) {
           bitsPerLayer.set(n.name, s);
         }
       }
@@ -249,7 +249,7 @@ export async function runFix(
       return single(r.summary, r.model);
     }
     case 'foldBatchNorm': {
-      const r = foldBatchNorm(model, {}, ext);
+      const r = foldBatchNorm(model, { layers: fix.layers }, ext);
       return single(r.summary, r.model);
     }
     case 'factorize': {

@@ -101,7 +101,7 @@ export type Fix =
   | { readonly kind: 'quantize'; readonly layers?: string[]; readonly bits: number | 'suggested' }
   | { readonly kind: 'prune'; readonly layers?: string[]; readonly sparsity?: number }
   | { readonly kind: 'removeFilters'; readonly layers: string[]; readonly fraction?: number }
-  | { readonly kind: 'foldBatchNorm' }
+  | { readonly kind: 'foldBatchNorm'; readonly layers?: string[] }
   | { readonly kind: 'factorize'; readonly layer: string; readonly rank: number }
   | { readonly kind: 'fitToDevice' };
 

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import { analyzeLoaded } from '../analyze';
 import { quantizeWeights } from '../compress/quantize';
 import { CompressionRefusal } from '../compress/summary';
+import { WEIGHT_LAYER_OPS } from '../cost/weights';
 import { encodeModel } from '../onnx/encode';
 import type { LoadedModel } from '../onnx/load';
 import {
@@ -50,8 +51,6 @@ export interface LayerSensitivity {
 
 export const DEFAULT_SENSITIVITY_BITS: readonly number[] = [8, 6, 4];
 const DEFAULT_SAMPLES = 4;
-/** Same set as quantizeWeights' default layers. */
-const QUANTIZABLE_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
 /** What identifies a file's contents cheaply, for the cache key. */
 export interface FileStamp {
@@ -96,7 +95,7 @@ function abortError(): Error {
 function defaultLayers(loaded: LoadedModel): string[] {
   const report = analyzeLoaded(loaded, { skipBitHints: true });
   return report.nodes
-    .filter((n) => QUANTIZABLE_OPS.has(n.op) && n.weightBits === 32)
+    .filter((n) => WEIGHT_LAYER_OPS.has(n.op) && n.weightBits === 32)
     .map((n) => n.name);
 }
 

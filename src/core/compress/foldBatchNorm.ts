@@ -68,6 +68,20 @@ export function foldBatchNorm(
   );
 }
 
+/**
+ * The Conv → BatchNormalization pairs foldBatchNorm() folds, by node label: what the editor
+ * offers to fold, decided by the same checks as the fold itself.
+ */
+export function foldablePairs(model: Model): { conv: string; bn: string }[] {
+  try {
+    const { pairs } = findPairs(buildGraphView(model.graph), {});
+    return pairs.map((p) => ({ conv: p.convLabel, bn: p.bnLabel }));
+  } catch (e) {
+    if (e instanceof CompressionRefusal) return [];
+    throw e;
+  }
+}
+
 /** The foldable pairs, and why each other BatchNormalization does not fold. */
 function findPairs(
   view: GraphView,

@@ -18,7 +18,7 @@
  * (where the weight is a plain initializer), even when larger.
  */
 import { opsetVersions } from '../onnx/opsets';
-import { mainWeight } from '../cost/weights';
+import { mainWeight, WEIGHT_LAYER_OPS } from '../cost/weights';
 import { weightOrigin } from '../cost/weightOrigin';
 import { buildGraphView, nodeLabel, type GraphView } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
@@ -39,9 +39,6 @@ export interface PruneOptions {
   /** How pruned initializers are stored (see the file comment); default 'auto'. */
   storage?: 'dense' | 'sparse' | 'auto';
 }
-
-/** Ops pruned by default (explicitly named layers may be any op mainWeight() knows). */
-const DEFAULT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
 /** Bytes per kept element in a sparse initializer: float32 value + int64 linear index. */
 const SPARSE_BYTES_PER_VALUE = 4 + 8;
@@ -141,7 +138,7 @@ function planTargets(
   const targets = new Map<string, PruneTarget>();
   view.order.forEach((node, i) => {
     const label = labels[i];
-    if (requested ? !requested.has(label) : !DEFAULT_OPS.has(node.opType)) return;
+    if (requested ? !requested.has(label) : !WEIGHT_LAYER_OPS.has(node.opType)) return;
     const found = inspectLayer(node, label, view, shapes);
     if (typeof found === 'string') {
       if (requested) throw new CompressionRefusal(found);

@@ -7,7 +7,7 @@
  * float initializer (or Constant node) it replaces is gone, so the file shrinks.
  */
 import { opsetVersions } from '../onnx/opsets';
-import { mainWeight } from '../cost/weights';
+import { mainWeight, WEIGHT_LAYER_OPS } from '../cost/weights';
 import { weightOrigin } from '../cost/weightOrigin';
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
@@ -45,9 +45,6 @@ export interface QuantizeOptions {
   /** Bits per node, overriding `bits`. */
   bitsPerLayer?: ReadonlyMap<string, number>;
 }
-
-/** Ops quantized by default (explicitly named layers may be any op mainWeight() knows). */
-const DEFAULT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
 /** A layer whose main weight can be quantized. */
 interface Layer {
@@ -175,7 +172,7 @@ function planWeights(
   let skipped = 0;
   view.order.forEach((node, i) => {
     const label = labels[i];
-    if (requested ? !requested.has(label) : !DEFAULT_OPS.has(node.opType)) return;
+    if (requested ? !requested.has(label) : !WEIGHT_LAYER_OPS.has(node.opType)) return;
     const layer = inspectLayer(node, label, view, shapes);
     if (typeof layer !== 'string') layers.push(layer);
     else if (requested) throw new CompressionRefusal(layer);

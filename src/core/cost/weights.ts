@@ -69,6 +69,18 @@ export function weightInputIndices(
 }
 
 /**
+ * The layers compression works on when none are named (quantize, prune, sensitivity, the editor's
+ * quick fixes): the linear ops whose weight axis mainWeight() knows and that carry the bulk of a
+ * model's weights. Named layers may be any op mainWeight() knows.
+ */
+export const WEIGHT_LAYER_OPS: ReadonlySet<string> = new Set([
+  'Conv',
+  'ConvTranspose',
+  'Gemm',
+  'MatMul',
+]);
+
+/**
  * The main weight of a layer (the one whose precision we advise on), and the axis of its output
  * channels, as per-channel quantization needs (conventions.md "Compression formats").
  */

@@ -277,6 +277,13 @@ describe(
       const bn = await actions(uri, lineOf(text, 'bn1'));
       const fold = bn.find((a) => a.title === 'Fold every BatchNormalization into its Conv');
       assert.ok(fold?.command);
+      assert.ok(bn.some((a) => a.title === 'Fold bn1 into conv1'));
+      const fc = await actions(uri, lineOf(text, 'fc'));
+      const factor = fc.find((a) => a.title.startsWith('Factorize fc at rank 3'));
+      assert.ok(factor?.command, fc.map((a) => a.title).join(' | '));
+      const factored = await apply(uri, factor.command.arguments[0].fix);
+      assert.ok('text' in factored, JSON.stringify(factored));
+      assert.match(factored.summary[0], /factoriz/i);
       const folded = await apply(uri, fold.command.arguments[0].fix);
       assert.ok('text' in folded, JSON.stringify(folded));
       assert.doesNotMatch(folded.text, /= BatchNormalization/, 'the BN node is gone');
