@@ -6,8 +6,9 @@
  */
 import type { AnalysisReport, NodeReport, OutputReport } from '../core/analyze';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
-import { formatBytes, formatCount, formatPercent, formatSeconds } from '../core/format';
+import { formatBytes, formatCount } from '../core/format';
 import { buildViewModel, type ViewItem } from '../core/graph/view';
+import { layerRows, sqnrCurve } from './presentation';
 import type {
   FoldedGroup,
   GraphData,
@@ -172,28 +173,19 @@ function nodeFigures(
   const rows: [string, string][] = [
     ['op', n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op}` : n.op],
     ['outputs', n.outputs.map((o) => `${o.dtype} ${shapeText(o)}`).join(', ') || '—'],
-    ['MACs', `${formatCount(n.macs)} (${formatPercent(n.share.macs)} of the model)`],
-    ['FLOPs · BOPs', `${formatCount(n.flops)} · ${formatCount(n.bops)}`],
-    ['parameters', `${formatCount(n.params)} (${formatPercent(n.share.params)})`],
-    ['weight memory', formatBytes(n.weightBytes)],
+    ...layerRows(n, report),
+    ['weight bits', bitsLabel(n)],
   ];
-  if (n.suggestedWeightBytes !== null && n.suggestedWeightBits !== n.weightBits)
-    rows.push([`at ${n.suggestedWeightBits}-bit (suggested)`, formatBytes(n.suggestedWeightBytes)]);
-  rows.push(['feature maps (in + out)', formatBytes(n.activationBytes)]);
-  rows.push(['weight bits', bitsLabel(n)]);
   if (n.weightSqnrDb) {
-    const curve = Object.entries(n.weightSqnrDb)
-      .sort((a, b) => Number(b[0]) - Number(a[0]))
-      .map(([bits, db]) => `${bits} b ${Number.isFinite(db) ? db.toFixed(1) : '∞'} dB`)
-      .join(' · ');
-    rows.push([`weight SQNR (target ${report.errorTargetDb} dB)`, curve]);
+    rows.push([
+      `weight SQNR (target ${report.errorTargetDb} dB)`,
+      sqnrCurve(n.weightSqnrDb, report.errorTargetDb),
+    ]);
   }
   rows.push([
     `output SQNR @${SENSITIVITY_BITS} b`,
     sqnr !== null ? `${sqnr.toFixed(1)} dB` : measured ? '—' : 'not measured',
   ]);
-  if (report.device && n.latencySeconds !== undefined)
-    rows.push([`latency on ${report.device.id}`, `~${formatSeconds(n.latencySeconds)}`]);
   return rows;
 }
 

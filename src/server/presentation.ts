@@ -54,17 +54,14 @@ function escapeMarkdown(text: string): string {
 }
 
 /**
- * The hover: every figure of the layer, the device estimates, why we suggest its width, and the
- * measured output sensitivity once it has been measured.
+ * A layer's figures as label → value rows, the same in the hover and the graph's side panel.
+ * `escape` makes a model string (the device id) safe for where the rows go.
  */
-export function layerMarkdown(
+export function layerRows(
   n: NodeReport,
   report: AnalysisReport,
-  sensitivity?: LayerSensitivity,
-): string {
-  const out = n.outputs
-    .map((o) => `${o.dtype} ${o.shape ? `[${o.shape.join('×')}]` : '[?]'}`)
-    .join(', ');
+  escape: (text: string) => string = (t) => t,
+): [string, string][] {
   const rows: [string, string][] = [
     ['MACs', `${formatCount(n.macs)} (${formatPercent(n.share.macs)} of the model)`],
     ['FLOPs · BOPs', `${formatCount(n.flops)} · ${formatCount(n.bops)}`],
@@ -81,10 +78,37 @@ export function layerMarkdown(
   rows.push(['feature maps (in + out)', formatBytes(n.activationBytes)]);
   if (report.device && n.latencySeconds !== undefined) {
     rows.push([
-      `on ${escapeMarkdown(report.device.id)}`,
+      `on ${escape(report.device.id)}`,
       `~${formatSeconds(n.latencySeconds)} · ~${formatJoules(n.energyJoules ?? 0)}`,
     ]);
   }
+  return rows;
+}
+
+/** "8 b: 41.2 dB ✓ · 6 b: 29.9 dB · …", widest first; ✓ where the target is met. */
+export function sqnrCurve(sqnrByBits: Record<string, number>, targetDb: number): string {
+  return Object.entries(sqnrByBits)
+    .sort((a, b) => Number(b[0]) - Number(a[0]))
+    .map(
+      ([bits, db]) =>
+        `${bits} b: ${Number.isFinite(db) ? db.toFixed(1) : '∞'} dB${db >= targetDb ? ' ✓' : ''}`,
+    )
+    .join(' · ');
+}
+
+/**
+ * The hover: every figure of the layer, the device estimates, why we suggest its width, and the
+ * measured output sensitivity once it has been measured.
+ */
+export function layerMarkdown(
+  n: NodeReport,
+  report: AnalysisReport,
+  sensitivity?: LayerSensitivity,
+): string {
+  const out = n.outputs
+    .map((o) => `${o.dtype} ${o.shape ? `[${o.shape.join('×')}]` : '[?]'}`)
+    .join(', ');
+  const rows = layerRows(n, report, escapeMarkdown);
   const lines = [
     `**${escapeMarkdown(n.op)}** \`${n.name.replace(/`/g, "'")}\` → ${escapeMarkdown(out)}`,
     '',
@@ -93,17 +117,9 @@ export function layerMarkdown(
     ...rows.map(([k, v]) => `| ${k} | ${v} |`),
   ];
   if (n.weightSqnrDb) {
-    const target = report.errorTargetDb;
-    const curve = Object.entries(n.weightSqnrDb)
-      .sort((a, b) => Number(b[0]) - Number(a[0]))
-      .map(
-        ([bits, db]) =>
-          `${bits} b: ${Number.isFinite(db) ? db.toFixed(1) : '∞'} dB${db >= target ? ' ✓' : ''}`,
-      )
-      .join(' · ');
     lines.push(
       '',
-      `**Why ${n.suggestedWeightBits}-bit:** weight SQNR per output channel (target ${target} dB): ${curve}`,
+      `**Why ${n.suggestedWeightBits}-bit:** weight SQNR per output channel (target ${report.errorTargetDb} dB): ${sqnrCurve(n.weightSqnrDb, report.errorTargetDb)}`,
     );
   }
   if (sensitivity) lines.push('', ...sensitivityTable(sensitivity));
