@@ -78,7 +78,7 @@ function modelFor(uri: string): OpenModel | undefined {
   const doc = documents.get(uri);
   if (!doc) return store.get(pathOf(uri));
   const known = stateOfDocument.get(uri);
-  if (known && known.version === doc.version && known.state) return known.state;
+  if (known && known.version === doc.version) return known.state;
   const state = store.stateFor(pathOf(uri), doc.getText());
   stateOfDocument.set(uri, { version: doc.version, state });
   return state;
