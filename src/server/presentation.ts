@@ -4,6 +4,7 @@
  */
 import type { AnalysisReport, NodeReport } from '../core/analyze';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
+import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import {
   formatBytes,
   formatCount,
@@ -123,6 +124,12 @@ export function layerMarkdown(
     );
   }
   if (sensitivity) lines.push('', ...sensitivityTable(sensitivity));
+  else if (n.weightBits === 32 && WEIGHT_LAYER_OPS.has(n.op)) {
+    lines.push(
+      '',
+      '**Output sensitivity:** not measured yet (run **Model Lens: Measure Layer Sensitivity**, or the fit-to-device quick fix).',
+    );
+  }
   lines.push(
     '',
     '_MACs: multiply-accumulates of linear layers (Conv: outputs × Cin/groups × kernel). FLOPs = 2 × MACs + elementwise. Feature maps: non-constant inputs + outputs. Symbolic dims count as 1._',

@@ -368,6 +368,10 @@ describe(
       const offered = await actions(uri, lineOf(text, 'conv2'));
       const fit = offered.find((a) => a.title.startsWith('Fit the model to Small MCU'));
       assert.ok(fit?.command, offered.map((a) => a.title).join(' | '));
+      assert.match(
+        await hover(uri, lineOf(text, 'conv2')),
+        /Output sensitivity:\*\* not measured yet/,
+      );
       const measured: { layers: number; error?: string } = await session.connection.sendRequest(
         MeasureSensitivityRequest,
         { uri },
