@@ -350,6 +350,8 @@ describe('e2e: the graph view', { skip: missing }, () => {
     const page = workbench.page;
     await openGraph(page, resnet);
     const frame = webview(page);
+    // A tall graph opens at a readable zoom on its top; Fit brings every node into view.
+    await frame.locator('vscode-button:has-text("Fit")').first().click();
     await frame.locator('g.node[data-op="Conv"]').nth(3).click();
     const selected = await frame.locator('g.node.selected').getAttribute('data-id');
     const metric = frame.locator('vscode-single-select.metric');

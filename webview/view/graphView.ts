@@ -37,6 +37,15 @@ export interface GraphViewEvents {
   transformChanged(t: d3.ZoomTransform): void;
 }
 
+/** Below this zoom node labels are too small to read. */
+const READABLE_ZOOM = 0.5;
+/**
+ * Up to this many drawn nodes an unreadable fit opens at READABLE_ZOOM instead (a ResNet in a
+ * side panel). A mid-size graph, all in SVG with its text shown, would pan at 50 ms frames
+ * (bench: ~800 nodes), so it opens fitted, text hidden, like an overview.
+ */
+const READABLE_OPEN_LIMIT = 300;
+
 export class GraphView {
   readonly svg: d3.Selection<SVGSVGElement, unknown, null, undefined>;
   private readonly canvas: HTMLCanvasElement;
@@ -163,15 +172,25 @@ export class GraphView {
   }
 
   /**
-   * Small graphs are fitted; a big one fitted is a smear of pixels, so it opens at a readable
-   * zoom on its first nodes (Fit still shows the whole).
+   * A graph that reads when fitted is fitted. A small but tall one fitted is a smear of pixels (a
+   * ResNet in a side panel), and a culled big one too, so they open at the width that fits, but
+   * no smaller than a readable zoom, on their first nodes; Fit still shows the whole.
    */
   initialView(): void {
-    if (!this.culled) return this.fit();
+    const bounds = this.bounds();
+    if (!bounds) return;
+    const { width, height } = this.size;
+    const fitted = 0.95 * Math.min(width / bounds.width, height / bounds.height);
+    if (!this.culled && (fitted >= READABLE_ZOOM || this.placed.length > READABLE_OPEN_LIMIT)) {
+      return this.fit();
+    }
+    const k = Math.min(1, Math.max(READABLE_ZOOM, (0.95 * width) / bounds.width));
     const first = this.placed.reduce((a, b) => (b.y < a.y || (b.y === a.y && b.x < a.x) ? b : a));
-    const k = 0.8;
-    const x = this.size.width / 2 - (first.x + first.width / 2) * k;
-    this.svg.call(this.zoom.transform, d3.zoomIdentity.translate(x, 20 - first.y * k).scale(k));
+    const x =
+      bounds.width * k <= width
+        ? (width - bounds.width * k) / 2 - bounds.x * k
+        : width / 2 - (first.x + first.width / 2) * k;
+    this.svg.call(this.zoom.transform, d3.zoomIdentity.translate(x, 48 - first.y * k).scale(k));
   }
 
   zoomBy(factor: number): void {
