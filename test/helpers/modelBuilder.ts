@@ -144,6 +144,24 @@ export class ModelBuilder {
     };
   }
 
+  /**
+   * The usual classifier head on a [1, C, H, W] feature map: GlobalAveragePool 'pool' → Flatten
+   * 'flat' (output 'features') → Gemm 'fc' (weight 'fc' [classes, C], transB, output 'logits'),
+   * declared as the graph output [1, classes]. Returns 'logits'.
+   */
+  classifierHead(x: string, channels: number, classes = 10): string {
+    const [p] = this.node('GlobalAveragePool', [x], {}, { name: 'pool' });
+    const [f] = this.node('Flatten', [p], {}, { name: 'flat', outputs: ['features'] });
+    const [y] = this.node(
+      'Gemm',
+      [f, this.weight('fc', [classes, channels])],
+      { transB: 1 },
+      { name: 'fc', outputs: ['logits'] },
+    );
+    this.output(y, DataType.FLOAT, [1, classes]);
+    return y;
+  }
+
   build(): Model {
     return {
       extra: [],

@@ -43,15 +43,7 @@ describe(
         { name: 'bn' },
       );
       const [r] = b.node('Relu', [bn], {}, { name: 'relu' });
-      const [p] = b.node('GlobalAveragePool', [r], {}, { name: 'pool' });
-      const [f] = b.node('Flatten', [p], {}, { name: 'flat' });
-      const [y] = b.node(
-        'Gemm',
-        [f, b.weight('fc', [10, 16])],
-        { transB: 1 },
-        { name: 'fc', outputs: ['logits'] },
-      );
-      b.output(y, DataType.FLOAT, [1, 10]);
+      b.classifierHead(r, 16);
       model = path.join(dir, 'net.onnx');
       saveModelFile(b.build(), model);
     });

@@ -45,15 +45,7 @@ describe(
         { name: 'conv' },
       );
       const [r] = b.node('Relu', [c], {}, { name: 'relu', outputs: ['relu_out'] });
-      const [p] = b.node('GlobalAveragePool', [r], {}, { name: 'pool' });
-      const [f] = b.node('Flatten', [p], {}, { name: 'flat', outputs: ['features'] });
-      const [y] = b.node(
-        'Gemm',
-        [f, b.weight('fc', [10, 8])],
-        { transB: 1 },
-        { name: 'fc', outputs: ['logits'] },
-      );
-      b.output(y, DataType.FLOAT, [1, 10]);
+      b.classifierHead(r, 8);
       model = path.join(dir, 'net.onnx');
       saveModelFile(b.build(), model);
     });

@@ -70,18 +70,7 @@ function writeModel(file: string): void {
       outputs: ['m'],
     },
   );
-  const [p] = b.node('GlobalAveragePool', [m], {}, { name: 'pool', outputs: ['p'] });
-  const [f] = b.node('Flatten', [p], {}, { name: 'flatten', outputs: ['f'] });
-  const [y] = b.node(
-    'Gemm',
-    [f, b.weight('fc', [10, 16])],
-    { transB: 1 },
-    {
-      name: 'fc',
-      outputs: ['logits'],
-    },
-  );
-  b.output(y, DataType.FLOAT, [1, 10]);
+  b.classifierHead(m, 16);
   saveModelFile(b.build(), file);
 }
 
