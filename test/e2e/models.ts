@@ -27,7 +27,7 @@ export function e2eMissing(built: readonly string[] = ['dist/extension.js']): st
 
 /**
  * resnet18 from ../shared when there (a writable copy: the original is read-only and the tests
- * compress it), else a small CNN built here.
+ * compress it), else a small CNN built here, with one weight behind an Identity as in ResNet-18.
  */
 export function placeResnet18(workspace: string): string {
   const shared = path.join(SHARED_MODELS_DIR, 'resnet18.onnx');
@@ -41,7 +41,9 @@ export function placeResnet18(workspace: string): string {
   let x = b.input('input', DataType.FLOAT, [1, 3, 64, 64]);
   let channels = 3;
   for (let i = 0; i < 4; i++) {
-    const w = b.weight(`conv${i}.weight`, [64 * (i + 1), channels, 3, 3]);
+    let w = b.weight(`conv${i}.weight`, [64 * (i + 1), channels, 3, 3]);
+    // As torch.onnx exports shared weights: through an Identity (the graph view folds it).
+    if (i === 1) [w] = b.node('Identity', [w], {}, { name: `/conv${i}/weight/Identity` });
     [x] = b.node('Conv', [x, w], { pads: [1, 1, 1, 1] }, { name: `/conv${i}/Conv` });
     [x] = b.node('Relu', [x], {}, { name: `/relu${i}/Relu` });
     channels = 64 * (i + 1);
