@@ -15,7 +15,15 @@ import { quantizeActivations } from '../core/compress/quantizeActivations';
 import type { ChangeSummary } from '../core/compress/summary';
 import { VerifyError } from '../core/verify';
 import { formatBytes, formatCount } from '../core/format';
-import { loadModelFile, saveModelFile } from '../core/onnx/load';
+import { loadModelFile, saveModelFile, type LoadedModel } from '../core/onnx/load';
+import { encodeModel } from '../core/onnx/encode';
+import {
+  externalDataBytes,
+  hasExternalData,
+  inlineExternalData,
+  PROTOBUF_LIMIT_BYTES,
+  writeWithSideFile,
+} from '../core/onnx/relocate';
 import type { Model } from '../core/onnx/types';
 import { UsageError, type CompressRequest } from './args';
 
@@ -37,21 +45,35 @@ export function quantizeSpec(text: string): Pick<QuantizeOptions, 'bits' | 'sign
   return spec;
 }
 
+/**
+ * Writes the compressed model. A model that keeps weights in side files stays that way next to
+ * the original (the untouched side files are shared, as before); written anywhere else it
+ * becomes self-contained when it fits in one protobuf, else it gets one side file of its own.
+ * Returns a note on what was done with the external data, if any.
+ */
+function writeCompressed(model: Model, loaded: LoadedModel, output: string): string | undefined {
+  const sameFolder =
+    loaded.path !== undefined && path.dirname(path.resolve(output)) === path.dirname(loaded.path);
+  if (sameFolder || !hasExternalData(model)) {
+    saveModelFile(model, output);
+    return undefined;
+  }
+  const external = externalDataBytes(model, loaded.external);
+  // The model's own bytes (structure and inline payloads) plus what moves in.
+  if (external + encodeModel(model).length < PROTOBUF_LIMIT_BYTES) {
+    saveModelFile(inlineExternalData(model, loaded.external), output);
+    return `external data (${formatBytes(external)}) written into the model: it is self-contained`;
+  }
+  writeWithSideFile(model, loaded.external, output);
+  return `external data (${formatBytes(external)}) written to ${path.basename(output)}.data next to it`;
+}
+
 export async function compressCommand(
   input: string,
   request: CompressRequest,
   json: boolean,
 ): Promise<number> {
   const loaded = loadModelFile(input);
-  const hasExternal = loaded.model.graph.initializers.some((t) => t.external);
-  if (
-    hasExternal &&
-    path.dirname(path.resolve(request.output)) !== path.dirname(path.resolve(input))
-  ) {
-    throw new UsageError(
-      'a model with external data must be written next to the original (its side files stay where they are)',
-    );
-  }
   const ext = loaded.external;
   const layers = request.layers;
   type Step = (m: Model) => { model: Model; summary: ChangeSummary };
@@ -93,7 +115,8 @@ export async function compressCommand(
     model = result.model;
     summaries.push(result.summary);
   }
-  saveModelFile(model, request.output);
+  const written = writeCompressed(model, loaded, request.output);
+  if (written) summaries[summaries.length - 1]?.notes.push(written);
   if (json) {
     process.stdout.write(
       `${JSON.stringify({ output: path.resolve(request.output), steps: summaries })}\n`,

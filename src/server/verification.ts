@@ -5,6 +5,7 @@
  */
 import type { LoadedModel } from '../core/onnx/load';
 import { encodeModel } from '../core/onnx/encode';
+import { externalDataBytes, inlineExternalData, PROTOBUF_LIMIT_BYTES } from '../core/onnx/relocate';
 import { verifyModels } from '../core/verify';
 import { formatAgreement, formatDb, sampleSource, verificationRows } from '../core/verify/summary';
 import type { VerifyFixResult } from '../shared/protocol';
@@ -16,17 +17,22 @@ export async function verifyStates(
   before: LoadedModel,
   after: LoadedModel,
 ): Promise<VerifyFixResult> {
-  // ONNX Runtime reads external data relative to a model file; these states live in memory.
-  const external = [before, after].some((l) => l.model.graph.initializers.some((t) => t.external));
-  if (external) {
+  // ONNX Runtime reads external data relative to a model file, and these states live in memory:
+  // hand it self-contained copies, which fit in one protobuf below 2 GiB.
+  const tooLarge = [before, after].some(
+    (l) => externalDataBytes(l.model, l.external) + l.fileBytes >= PROTOBUF_LIMIT_BYTES,
+  );
+  if (tooLarge) {
     return {
       ok: false,
-      line: 'not verified: the model keeps weights in external data files, which ONNX Runtime reads only next to a saved model; save, then run `model-lens verify ORIGINAL SAVED`',
+      line: 'not verified: with its external data the model exceeds 2 GiB, which ONNX Runtime reads only next to a saved model; save, then run `model-lens verify ORIGINAL SAVED`',
       markdown: '',
     };
   }
+  const selfContained = (l: LoadedModel): Uint8Array =>
+    encodeModel(inlineExternalData(l.model, l.external));
   try {
-    const r = await verifyModels(encodeModel(before.model), encodeModel(after.model), {
+    const r = await verifyModels(selfContained(before), selfContained(after), {
       samples: SAMPLES,
     });
     const source = sampleSource(r);

@@ -21,14 +21,18 @@ const MAX_WHOLE_FILE_BYTES = 2 ** 31 - 1;
 
 export class ExternalData {
   private readonly files = new Map<string, { size: number; bytes?: Uint8Array }>();
+  private allowedDirs: string[] | undefined;
 
   /**
    * @param baseDir the model's folder; locations are relative to it (ONNX external data spec).
    * @param maxWholeFileBytes side files above this are read per tensor (lowered in tests).
+   * @param modelFile the model's path: when it is itself a link (a Hugging Face cache snapshot
+   *   links every file into `blobs/`), side files may also lie in its real folder.
    */
   constructor(
     readonly baseDir: string | undefined,
     private readonly maxWholeFileBytes = MAX_WHOLE_FILE_BYTES,
+    private readonly modelFile?: string,
   ) {}
 
   /** Checks that the reference names an existing file and a range inside it, without reading. */
@@ -67,6 +71,12 @@ export class ExternalData {
     return out;
   }
 
+  /**
+   * The side file's path, checked to stay inside the model's folder: the location must be
+   * relative without `..` leaving the folder, and its real path (symlinks followed) must still be
+   * inside the folder's real path. A crafted model could otherwise read any file the user can
+   * (`side.bin -> /etc/passwd`, the class of ONNX's CVE-2024-27318 / CVE-2024-5187).
+   */
   private resolve(ref: ExternalDataRef, tensorName: string): string {
     if (this.baseDir === undefined) {
       throw new ExternalDataError(
@@ -79,13 +89,28 @@ export class ExternalData {
       );
     }
     const full = path.resolve(this.baseDir, ref.location);
-    const rel = path.relative(this.baseDir, full);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    if (!isInside(this.baseDir, full)) {
       throw new ExternalDataError(
         `tensor '${tensorName}': external data location '${ref.location}' points outside the model's folder`,
       );
     }
-    return full;
+    let real: string;
+    try {
+      real = fs.realpathSync(full);
+    } catch {
+      // A missing file (or a dangling link) is reported by stat() with the usual message.
+      return full;
+    }
+    this.allowedDirs ??= [
+      realPathOr(this.baseDir),
+      ...(this.modelFile ? [path.dirname(realPathOr(this.modelFile))] : []),
+    ];
+    if (!this.allowedDirs.some((dir) => isInside(dir, real))) {
+      throw new ExternalDataError(
+        `tensor '${tensorName}': external data file '${ref.location}' is a link to a file outside the model's folder; refused`,
+      );
+    }
+    return real;
   }
 
   private stat(ref: ExternalDataRef, tensorName: string): { size: number; bytes?: Uint8Array } {
@@ -106,6 +131,19 @@ export class ExternalData {
       this.files.set(full, file);
     }
     return file;
+  }
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+}
+
+function realPathOr(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return path.resolve(file);
   }
 }
 

@@ -60,7 +60,7 @@ export function parseModelBytes(bytes: Uint8Array, baseDir?: string, file?: stri
     }
     throw e;
   }
-  const external = new ExternalData(baseDir);
+  const external = new ExternalData(baseDir, undefined, file);
   checkExternalData(model, external, label);
   return { path: file, fileBytes: bytes.length, model, external };
 }

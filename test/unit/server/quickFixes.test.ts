@@ -184,7 +184,7 @@ describe(
       assert.equal(analyzeFile(file).nodes.find((n) => n.name === 'conv2')!.weightBits, 8);
     });
 
-    test('external data stays consistent: a fix saves inline weights, the side file is untouched, undo restores', async () => {
+    test('external data stays consistent: a fix saves inline weights, the side file is untouched, the fix verifies, undo restores', async () => {
       const file = path.join(dir, 'ext.onnx');
       writeModel(file);
       // Move conv2's weight into a side file, as exporters do for large models.
@@ -229,8 +229,9 @@ describe(
         before: result.before,
         after: result.after,
       });
-      assert.equal(verified.ok, false);
-      assert.match(verified.line, /external data/);
+      // Verified on self-contained copies: ONNX Runtime has no folder to read side files from.
+      assert.equal(verified.ok, true, verified.line);
+      assert.match(verified.line, /output SQNR \d+\.\d dB/);
       await setText(uri, text);
       assert.deepEqual(await save(file, text), {});
       assert.ok(fs.readFileSync(file).equals(original), 'undo + save restores the bytes');
