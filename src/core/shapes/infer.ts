@@ -9,7 +9,7 @@
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { attributeString } from '../onnx/decode';
 import type { ExternalData } from '../onnx/externalData';
-import { isFloatType } from '../onnx/dtype';
+import { dtypeName, isFloatType } from '../onnx/dtype';
 import { elementCount, tensorNumbers } from '../onnx/tensorData';
 import {
   DataType,
@@ -66,6 +66,21 @@ const NONDETERMINISTIC = new Set([
   'Dropout',
 ]);
 
+/** What one inference run keeps besides its result. */
+interface RunOptions extends InferOptions {
+  /**
+   * False when --input changes a concrete dim the model declares for an input: the exporter's
+   * declared shapes were computed for other input sizes, so their numbers are not merged (a
+   * declared type still stands in for a tensor we know nothing about, as before).
+   */
+  readonly trustDeclaredDims: boolean;
+  /** Disagreements between declared and inferred types reported so far (they are capped). */
+  readonly conflicts: { count: number };
+}
+
+/** At most this many declared-versus-inferred disagreements are listed one by one. */
+const MAX_CONFLICT_DIAGNOSTICS = 20;
+
 export function inferShapes(view: GraphView, options: InferOptions): ShapeInference {
   const state: ShapeInference = {
     types: new Map(),
@@ -74,8 +89,33 @@ export function inferShapes(view: GraphView, options: InferOptions): ShapeInfere
     diagnostics: [],
   };
   seedGraphInputs(view, options, state);
-  runGraph(view, options, state, new Set());
+  const run: RunOptions = {
+    ...options,
+    trustDeclaredDims: !overridesDeclaredInputs(view, options),
+    conflicts: { count: 0 },
+  };
+  runGraph(view, run, state, new Set());
+  if (run.conflicts.count > MAX_CONFLICT_DIAGNOSTICS) {
+    state.diagnostics.push({
+      severity: 'warning',
+      message: `${run.conflicts.count - MAX_CONFLICT_DIAGNOSTICS} more tensors whose declared type disagrees with the inferred one (the inferred types are kept)`,
+    });
+  }
   return state;
+}
+
+/** True when a --input shape differs from a concrete dim (or the rank) the model declares. */
+function overridesDeclaredInputs(view: GraphView, options: InferOptions): boolean {
+  if (!options.inputShapes) return false;
+  return view.graph.inputs.some((input) => {
+    const fixed = options.inputShapes?.get(input.name);
+    const shape = input.type?.kind === 'tensor' ? input.type.shape : undefined;
+    if (!fixed || !shape) return false;
+    return (
+      shape.length !== fixed.length ||
+      shape.some((d, i) => typeof d === 'number' && d >= 0 && d !== fixed[i])
+    );
+  });
 }
 
 function seedGraphInputs(view: GraphView, options: InferOptions, state: ShapeInference): void {
@@ -148,13 +188,11 @@ function foldTensorValue(
 
 function runGraph(
   view: GraphView,
-  options: InferOptions,
+  options: RunOptions,
   state: ShapeInference,
   outerNames: ReadonlySet<string>,
 ): void {
-  // Built on first need: only nodes we cannot infer consult it.
-  let declaredCache: Map<string, TensorType> | undefined;
-  const declared = (): Map<string, TensorType> => (declaredCache ??= declaredTypes(view));
+  const declared = declaredTypes(view);
   const symbolUses = new Map<string, number>();
   const nextSymbol = (name: string): number => {
     const n = (symbolUses.get(name) ?? 0) + 1;
@@ -201,7 +239,10 @@ function runGraph(
       dependencies.every((i) => state.constants.has(i));
     node.outputs.forEach((out, i) => {
       if (out === '') return;
-      const t = checkedType(types[i], label, state) ?? declared().get(out);
+      const t = mergeDeclared(out, checkedType(types[i], label, state), declared.get(out), label, {
+        options,
+        state,
+      });
       if (t) state.types.set(out, t);
       const v = values?.[i];
       if (v && v.values.length <= MAX_FOLDED_ELEMENTS) state.values.set(out, v);
@@ -239,18 +280,68 @@ function checkedType(
 }
 
 /**
- * The exporter's own value_info and output types, by name: the fallback for tensors we cannot
- * infer ourselves. Dims that are empty or negative are not trusted.
+ * The exporter's own types, by name: graph.output and value_info of this graph (a sub-graph has
+ * its own). A sequence or optional is declared by its element type, as the rules represent it.
+ * A dim without value or name, or a negative one, is '' (unknown).
  */
 function declaredTypes(view: GraphView): Map<string, TensorType> {
   const types = new Map<string, TensorType>();
   for (const info of [...view.graph.outputs, ...view.graph.valueInfo]) {
-    const shape = info.type?.kind === 'tensor' ? info.type.shape : undefined;
-    if (!info.type || !shape) continue;
-    if (shape.some((d) => d === '' || (typeof d === 'number' && d < 0))) continue;
-    types.set(info.name, { dtype: info.type.elemType, shape: [...shape] });
+    let t = info.type;
+    while (t && (t.kind === 'sequence' || t.kind === 'optional') && t.inner) t = t.inner;
+    if (!t || t.kind !== 'tensor') continue;
+    const shape = t.shape?.map((d) => (typeof d === 'number' && d < 0 ? '' : d));
+    types.set(info.name, { dtype: t.elemType, shape });
   }
   return types;
+}
+
+function typeText(t: TensorType): string {
+  return `${dtypeName(t.dtype)}${t.shape ? `[${t.shape.map((d) => (d === '' ? '?' : d)).join(', ')}]` : '[?]'}`;
+}
+
+/**
+ * A node output's inferred type merged with the type the model declares for it, as ONNX's own
+ * inference merges them (shape_inference/implementation.cc): a dim we only know symbolically
+ * takes the declared number, a missing element type or shape takes the declared one, and a
+ * tensor we know nothing about takes the declared type. When both are known and disagree
+ * (element type, rank, or two different numbers) ours is kept and a warning names both.
+ */
+function mergeDeclared(
+  name: string,
+  ours: TensorType | undefined,
+  declared: TensorType | undefined,
+  label: string,
+  { options, state }: { options: RunOptions; state: ShapeInference },
+): TensorType | undefined {
+  if (!declared) return ours;
+  // Declared dims without a value get a name of their own, as graph inputs' do.
+  const named = declared.shape?.map((d, i) => (d === '' ? `${name}_dim${i}` : d));
+  if (!ours)
+    return declared.dtype === DataType.UNDEFINED ? undefined : { ...declared, shape: named };
+  const conflict = (): TensorType => {
+    if (++options.conflicts.count <= MAX_CONFLICT_DIAGNOSTICS) {
+      state.diagnostics.push({
+        severity: 'warning',
+        node: label,
+        message: `${name}: the model declares ${typeText(declared)} but inference gives ${typeText(ours)}; the inferred type is kept`,
+      });
+    }
+    return ours;
+  };
+  const dtypeKnown = ours.dtype !== DataType.UNDEFINED && declared.dtype !== DataType.UNDEFINED;
+  if (dtypeKnown && ours.dtype !== declared.dtype) return conflict();
+  const dtype = ours.dtype === DataType.UNDEFINED ? declared.dtype : ours.dtype;
+  if (!options.trustDeclaredDims || !named) return { dtype, shape: ours.shape };
+  if (!ours.shape) return { dtype, shape: named };
+  if (ours.shape.length !== named.length) return conflict();
+  const differ = ours.shape.some(
+    (o, i) => typeof o === 'number' && typeof named[i] === 'number' && o !== named[i],
+  );
+  if (differ) return conflict();
+  // A symbol of ours stays when the model declares a symbol too: ours may say more (N*4).
+  const shape = ours.shape.map((o, i) => (typeof named[i] === 'number' ? named[i] : o));
+  return { dtype, shape };
 }
 
 function inferConstantNode(
@@ -320,7 +411,7 @@ function makeContext(
   label: string,
   opset: number,
   view: GraphView,
-  options: InferOptions,
+  options: RunOptions,
   state: ShapeInference,
   outerNames: ReadonlySet<string>,
   nextSymbol: (name: string) => number,
@@ -364,7 +455,7 @@ function inferSubgraph(
   graph: Graph,
   inputTypes: readonly (TensorType | undefined)[],
   parent: GraphView,
-  options: InferOptions,
+  options: RunOptions,
   state: ShapeInference,
   parentOuter: ReadonlySet<string>,
 ): (TensorType | undefined)[] {
