@@ -1,0 +1,265 @@
+// `npm run package`: builds the extension and packs it, with @vscode/vsce, as a platform-specific
+// VSIX in the repo root (model-lens-VERSION-TARGET.vsix), then checks what it carries and that it
+// runs: the CLI from the unpacked VSIX analyzes a model, compresses it and verifies the result in
+// ONNX Runtime (the native binding shipped inside).
+//   node scripts/package.mjs [--target linux-x64] [--no-build] [--if-stale] [--no-check]
+//
+// What goes in is the allow-list in .vscodeignore. vsce runs `npm list --production` to find the
+// dependency folders it may take files from (with --no-dependencies it skips node_modules
+// entirely), and .vscodeignore keeps only onnxruntime-node (JS + this target's binaries) and
+// onnxruntime-common: everything else the bundles need is inside dist/*.js.
+//
+// --if-stale: do nothing when the VSIX is newer than everything it is made of (dist/, media/,
+// syntaxes/, package.json, README.md, LICENSE, .vscodeignore, onnxruntime-node). `npm run
+// test:e2e` and `npm start` call it that way.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as zlib from 'node:zlib';
+
+const root = path.resolve(import.meta.dirname, '..');
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+/** vsce target → ONNX Runtime's binary folder (bin/napi-vN/PLATFORM/ARCH): those it ships. */
+const TARGETS = {
+  'linux-x64': 'linux/x64',
+  'linux-arm64': 'linux/arm64',
+  'darwin-arm64': 'darwin/arm64',
+  'win32-x64': 'win32/x64',
+  'win32-arm64': 'win32/arm64',
+};
+const HOST_TARGET = `${process.platform}-${process.arch}`;
+
+/** The VSIX `npm run package` makes for `target` (default: this machine's platform). */
+function vsixPath(target = HOST_TARGET) {
+  return path.join(root, `${manifest.name}-${manifest.version}-${target}.vsix`);
+}
+
+/** Why the VSIX must be (re)made, or undefined when it is newer than all of its inputs. */
+function staleReason(vsix) {
+  if (!fs.existsSync(vsix)) return 'no VSIX yet';
+  const built = fs.statSync(vsix).mtimeMs;
+  const inputs = [
+    'package.json',
+    'README.md',
+    'LICENSE',
+    '.vscodeignore',
+    'dist',
+    'media',
+    'syntaxes',
+    'node_modules/onnxruntime-node/package.json',
+    'node_modules/onnxruntime-common/package.json',
+  ];
+  for (const input of inputs) {
+    const full = path.join(root, input);
+    if (!fs.existsSync(full)) continue;
+    const files = fs.statSync(full).isDirectory()
+      ? fs
+          .readdirSync(full, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => path.join(e.parentPath, e.name))
+      : [full];
+    const newer = files.find((f) => fs.statSync(f).mtimeMs > built);
+    if (newer) return `${path.relative(root, newer)} is newer`;
+  }
+  return undefined;
+}
+
+// --- A small reader of zip files (a VSIX is one): entries, and extraction ---------------------
+
+/** The entries of a zip file: name, sizes, method and where its local header is. */
+function zipEntries(file) {
+  const zip = fs.readFileSync(file);
+  let end = zip.length - 22;
+  while (end >= 0 && zip.readUInt32LE(end) !== 0x06054b50) end--;
+  if (end < 0) throw new Error(`${file} is not a zip file (no end of central directory)`);
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`${file}: bad central directory`);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extraLength = zip.readUInt16LE(at + 30);
+    const commentLength = zip.readUInt16LE(at + 32);
+    entries.push({
+      name: zip.toString('utf8', at + 46, at + 46 + nameLength),
+      method: zip.readUInt16LE(at + 10),
+      compressedSize: zip.readUInt32LE(at + 20),
+      size: zip.readUInt32LE(at + 24),
+      offset: zip.readUInt32LE(at + 42),
+    });
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return { zip, entries };
+}
+
+/** Unpacks a zip file into `dir` (stored and deflated entries, as vsce writes them). */
+function unzip(file, dir) {
+  const { zip, entries } = zipEntries(file);
+  for (const e of entries) {
+    if (e.name.endsWith('/')) continue;
+    const target = path.resolve(dir, e.name);
+    if (!target.startsWith(path.resolve(dir) + path.sep)) throw new Error(`bad entry ${e.name}`);
+    const start = e.offset + 30 + zip.readUInt16LE(e.offset + 26) + zip.readUInt16LE(e.offset + 28);
+    const data = zip.subarray(start, start + e.compressedSize);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, e.method === 8 ? zlib.inflateRawSync(data) : data);
+  }
+}
+
+// --- The command ------------------------------------------------------------------------------
+
+/** The VSIX being made: removed on a failure, so that --if-stale never takes it for done. */
+let making;
+
+function fail(message) {
+  if (making) fs.rmSync(making, { force: true });
+  console.error(`package: ${message}`);
+  process.exit(1);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.status !== 0) {
+    if (result.stderr) process.stderr.write(result.stderr);
+    const why = result.error?.message ?? `exit ${result.status}`;
+    fail(`${path.basename(command)} ${args.join(' ')} failed (${why})`);
+  }
+  return result;
+}
+
+/** What the VSIX must carry and must not: checked on its listing. */
+function checkContents(names, binaries) {
+  const required = [
+    'extension/package.json',
+    'extension/readme.md',
+    'extension/LICENSE.txt',
+    'extension/dist/extension.js',
+    'extension/dist/server.js',
+    'extension/dist/cli.js',
+    'extension/dist/webview/graph.js',
+    'extension/media/graph.css',
+    'extension/syntaxes/onnx.tmLanguage.json',
+    'extension/node_modules/onnxruntime-node/package.json',
+    'extension/node_modules/onnxruntime-node/dist/index.js',
+    'extension/node_modules/onnxruntime-common/dist/cjs/index.js',
+    'extension/node_modules/onnxruntime-common/dist/cjs/package.json',
+  ];
+  const missing = required.filter((n) => !names.includes(n));
+  if (
+    !names.some(
+      (n) => n.includes(`/bin/napi-v`) && n.endsWith(`/${binaries}/onnxruntime_binding.node`),
+    )
+  ) {
+    missing.push(
+      `extension/node_modules/onnxruntime-node/bin/napi-v*/${binaries}/onnxruntime_binding.node`,
+    );
+  }
+  const forbidden = names.filter(
+    (n) =>
+      /\.(map|ts|mts|cts)$/.test(n) ||
+      /^extension\/(src|test|bench|scripts|docs|webview|\.[^/]*)\//.test(n) ||
+      (n.includes('/onnxruntime-node/bin/') && !n.includes(`/${binaries}/`)) ||
+      (n.startsWith('extension/node_modules/') &&
+        !/^extension\/node_modules\/onnxruntime-(node|common)\//.test(n)),
+  );
+  if (missing.length || forbidden.length) {
+    fail(
+      `the VSIX is not what it should be:` +
+        (missing.length ? `\n  missing: ${missing.join(', ')}` : '') +
+        (forbidden.length ? `\n  should not carry: ${forbidden.join(', ')}` : ''),
+    );
+  }
+}
+
+/** The unpacked VSIX works on its own: the CLI analyzes, compresses and verifies (ONNX Runtime). */
+function checkRuns(vsix) {
+  const model = path.join(root, 'test/fixtures/exported/transformer_op13.onnx');
+  if (!fs.existsSync(model)) {
+    console.log(`package: run check skipped (no ${path.relative(root, model)})`);
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-vsix-'));
+  try {
+    unzip(vsix, dir);
+    const cli = path.join(dir, 'extension/dist/cli.js');
+    const out = path.join(dir, 'int8.onnx');
+    const quiet = { stdio: 'pipe', encoding: 'utf8' }; // output shown only on a failure
+    run(process.execPath, [cli, 'analyze', model, '--json'], quiet);
+    run(process.execPath, [cli, 'compress', model, '-o', out, '--quantize', 'int8'], quiet);
+    const verified = JSON.parse(
+      run(process.execPath, [cli, 'verify', model, out, '--json'], quiet).stdout,
+    );
+    if (!(verified.sqnrDb > 10)) fail(`verify from the unpacked VSIX: ${JSON.stringify(verified)}`);
+    console.log(
+      `package: the unpacked VSIX runs: analyze, compress --quantize int8, verify in ONNX Runtime ` +
+        `(output SQNR ${verified.sqnrDb.toFixed(1)} dB)`,
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  const flag = (name) => args.includes(name);
+  const targetAt = args.indexOf('--target');
+  const target = targetAt >= 0 ? args[targetAt + 1] : HOST_TARGET;
+  const binaries = TARGETS[target];
+  if (!binaries) {
+    fail(
+      `no ONNX Runtime binaries for target "${target}"; one of: ${Object.keys(TARGETS).join(', ')}`,
+    );
+  }
+  const vsix = vsixPath(target);
+  const name = path.relative(root, vsix);
+  if (flag('--if-stale')) {
+    const reason = staleReason(vsix);
+    if (!reason) {
+      console.log(`package: ${name} is up to date`);
+      return;
+    }
+    console.log(`package: making ${name} (${reason})`);
+  }
+  const start = performance.now();
+  if (!flag('--no-build')) run('npm', ['run', 'build', '--silent']);
+  if (!fs.existsSync(path.join(root, 'dist/extension.js'))) fail('no dist/: run `npm run build`');
+
+  // The allow-list, with this target's ONNX Runtime binaries.
+  const ignore = fs
+    .readFileSync(path.join(root, '.vscodeignore'), 'utf8')
+    .replaceAll('/bin/napi-v*/linux/x64/', `/bin/napi-v*/${binaries}/`);
+  const ignoreFile = path.join(os.tmpdir(), `model-lens-${process.pid}.vscodeignore`);
+  fs.writeFileSync(ignoreFile, ignore);
+  const vsce = path.join(root, 'node_modules/@vscode/vsce/vsce');
+  try {
+    fs.rmSync(vsix, { force: true });
+    making = vsix;
+    run(process.execPath, [
+      vsce,
+      'package',
+      '--target',
+      target,
+      '--out',
+      vsix,
+      '--ignoreFile',
+      ignoreFile,
+      // No public repository yet: README.md has no relative links to resolve against one.
+      '--allow-missing-repository',
+    ]);
+  } finally {
+    fs.rmSync(ignoreFile, { force: true });
+  }
+
+  const names = zipEntries(vsix).entries.map((e) => e.name);
+  checkContents(names, binaries);
+  if (!flag('--no-check') && target === HOST_TARGET) checkRuns(vsix);
+  making = undefined;
+  const mb = (fs.statSync(vsix).size / 2 ** 20).toFixed(1);
+  const seconds = ((performance.now() - start) / 1000).toFixed(1);
+  console.log(`package: ${name}: ${mb} MiB, ${names.length} entries (${seconds} s)`);
+}
+
+main();
