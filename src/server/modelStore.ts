@@ -22,8 +22,8 @@ import {
 import { loadModelFile, parseModelBytes, type LoadedModel } from '../core/onnx/load';
 import { encodeModel } from '../core/onnx/encode';
 import type { Model } from '../core/onnx/types';
-import { printModel, type PrintedModel } from '../core/text/printer';
-import { summarizeTensor } from '../core/text/summary';
+import { printModelView } from '../core/text/modelView';
+import type { PrintedModel } from '../core/text/printer';
 import type { AnalyzerSettings } from '../shared/protocol';
 
 export interface OpenModel {
@@ -77,6 +77,16 @@ export function textKey(text: string): string {
   return createHash('sha1').update(normalized).digest('hex');
 }
 
+/** Which contents of a file a state is: its path, size and mtime (undefined when unreadable). */
+function stampOf(file: string): string | undefined {
+  try {
+    const st = fs.statSync(file);
+    return `${file}\0${st.size}\0${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export const DEFAULT_SETTINGS: AnalyzerSettings = {
   device: '',
   devices: [],
@@ -107,10 +117,9 @@ export class ModelStore {
     let model: OpenModel;
     try {
       const loaded = loadModelFile(file);
-      const st = fs.statSync(file);
-      const stamp = `${file}\0${st.size}\0${st.mtimeMs}`;
+      const stamp = stampOf(file);
       model = { ...this.makeState(file, loaded, []), stamp };
-      model.sensitivity = this.sensitivityByStamp.get(stamp);
+      model.sensitivity = stamp === undefined ? undefined : this.sensitivityByStamp.get(stamp);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const text = `# Model Lens could not open ${path.basename(file)}\n# ${message.replace(/\n/g, ' ')}\n`;
@@ -122,6 +131,7 @@ export class ModelStore {
         key: textKey(text),
         nodesByLine: new Map(),
         linesByNode: new Map(),
+        stamp: stampOf(file),
       };
     }
     const entry = this.files.get(file);
@@ -129,6 +139,17 @@ export class ModelStore {
     else this.files.set(file, { disk: model, states: new Map() });
     this.remember(file, model);
     return model;
+  }
+
+  /**
+   * The state on disk, read again when the file changed since it was read (size or mtime), or
+   * could not be read then: for a `file:` document in another editor, whose client doesn't tell
+   * the server when the model changes on disk.
+   */
+  current(file: string): OpenModel {
+    const disk = this.files.get(file)?.disk;
+    if (disk?.stamp !== undefined && disk.stamp === stampOf(file)) return disk;
+    return this.load(file);
   }
 
   /**
@@ -188,7 +209,7 @@ export class ModelStore {
   }
 
   private makeState(file: string, loaded: LoadedModel, fixes: readonly string[]): OpenModel {
-    const printed = printModel(loaded.model, (t) => summarizeTensor(t, loaded.external));
+    const printed = printModelView(loaded);
     // The fixes go after the model, so that the printed layout's line numbers stay right.
     const text =
       fixes.length === 0
