@@ -10,7 +10,8 @@ export class UsageError extends Error {
 }
 
 export interface CliOptions {
-  readonly command: 'analyze' | 'check' | 'devices' | 'compress' | 'verify' | 'help' | 'version';
+  readonly command:
+    'analyze' | 'check' | 'devices' | 'compress' | 'verify' | 'text' | 'lsp' | 'help' | 'version';
   readonly file?: string;
   /** verify: the compressed model compared with `file`. */
   readonly compared?: string;
@@ -32,6 +33,8 @@ export interface CompressRequest {
   /** int8 | int4 | uint8 | uint4 | <k>bit */
   readonly quantize?: string;
   readonly perChannel: boolean;
+  /** 7-bit weights in int8/uint8 storage, as ORT's quantizer's reduce_range (see verify.ts). */
+  readonly reduceRange: boolean;
   readonly prune?: number;
   readonly structured?: number;
   readonly foldBn: boolean;
@@ -49,10 +52,13 @@ export const USAGE = `Usage:
   model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--json]
   model-lens check FILE --device ID [--input NAME=DIMS ...] [--json]
   model-lens devices [--devices FILE] [--json]
-  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit] [--per-channel]
+  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit] [--per-channel] [--reduce-range]
                      [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
                      [--activations auto|int8|uint8 [--calibration DIR] [--calibration-samples N]]
   model-lens verify ORIGINAL COMPRESSED [--input NAME=DIMS ...] [--samples DIR] [--json]
+  model-lens text FILE       the model's text view, as the editor shows it (docs/editors.md)
+  model-lens lsp --stdio     the analyzer as a language server on stdin/stdout, for Neovim,
+                             Helix and other LSP clients (docs/editors.md)
 
 Options:
   --device ID          check the fit rules and estimate latency/energy on this device
@@ -69,6 +75,8 @@ Options:
                        uint8 to non-negative ones (after ReLU), int8 to the others
   --calibration DIR    compress: calibration inputs (as --samples); 8 seeded random ones otherwise
   --calibration-samples N  compress: how many calibration samples (default 8, or the whole folder)
+  --reduce-range       compress: 7-bit weights in 8-bit storage, so that ONNX Runtime's u8s8
+                       kernels on x86 without VNNI don't saturate (as ORT's reduce_range)
 
 Exit codes: 0 ok, 1 the check failed (does not fit), 2 bad input.`;
 
@@ -91,6 +99,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         output: { type: 'string', short: 'o' },
         quantize: { type: 'string' },
         'per-channel': { type: 'boolean', default: false },
+        'reduce-range': { type: 'boolean', default: false },
         prune: { type: 'string' },
         structured: { type: 'string' },
         'fold-bn': { type: 'boolean', default: false },
@@ -99,6 +108,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         activations: { type: 'string' },
         calibration: { type: 'string' },
         'calibration-samples': { type: 'string' },
+        stdio: { type: 'boolean', default: false },
       },
     });
   } catch (e) {
@@ -109,10 +119,15 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (values.version) return base('version', values);
   const [command, file, ...rest] = positionals;
   if (!command) return base('help', values);
-  const commands = ['analyze', 'check', 'devices', 'compress', 'verify'] as const;
+  const commands = ['analyze', 'check', 'devices', 'compress', 'verify', 'text', 'lsp'] as const;
   const known = commands.find((c) => c === command);
   if (!known) {
     throw new UsageError(`unknown command '${command}' (expected ${commands.join(', ')})`);
+  }
+  // stdin/stdout is the only transport; --stdio is accepted because LSP clients pass it.
+  if (known === 'lsp') {
+    if (file !== undefined) throw new UsageError(`unexpected argument '${file}'`);
+    return base(known, values);
   }
   if (known !== 'devices' && !file) throw new UsageError(`${command} needs a model file`);
   const compared = known === 'verify' ? rest.shift() : undefined;
@@ -142,6 +157,7 @@ function compressRequest(values: Values): CompressRequest {
     output: values.output,
     quantize: values.quantize,
     perChannel: values['per-channel'] ?? false,
+    reduceRange: values['reduce-range'] ?? false,
     prune: fraction(values.prune, '--prune'),
     structured: fraction(values.structured, '--structured'),
     foldBn: values['fold-bn'] ?? false,
@@ -150,6 +166,9 @@ function compressRequest(values: Values): CompressRequest {
       .map((l) => l.trim())
       .filter(Boolean),
   };
+  if (request.reduceRange && !/^u?int8$/.test(request.quantize ?? '')) {
+    throw new UsageError('--reduce-range applies to --quantize int8 or uint8');
+  }
   if (
     !request.quantize &&
     request.prune === undefined &&
@@ -207,6 +226,7 @@ type Values = {
   output?: string;
   quantize?: string;
   'per-channel'?: boolean;
+  'reduce-range'?: boolean;
   prune?: string;
   structured?: string;
   'fold-bn'?: boolean;

@@ -17,6 +17,8 @@ import { renderTable } from './table';
 import { toJson } from './json';
 import { verifyCommand } from './verifyCommand';
 import { compressCommand } from './compressCommand';
+import { textCommand } from './textCommand';
+import { lspCommand } from './lspCommand';
 
 declare const MODEL_LENS_VERSION: string | undefined;
 
@@ -43,6 +45,12 @@ async function main(argv: readonly string[]): Promise<number> {
       });
     case 'compress':
       return compressCommand(options.file!, options.compress!, options.json);
+    case 'text':
+      return textCommand(options.file!);
+    case 'lsp':
+      // Serves until the client sends exit (or closes stdin); the server ends the process.
+      await lspCommand();
+      return 0;
     default:
       return analyzeCommand(options);
   }
