@@ -87,7 +87,18 @@ export async function compressCommand(
     );
   if (request.quantize) {
     const spec = quantizeSpec(request.quantize);
-    steps.push((m) => quantizeWeights(m, { ...spec, perChannel: request.perChannel, layers }, ext));
+    // Reduced range: 7 bits in 8-bit storage, so that x86 u8s8 kernels without VNNI (16-bit
+    // pairwise sums of u8·s8 products) cannot saturate: 2·255·63 < 2^15.
+    const bits = request.reduceRange ? 7 : spec.bits;
+    steps.push((m) => {
+      const r = quantizeWeights(m, { ...spec, bits, perChannel: request.perChannel, layers }, ext);
+      if (request.reduceRange) {
+        r.summary.notes.push(
+          "reduced range: ONNX Runtime's u8s8 kernels on x86 without VNNI cannot saturate",
+        );
+      }
+      return r;
+    });
   }
   if (request.activations) {
     const mode = request.activations;

@@ -44,6 +44,19 @@ export function verifyJson(r: VerifyResult): unknown {
           },
         }
       : {}),
+    // Only for quantized models: ONNX Runtime's optimised kernels on the machine that verified.
+    ...(r.hostKernels
+      ? {
+          hostKernels: {
+            sqnrDb: finite(r.hostKernels.sqnrDb),
+            top1Agreement: finite(r.hostKernels.top1Agreement),
+            ...(r.hostKernels.accuracyCompressed !== undefined
+              ? { accuracyCompressed: finite(r.hostKernels.accuracyCompressed) }
+              : {}),
+            ...(r.hostKernels.warning ? { warning: r.hostKernels.warning } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -68,6 +81,9 @@ export async function verifyCommand(args: VerifyCommandArgs): Promise<number> {
   });
   if (args.json) process.stdout.write(`${JSON.stringify(verifyJson(result))}\n`);
   else process.stdout.write(`${formatVerify(result, args)}\n`);
+  if (result.hostKernels?.warning) {
+    process.stderr.write(`model-lens: warning: ${result.hostKernels.warning}\n`);
+  }
   // NaN SQNR (e.g. NaN in the original's outputs) cannot prove the threshold, so it fails too.
   if (args.minSqnrDb !== undefined && !(result.sqnrDb >= args.minSqnrDb)) {
     process.stderr.write(

@@ -36,13 +36,17 @@ export async function verifyStates(
       samples: SAMPLES,
     });
     const source = sampleSource(r);
-    const line = `output SQNR ${formatDb(r.sqnrDb)}, top-1 agreement ${formatAgreement(r.top1Agreement)} on ${source}`;
+    const hostNote = r.hostKernels?.warning
+      ? "; ONNX Runtime's optimised kernels on this machine differ (see the report)"
+      : '';
+    const line = `output SQNR ${formatDb(r.sqnrDb)}, top-1 agreement ${formatAgreement(r.top1Agreement)} on ${source}${hostNote}`;
     const markdown = [
       `Verified in ONNX Runtime on ${source}${r.seconds !== undefined ? ` in ${r.seconds.toFixed(2)} s` : ''}, against the model before the fix.`,
       '',
       '| | |',
       '|---|---|',
       ...verificationRows(r).map(([k, v]) => `| ${k.trim()} | ${v} |`),
+      ...(r.hostKernels?.warning ? ['', `**Warning:** ${r.hostKernels.warning}`] : []),
     ].join('\n');
     // NaN: no output was finite, so nothing was shown (the notification becomes a warning).
     return { ok: !Number.isNaN(r.sqnrDb), line, markdown };

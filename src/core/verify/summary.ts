@@ -41,7 +41,20 @@ export function verificationRows(r: VerifyResult): [string, string][] {
   if (r.perOutput && r.perOutput.length > 1) {
     for (const o of r.perOutput) rows.push([`  ${o.name}`, formatDb(o.sqnrDb)]);
   }
+  if (r.hostKernels) rows.push(['ORT optimised kernels', hostKernelFigures(r.hostKernels)]);
   return rows;
+}
+
+/**
+ * The second figure, on this machine's optimised ONNX Runtime kernels, labelled as such; the
+ * rows above it are the model as written, the same on every machine.
+ */
+function hostKernelFigures(h: NonNullable<VerifyResult['hostKernels']>): string {
+  const parts = [formatDb(h.sqnrDb), `top-1 ${formatAgreement(h.top1Agreement)}`];
+  if (h.accuracyCompressed !== undefined) {
+    parts.push(`accuracy ${formatAgreement(h.accuracyCompressed)}`);
+  }
+  return `${parts.join(', ')} (this machine${h.warning ? ', differs: see the warning' : ''})`;
 }
 
 /** "8 random samples" or "8 samples from DIR". */

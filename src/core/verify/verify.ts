@@ -8,6 +8,7 @@
  */
 import type * as OrtTypes from 'onnxruntime-node';
 import type { LoadedModel } from '../onnx/load';
+import type { Graph } from '../onnx/types';
 import { halfToFloat } from '../onnx/tensorData';
 import {
   coerceInput,
@@ -36,6 +37,11 @@ export interface VerifyOptions {
    * 1). Overrides labels.json / labels.txt in `inputsDir`.
    */
   labels?: readonly number[];
+  /**
+   * Also run a quantized compressed model on ONNX Runtime's optimised CPU kernels (the second,
+   * host-dependent figure). Default true; skipped when no activation is quantized.
+   */
+  hostKernels?: boolean;
 }
 
 export interface VerifyResult {
@@ -56,7 +62,30 @@ export interface VerifyResult {
   /** Wall time of the whole verification, model loading included. */
   seconds?: number;
   labelled?: LabelledMetrics;
+  /**
+   * The compressed model on ONNX Runtime's optimised CPU kernels of this machine (QDQ fused into
+   * integer kernels): a second figure, for deployment on ORT. Only when activations are quantized.
+   */
+  hostKernels?: HostKernelFigures;
 }
+
+export interface HostKernelFigures {
+  sqnrDb: number;
+  top1Agreement: number;
+  /** With labels: the compressed model's accuracy on these kernels. */
+  accuracyCompressed?: number;
+  /** Set when these figures differ from the as-written ones by more than the tolerance. */
+  warning?: string;
+}
+
+/**
+ * How a model is executed. `as-written`: ORT's basic graph optimisations only (constant folding,
+ * redundant-node removal), so a QDQ graph is evaluated in float exactly as the file says and the
+ * figure is the same on every CPU. `host-optimized`: every optimisation, which fuses QDQ into
+ * u8s8 integer kernels whose results depend on the CPU (on x86 AVX2 without VNNI their 16-bit
+ * intermediate sums saturate: onnxruntime's quantization docs, "reduce_range").
+ */
+export type Kernels = 'as-written' | 'host-optimized';
 
 export interface OutputTensor {
   data: Float32Array;
@@ -101,12 +130,16 @@ export class ModelRunner {
   }
 
   /** `label` ("compressed model") starts error messages. */
-  static async create(model: string | Uint8Array, label = 'model'): Promise<ModelRunner> {
+  static async create(
+    model: string | Uint8Array,
+    label = 'model',
+    kernels: Kernels = 'as-written',
+  ): Promise<ModelRunner> {
     const api = await ort();
     const options: OrtTypes.InferenceSession.SessionOptions = {
       // Warnings (e.g. unused initializers) would interleave with our output on stderr.
       logSeverityLevel: 3,
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: kernels === 'as-written' ? 'basic' : 'all',
     };
     try {
       const session =
@@ -228,27 +261,21 @@ export async function verifyModels(
   }
 
   const outputs = origModel.model.graph.outputs.map((o) => o.name);
-  const [origRun, compRun] = await Promise.allSettled([
-    ModelRunner.create(original, origLabel),
-    ModelRunner.create(compressed, compLabel),
+  const withHost = options.hostKernels !== false && hasQuantizationOps(compModel.model.graph);
+  const runners = await createAll([
+    () => ModelRunner.create(original, origLabel),
+    () => ModelRunner.create(compressed, compLabel),
+    ...(withHost ? [() => ModelRunner.create(compressed, compLabel, 'host-optimized')] : []),
   ]);
-  if (origRun.status === 'rejected' || compRun.status === 'rejected') {
-    if (origRun.status === 'fulfilled') await origRun.value.release();
-    if (compRun.status === 'fulfilled') await compRun.value.release();
-    throw origRun.status === 'rejected'
-      ? origRun.reason
-      : (compRun as PromiseRejectedResult).reason;
-  }
-  const refRunner = origRun.value;
-  const testRunner = compRun.value;
+  const [refRunner, testRunner, hostRunner] = runners;
   try {
     const total = new ErrorAccumulator();
+    const hostTotal = new ErrorAccumulator();
     const perOutput = outputs.map(() => new ErrorAccumulator());
-    let rows = 0;
-    let agree = 0;
     let classes = 0;
     const predOriginal: number[] = [];
     const predCompressed: number[] = [];
+    const predHost: number[] = [];
     for (const set of sets) {
       const compSet: InputSet = {};
       for (const [name, t] of Object.entries(set)) {
@@ -257,42 +284,37 @@ export async function verifyModels(
       const ref = await refRunner.run(set);
       const test = await testRunner.run(compSet);
       outputs.forEach((name, i) => {
-        const r = ref[name];
-        const t = test[name];
-        if (r.data.length !== t.data.length || r.dims.join('x') !== t.dims.join('x')) {
-          throw new VerifyError(
-            `output '${name}' has shape ${r.dims.join('x')} in the original model but ${t.dims.join('x')} in the compressed one`,
-          );
-        }
-        total.add(r.data, t.data);
-        perOutput[i].add(r.data, t.data);
+        checkSameShape(name, ref[name], test[name]);
+        total.add(ref[name].data, test[name].data);
+        perOutput[i].add(ref[name].data, test[name].data);
       });
       const first = outputs[0];
-      const refTop = argmaxRows(ref[first].data, ref[first].dims);
-      const testTop = argmaxRows(test[first].data, test[first].dims);
       const dims = ref[first].dims;
       classes = Math.max(classes, dims.length === 0 ? 1 : dims[dims.length - 1]);
-      for (let i = 0; i < refTop.length; i++) {
-        rows++;
-        if (refTop[i] === testTop[i]) agree++;
-        predOriginal.push(refTop[i]);
-        predCompressed.push(testTop[i]);
+      predOriginal.push(...argmaxRows(ref[first].data, dims));
+      predCompressed.push(...argmaxRows(test[first].data, test[first].dims));
+      if (hostRunner) {
+        const host = await hostRunner.run(compSet);
+        for (const name of outputs) {
+          checkSameShape(name, ref[name], host[name]);
+          hostTotal.add(ref[name].data, host[name].data);
+        }
+        predHost.push(...argmaxRows(host[first].data, host[first].dims));
       }
     }
+    const rows = predOriginal.length;
     let labelled: LabelledMetrics | undefined;
-    if (labels) {
-      if (labels.length !== rows) {
-        throw new VerifyError(
-          `${labels.length} labels for ${rows} predictions (one label per row of output '${outputs[0]}')`,
-        );
-      }
-      labelled = labelledMetrics(labels, predOriginal, predCompressed, classes);
+    if (labels && labels.length !== rows) {
+      throw new VerifyError(
+        `${labels.length} labels for ${rows} predictions (one label per row of output '${outputs[0]}')`,
+      );
     }
-    return {
+    if (labels) labelled = labelledMetrics(labels, predOriginal, predCompressed, classes);
+    const result: VerifyResult = {
       sqnrDb: total.sqnrDb,
       maxAbsError: total.maxAbsError,
       cosine: total.cosine,
-      top1Agreement: rows === 0 ? 1 : agree / rows,
+      top1Agreement: agreement(predOriginal, predCompressed),
       samples: sets.length,
       outputs,
       perOutput: outputs.map((name, i) => ({
@@ -302,12 +324,106 @@ export async function verifyModels(
         cosine: perOutput[i].cosine,
       })),
       inputSource: options.inputsDir !== undefined ? 'folder' : 'random',
-      seconds: (performance.now() - started) / 1000,
+      seconds: 0,
       ...(labelled ? { labelled } : {}),
     };
+    if (hostRunner) {
+      const host: HostKernelFigures = {
+        sqnrDb: hostTotal.sqnrDb,
+        top1Agreement: agreement(predOriginal, predHost),
+        ...(labels ? { accuracyCompressed: agreement(labels, predHost) } : {}),
+      };
+      const warning = hostKernelWarning(result, host);
+      result.hostKernels = warning ? { ...host, warning } : host;
+    }
+    result.seconds = (performance.now() - started) / 1000;
+    return result;
   } finally {
-    await Promise.all([refRunner.release(), testRunner.release()]);
+    await Promise.all(runners.map((r) => r.release()));
   }
+}
+
+/** Creates every runner, or none: on a failure the ones made are released and it rethrows. */
+async function createAll(makers: (() => Promise<ModelRunner>)[]): Promise<ModelRunner[]> {
+  const made = await Promise.allSettled(makers.map((m) => m()));
+  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return made.map((r) => (r as PromiseFulfilledResult<ModelRunner>).value);
+  await Promise.all(made.map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));
+  throw failed.reason;
+}
+
+function checkSameShape(name: string, ref: OutputTensor, test: OutputTensor): void {
+  if (ref.data.length !== test.data.length || ref.dims.join('x') !== test.dims.join('x')) {
+    throw new VerifyError(
+      `output '${name}' has shape ${ref.dims.join('x')} in the original model but ${test.dims.join('x')} in the compressed one`,
+    );
+  }
+}
+
+/** Fraction of positions where both lists agree; 1 for empty lists. */
+function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length === 0) return 1;
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+/**
+ * Ops that quantize activations, which is when ORT can fuse a model into integer kernels. A model
+ * with quantized weights only (DequantizeLinear of initializers) still computes in float.
+ */
+const QUANTIZATION_OPS = new Set([
+  'QuantizeLinear',
+  'DynamicQuantizeLinear',
+  'QLinearConv',
+  'QLinearMatMul',
+  'MatMulInteger',
+  'ConvInteger',
+]);
+
+function hasQuantizationOps(graph: Graph): boolean {
+  return graph.nodes.some(
+    (n) =>
+      QUANTIZATION_OPS.has(n.opType) ||
+      n.attributes.some((a) => [...(a.g ? [a.g] : []), ...a.graphs].some(hasQuantizationOps)),
+  );
+}
+
+/** The tolerances beyond which the host's kernels are said to change the result. */
+export const HOST_TOLERANCE = { sqnrDb: 1, accuracy: 0.005 };
+
+/**
+ * A warning when ORT's optimised kernels on this machine give another result than the graph as
+ * written: more than 1 dB of SQNR, or more than half an accuracy point (top-1 agreement without
+ * labels). It names the cause and the remedies for deployment on ORT x86.
+ */
+export function hostKernelWarning(
+  asWritten: Pick<VerifyResult, 'sqnrDb' | 'top1Agreement' | 'labelled'>,
+  host: HostKernelFigures,
+): string | undefined {
+  const dbGap = sqnrGap(asWritten.sqnrDb, host.sqnrDb);
+  const accuracy = asWritten.labelled?.accuracyCompressed;
+  const accGap =
+    accuracy !== undefined && host.accuracyCompressed !== undefined
+      ? Math.abs(accuracy - host.accuracyCompressed)
+      : Math.abs(asWritten.top1Agreement - host.top1Agreement);
+  if (!(dbGap > HOST_TOLERANCE.sqnrDb) && !(accGap > HOST_TOLERANCE.accuracy)) return undefined;
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  const figures =
+    accuracy !== undefined && host.accuracyCompressed !== undefined
+      ? `accuracy ${pct(host.accuracyCompressed)} against ${pct(accuracy)}`
+      : `output SQNR ${host.sqnrDb.toFixed(1)} dB against ${asWritten.sqnrDb.toFixed(1)} dB`;
+  return (
+    `ONNX Runtime's optimised CPU kernels on this machine give ${figures} for the model as written. ` +
+    `They fuse QuantizeLinear/DequantizeLinear into u8s8 integer kernels, which saturate on x86 CPUs without VNNI (AVX2); the model itself is right. ` +
+    `To deploy on ONNX Runtime x86, quantize with --reduce-range (7-bit weights) or use uint8 weights (u8u8).`
+  );
+}
+
+/** |a − b| in dB, 0 when both are infinite (identical), Infinity when only one is. */
+function sqnrGap(a: number, b: number): number {
+  if (a === b) return 0;
+  return Math.abs(a - b);
 }
 
 function checkInterfaces(original: LoadedModel, compressed: LoadedModel): void {
