@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildGraphView } from '../graph/graph';
+import { buildGraphView, nodeLabel } from '../graph/graph';
 import { decodeTensor } from '../onnx/decode';
 import { loadModelFile } from '../onnx/load';
 import { opsetVersions } from '../onnx/opsets';
@@ -208,8 +208,10 @@ function runCase(folder: string, name: string): ConformanceCase {
   let problemOp = '';
   const dtypeMismatches: string[] = [];
   let diagnostics: ShapeDiagnostic[] = [];
+  let order: readonly Node[] = stripped.nodes;
   try {
     const view = buildGraphView(stripped);
+    order = view.order;
     const result = inferShapes(view, { opsets, inputShapes });
     diagnostics = result.diagnostics;
     graph.outputs.forEach((out, i) => {
@@ -223,7 +225,11 @@ function runCase(folder: string, name: string): ConformanceCase {
         got.shape.every((d, k) => d === expected.dims[k]);
       if (same || problem) return;
       problem = `${out.name}: inferred ${shapeText(got?.shape)}, expected ${shapeText(expected.dims)}`;
-      problemOp = view.producer.get(out.name)?.opType ?? '';
+      // A symbol is named after the node that could not size it (ctx.newSymbol): that node's
+      // op is the one to blame, more often than the op that makes the output.
+      const symbol = got?.shape?.find((d): d is string => typeof d === 'string');
+      const maker = symbol && symbolMaker(view.order, symbol);
+      problemOp = maker?.opType ?? view.producer.get(out.name)?.opType ?? '';
     });
   } catch (e) {
     problem = `inference failed: ${(e as Error).message}`;
@@ -232,16 +238,30 @@ function runCase(folder: string, name: string): ConformanceCase {
   if (exclusion) {
     return { ...result, status: 'excluded', ...exclusion, shapesRight: !problem };
   }
-  if (!problem) return { ...result, status: 'pass', op: ops.length === 1 ? ops[0] : problemOp };
+  if (!problem) return { ...result, status: 'pass', op: ops[0] ?? '' };
   // The first diagnostic usually names the rule at fault (in an expanded function, not always
   // the node that makes the output).
   const first = diagnostics.find((d) => d.severity !== 'info');
   if (first) {
-    const culprit = graph.nodes.find((n, k) => (n.name || `${n.opType}_${k}`) === first.node);
+    const culprit = order.find((n, k) => nodeLabel(n, k) === first.node);
     if (culprit) problemOp = culprit.opType;
     problem += ` (${first.message})`;
   }
   return { ...result, status: 'fail', op: problemOp || ops[0] || '', reason: problem };
+}
+
+/** The node whose label starts the symbol (the longest such label: Add_1 vs Add_12). */
+function symbolMaker(nodes: readonly Node[], symbol: string): Node | undefined {
+  let best: Node | undefined;
+  let length = 0;
+  nodes.forEach((n, i) => {
+    const label = nodeLabel(n, i);
+    if (symbol.startsWith(`${label}_`) && label.length > length) {
+      best = n;
+      length = label.length;
+    }
+  });
+  return best;
 }
 
 function failure(name: string, ops: string[], op: string, reason: string): ConformanceCase {
