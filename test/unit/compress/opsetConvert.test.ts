@@ -1,0 +1,662 @@
+/**
+ * Opset conversion: every adapter is checked by building a small model at the old opset, running
+ * it in ONNX Runtime next to its converted self on the same inputs, and comparing the outputs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { convertOpset, type OpsetConversion } from '../../../src/core/compress/opsetConvert';
+import { decodeModel } from '../../../src/core/onnx/decode';
+import { encodeModel } from '../../../src/core/onnx/encode';
+import { DataType, type Graph, type Model, type Node } from '../../../src/core/onnx/types';
+import { ModelBuilder, float, seededRandom, subgraph } from '../../helpers/modelBuilder';
+
+type Feeds = Record<string, ort.Tensor>;
+
+/** Seeded inputs for every graph input: floats in [-2, 2), bools as given by `bools`. */
+function randomFeeds(model: Model, seed = 5): Feeds {
+  const random = seededRandom(seed);
+  const initializers = new Set(model.graph.initializers.map((t) => t.name));
+  const feeds: Feeds = {};
+  for (const input of model.graph.inputs) {
+    if (initializers.has(input.name)) continue;
+    const dims = (input.type?.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
+    const n = dims.reduce((a, b) => a * b, 1);
+    assert.equal(input.type?.elemType, DataType.FLOAT, `give ${input.name} explicitly`);
+    const data = Float32Array.from({ length: n }, () => random() * 4 - 2);
+    feeds[input.name] = new ort.Tensor('float32', data, dims);
+  }
+  return feeds;
+}
+
+async function run(model: Model, feeds: Feeds): Promise<Record<string, ort.Tensor>> {
+  const session = await ort.InferenceSession.create(encodeModel(model), { logSeverityLevel: 3 });
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Both models on the same inputs: same output names, dims and values (max abs diff ≤ tol). */
+async function assertSameOutputs(
+  original: Model,
+  converted: Model,
+  feeds: Feeds,
+  tol = 1e-5,
+): Promise<void> {
+  const a = await run(original, feeds);
+  const b = await run(converted, feeds);
+  assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
+  for (const name of Object.keys(a)) {
+    assert.deepEqual(b[name].dims, a[name].dims, `${name} dims`);
+    const x = Array.from(a[name].data as ArrayLike<number | bigint>, Number);
+    const y = Array.from(b[name].data as ArrayLike<number | bigint>, Number);
+    const diff = Math.max(0, ...x.map((v, i) => Math.abs(v - y[i])));
+    assert.ok(diff <= tol, `${name}: max abs diff ${diff}`);
+  }
+}
+
+/** Round-trips through the encoder, as a model read from a file. */
+function load(b: ModelBuilder): Model {
+  return decodeModel(b.bytes());
+}
+
+/** Converts `model` to `to`, checks the opset and IR version, and compares both in ORT. */
+async function check(
+  model: Model,
+  to: number,
+  options: { feeds?: Feeds; tol?: number } = {},
+): Promise<OpsetConversion> {
+  const result = convertOpset(model, to);
+  assert.equal(result.model.opsetImport.find((o) => o.domain === '')?.version, to);
+  // Through the encoder: what a save would write.
+  const saved = decodeModel(encodeModel(result.model));
+  await assertSameOutputs(model, saved, options.feeds ?? randomFeeds(model), options.tol);
+  return { ...result, model: saved };
+}
+
+function ops(model: Model | Graph): string[] {
+  const g = 'graph' in model ? model.graph : model;
+  return g.nodes.map((n) => n.opType);
+}
+
+function node(model: Model, op: string): Node {
+  const n = model.graph.nodes.find((x) => x.opType === op);
+  assert.ok(n, `a ${op} node`);
+  return n;
+}
+
+function attrNames(n: Node): string[] {
+  return n.attributes.map((a) => a.name);
+}
+
+function refuses(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (e: Error) => {
+    assert.equal(e.name, 'CompressionRefusal');
+    assert.match(e.message, message);
+    assert.ok(!e.message.includes('\n'), 'one line');
+    return true;
+  });
+}
+
+test('a model already at the target opset comes back untouched; never lowered', () => {
+  const b = new ModelBuilder({ opset: 13 });
+  const [y] = b.node('Relu', [b.input('x', DataType.FLOAT, [2])]);
+  b.output(y);
+  const model = load(b);
+  for (const to of [10, 13]) {
+    const r = convertOpset(model, to);
+    assert.equal(r.model, model);
+    assert.deepEqual(r.notes, []);
+  }
+});
+
+test('raising without anything to rewrite only changes the opset, IR version and notes', async () => {
+  const b = new ModelBuilder({ opset: 9 });
+  const x = b.input('x', DataType.FLOAT, [1, 3, 4, 4]);
+  const [c] = b.node('Conv', [x, b.weight('w', [2, 3, 3, 3])], { pads: [1, 1, 1, 1] });
+  const [y] = b.node('Relu', [c]);
+  b.output(y, DataType.FLOAT, [1, 2, 4, 4]);
+  const model = { ...load(b), irVersion: 4 };
+  const r = await check(model, 13);
+  assert.deepEqual(r.notes, ['opset raised 9 → 13', 'IR version raised 4 → 7 (opset 13 needs it)']);
+  assert.equal(r.model.irVersion, 7);
+  assert.equal(r.converted.size, 0);
+  // The untouched nodes keep their original bytes.
+  const converted = convertOpset(model, 13).model;
+  converted.graph.nodes.forEach((n, i) => assert.equal(n, model.graph.nodes[i]));
+});
+
+test('Clip-6 → 11: min/max attributes become scalar inputs; an absent bound stays absent', async () => {
+  const b = new ModelBuilder({ opset: 9 });
+  const x = b.input('x', DataType.FLOAT, [2, 3, 4]);
+  const [both] = b.node('Clip', [x], { min: float(-0.5), max: float(0.75) }, { name: 'both' });
+  const [lo] = b.node('Clip', [both], { min: float(0) }, { name: 'lo' });
+  const [hi] = b.node('Clip', [x], { max: float(1) }, { name: 'hi' });
+  const [none] = b.node('Clip', [hi], {}, { name: 'none' });
+  b.output(lo);
+  b.output(none);
+  const r = await check(load(b), 11);
+  const inputs = Object.fromEntries(r.model.graph.nodes.map((n) => [n.name, n.inputs]));
+  assert.deepEqual(inputs.both, ['x', 'both_min', 'both_max']);
+  assert.deepEqual(inputs.lo, [both, 'lo_min']);
+  assert.deepEqual(inputs.hi, ['x', '', 'hi_max']);
+  assert.deepEqual(inputs.none, [hi]);
+  const min = r.model.graph.initializers.find((t) => t.name === 'both_min');
+  assert.deepEqual([min?.dataType, min?.dims], [DataType.FLOAT, []]);
+  assert.ok(r.notes[0].includes('(Clip ×3 converted)'), r.notes[0]);
+});
+
+test('Pad-2 → 11: pads and value become inputs; reflect and edge keep their mode', async () => {
+  const b = new ModelBuilder({ opset: 9 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 4, 5]);
+  const pads = [0, 0, 1, 2, 0, 0, 2, 1];
+  const [c] = b.node('Pad', [x], { pads, value: float(1.5) }, { name: 'const' });
+  const [z] = b.node('Pad', [x], { pads }, { name: 'zero' });
+  const [r] = b.node('Pad', [x], { pads, mode: 'reflect' }, { name: 'reflect' });
+  const [e] = b.node('Pad', [x], { pads, mode: 'edge' }, { name: 'edge' });
+  for (const y of [c, z, r, e]) b.output(y);
+  const result = await check(load(b), 11);
+  const byName = new Map(result.model.graph.nodes.map((n) => [n.name, n]));
+  assert.deepEqual(byName.get('const')?.inputs, ['x', 'const_pads', 'const_constant_value']);
+  assert.deepEqual(byName.get('zero')?.inputs, ['x', 'zero_pads']);
+  assert.deepEqual(attrNames(byName.get('reflect')!), ['mode']);
+  assert.equal(result.converted.get('Pad'), 4);
+});
+
+test('Slice-1 → 10: starts/ends/axes become int64 inputs (huge ends stay huge)', async () => {
+  const b = new ModelBuilder({ opset: 9 });
+  const x = b.input('x', DataType.FLOAT, [3, 6, 5]);
+  const [s1] = b.node('Slice', [x], { starts: [1, -4], ends: [2147483647, -1], axes: [1, 2] });
+  const [s2] = b.node('Slice', [x], { starts: [0, 1, 1], ends: [2, 5, 4] });
+  b.output(s1);
+  b.output(s2);
+  const r = await check(load(b), 10);
+  assert.deepEqual(
+    r.model.graph.nodes.map((n) => n.inputs.length),
+    [4, 3],
+  );
+});
+
+test('TopK-1 → 10: k becomes an int64 [1] input; values and indices match', async () => {
+  const b = new ModelBuilder({ opset: 9 });
+  const x = b.input('x', DataType.FLOAT, [3, 7]);
+  const [v, i] = b.node('TopK', [x], { k: 3, axis: 1 }, { outputs: 2 });
+  b.output(v);
+  b.output(i);
+  const r = await check(load(b), 10);
+  const k = r.model.graph.initializers[0];
+  assert.deepEqual([k.dataType, k.dims], [DataType.INT64, [1]]);
+});
+
+test('Upsample-7 (scales attribute) → Upsample-9 → Resize-11: nearest and linear', async () => {
+  const b = new ModelBuilder({ opset: 7 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 3, 4]);
+  const [n] = b.node('Upsample', [x], { scales: [float(1), float(1), float(2), float(3)] });
+  const [l] = b.node('Upsample', [x], {
+    mode: 'linear',
+    scales: [float(1), float(1), float(2), float(2)],
+  });
+  b.output(n);
+  b.output(l);
+  const model = load(b);
+  const at9 = await check(model, 9);
+  assert.deepEqual(ops(at9.model), ['Upsample', 'Upsample']);
+  const at13 = await check(model, 13);
+  assert.deepEqual(ops(at13.model), ['Resize', 'Resize']);
+  const [nearest, linear] = at13.model.graph.nodes;
+  assert.equal(nearest.inputs.length, 3, 'X, roi, scales');
+  const attrs = (m: Node): Record<string, string> =>
+    Object.fromEntries(m.attributes.map((a) => [a.name, new TextDecoder().decode(a.s)]));
+  assert.deepEqual(attrs(nearest), {
+    coordinate_transformation_mode: 'asymmetric',
+    nearest_mode: 'floor',
+  });
+  assert.deepEqual(attrs(linear), { mode: 'linear', coordinate_transformation_mode: 'asymmetric' });
+  assert.equal(at13.converted.get('Upsample→Resize'), 2);
+});
+
+test('Upsample-9 with run-time scales → Resize-13 rounds like Upsample (floor)', async () => {
+  const b = new ModelBuilder({ opset: 9 });
+  const x = b.input('x', DataType.FLOAT, [1, 1, 3, 3]);
+  const scales = b.input('scales', DataType.FLOAT, [4]);
+  const [y] = b.node('Upsample', [x, scales]);
+  b.output(y);
+  const model = load(b);
+  const feeds = randomFeeds({
+    ...model,
+    graph: { ...model.graph, inputs: [model.graph.inputs[0]] },
+  });
+  feeds.scales = new ort.Tensor('float32', Float32Array.from([1, 1, 2.5, 1.5]), [4]);
+  await check(model, 13, { feeds });
+});
+
+test('Resize-10 → 11: shrinking rounds up, enlarging floors, mixed scales split in two', async () => {
+  const b = new ModelBuilder({ opset: 10 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 6, 7]);
+  const cases: [string, number[], string][] = [
+    ['up', [1, 1, 1.5, 2.5], 'nearest'],
+    ['down', [1, 1, 0.6, 0.5], 'nearest'],
+    ['mixed', [1, 1, 0.5, 1.7], 'nearest'],
+    ['linear', [1, 1, 0.5, 1.7], 'linear'],
+  ];
+  for (const [name, values, mode] of cases) {
+    const scales = b.initializer(`${name}_scales`, DataType.FLOAT, [4], values);
+    const [y] = b.node('Resize', [x, scales], { mode }, { name });
+    b.output(y);
+  }
+  const r = await check(load(b), 11);
+  const modes = r.model.graph.nodes.map((n) => {
+    const m = n.attributes.find((a) => a.name === 'nearest_mode');
+    return `${n.name}:${m ? new TextDecoder().decode(m.s) : '-'}`;
+  });
+  assert.deepEqual(modes, [
+    'up:floor',
+    'down:ceil',
+    'mixed:ceil',
+    'mixed_Resize:floor',
+    'linear:-',
+  ]);
+});
+
+test('Resize-11 tf_half_pixel_for_nn → 13: half_pixel with the matching rounding', async () => {
+  const b = new ModelBuilder({ opset: 11 });
+  const x = b.input('x', DataType.FLOAT, [1, 1, 5, 6]);
+  const roi = b.initializer('roi', DataType.FLOAT, [0], []);
+  for (const [name, rounding, values] of [
+    ['floor', 'floor', [1, 1, 2.5, 0.7]],
+    ['rpf', 'round_prefer_floor', [1, 1, 1.6, 3]],
+  ] as const) {
+    const scales = b.initializer(`${name}_scales`, DataType.FLOAT, [4], values);
+    const [y] = b.node(
+      'Resize',
+      [x, roi, scales],
+      { coordinate_transformation_mode: 'tf_half_pixel_for_nn', nearest_mode: rounding },
+      { name },
+    );
+    b.output(y);
+  }
+  const r = await check(load(b), 13);
+  assert.equal(r.converted.get('Resize'), 2);
+});
+
+test('Scatter-9 → ScatterElements-11', async () => {
+  const b = new ModelBuilder({ opset: 9 });
+  const x = b.input('x', DataType.FLOAT, [3, 4]);
+  const idx = b.ints('idx', [3, 0, 1, 2, 2, 1], [2, 3]);
+  const updates = b.input('u', DataType.FLOAT, [2, 3]);
+  const [y] = b.node('Scatter', [x, idx, updates], { axis: 1 });
+  b.output(y);
+  const r = await check(load(b), 11);
+  assert.deepEqual(ops(r.model), ['ScatterElements']);
+  assert.deepEqual(r.notes[0], 'opset raised 9 → 11 (Scatter→ScatterElements ×1 converted)');
+});
+
+test('Dropout-7 → 12: ratio becomes an input; a mask someone reads is cast back from bool', async () => {
+  const b = new ModelBuilder({ opset: 7 });
+  const x = b.input('x', DataType.FLOAT, [2, 5]);
+  const [y] = b.node('Dropout', [x], { ratio: float(0.3) }, { name: 'drop' });
+  const [z] = b.node('Dropout', [y], {}, { name: 'plain' });
+  b.output(z);
+  const r = await check(load(b), 12);
+  assert.deepEqual(ops(r.model), ['Dropout', 'Dropout']);
+  assert.deepEqual(r.model.graph.nodes[0].inputs, ['x', 'drop_ratio']);
+  assert.deepEqual(r.model.graph.nodes[1].inputs, [y], 'the default ratio needs no input');
+
+  // The mask: float before opset 10, bool after. ONNX Runtime's Dropout-7 writes zeros to it in
+  // inference, Dropout-12 ones (nothing dropped), so only its type is compared.
+  const m = new ModelBuilder({ opset: 7 });
+  const [out, mask] = m.node('Dropout', [m.input('x', DataType.FLOAT, [2, 5])], {}, { outputs: 2 });
+  m.output(out);
+  m.output(mask, DataType.FLOAT, [2, 5]);
+  const converted = convertOpset(load(m), 12).model;
+  assert.deepEqual(ops(converted), ['Dropout', 'Cast']);
+  assert.equal(converted.graph.nodes[1].outputs[0], mask);
+  const result = await run(converted, randomFeeds(converted));
+  assert.equal(result[mask].type, 'float32');
+  assert.deepEqual([...(result[mask].data as Float32Array)], Array(10).fill(1));
+});
+
+test('BatchNormalization-7 → 9: spatial=1 is dropped; spatial=0 normalizes the flattened input', async () => {
+  const b = new ModelBuilder({ opset: 7 });
+  const x = b.input('x', DataType.FLOAT, [2, 3, 2, 2]);
+  const params = (p: string, dims: number[]): string[] => [
+    b.weight(`${p}_scale`, dims),
+    b.weight(`${p}_bias`, dims),
+    b.weight(`${p}_mean`, dims),
+    b.initializer(
+      `${p}_var`,
+      DataType.FLOAT,
+      dims,
+      Array(dims.reduce((a, c) => a * c, 1)).fill(0.5),
+    ),
+  ];
+  const [s] = b.node(
+    'BatchNormalization',
+    [x, ...params('s', [3])],
+    { spatial: 1 },
+    { name: 'spatial' },
+  );
+  const [n] = b.node(
+    'BatchNormalization',
+    [x, ...params('n', [3, 2, 2])],
+    { spatial: 0 },
+    { name: 'flat' },
+  );
+  b.output(s);
+  b.output(n);
+  const r = await check(load(b), 9);
+  assert.deepEqual(attrNames(node(r.model, 'BatchNormalization')), []);
+  assert.ok(ops(r.model).includes('Flatten'));
+});
+
+test('Softmax/LogSoftmax/Hardmax → 13: the last axis stays, other axes flatten and reshape back', async () => {
+  const b = new ModelBuilder({ opset: 12 });
+  const x4 = b.input('x4', DataType.FLOAT, [2, 3, 2, 2]);
+  const x2 = b.input('x2', DataType.FLOAT, [3, 5]);
+  const xu = b.input('xu', DataType.FLOAT); // rank unknown to the converter
+  for (const op of ['Softmax', 'LogSoftmax', 'Hardmax']) {
+    b.output(b.node(op, [x4], {}, { name: `${op}_default4` })[0]);
+    b.output(b.node(op, [x4], { axis: 2 }, { name: `${op}_axis2` })[0]);
+    b.output(b.node(op, [x4], { axis: -1 }, { name: `${op}_last4` })[0]);
+    b.output(b.node(op, [x2], {}, { name: `${op}_default2` })[0]);
+    b.output(b.node(op, [xu], { axis: 0 }, { name: `${op}_unknown` })[0]);
+  }
+  const model = load(b);
+  const feeds = randomFeeds({
+    ...model,
+    graph: { ...model.graph, inputs: model.graph.inputs.slice(0, 2) },
+  });
+  feeds.xu = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: 12 }, (_, i) => Math.sin(i)),
+    [3, 4],
+  );
+  const r = await check(model, 13, { feeds });
+  assert.equal(r.converted.get('Softmax'), 3, 'default4, axis2, unknown');
+  const kept = r.model.graph.nodes.filter((n) => /_(last4|default2)$/.test(n.name));
+  assert.equal(kept.length, 6);
+  assert.ok(
+    kept.every((n) => n.raw),
+    'unchanged nodes keep their bytes',
+  );
+});
+
+test('Split-2 → 13 → 18: split attribute becomes an input; an even split gets num_outputs', async () => {
+  const b = new ModelBuilder({ opset: 11 });
+  const x = b.input('x', DataType.FLOAT, [2, 6, 3]);
+  const [a, c] = b.node('Split', [x], { axis: 1, split: [2, 4] }, { outputs: 2, name: 'uneven' });
+  const [d, e, f] = b.node('Split', [x], { axis: 1 }, { outputs: 3, name: 'even' });
+  for (const y of [a, c, d, e, f]) b.output(y);
+  const model = load(b);
+  const at13 = await check(model, 13);
+  assert.deepEqual(at13.model.graph.nodes[0].inputs, ['x', 'uneven_split']);
+  assert.deepEqual(attrNames(at13.model.graph.nodes[1]), ['axis']);
+  const at18 = await check(model, 18);
+  assert.deepEqual(attrNames(at18.model.graph.nodes[1]), ['axis', 'num_outputs']);
+  assert.equal(at18.model.graph.nodes[1].attributes[1].i, 3);
+});
+
+test('Squeeze/Unsqueeze/ReduceSum → 13 and the other Reduce ops → 18: axes become inputs', async () => {
+  const b = new ModelBuilder({ opset: 12 });
+  const x = b.input('x', DataType.FLOAT, [2, 1, 3, 1]);
+  b.output(b.node('Squeeze', [x], { axes: [1, 3] })[0]);
+  b.output(b.node('Squeeze', [x])[0]);
+  b.output(b.node('Unsqueeze', [x], { axes: [0, 5] })[0]);
+  b.output(b.node('ReduceSum', [x], { axes: [2], keepdims: 0 })[0]);
+  b.output(b.node('ReduceSum', [x])[0]);
+  const reduces = ['ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean'].concat([
+    'ReduceMin',
+    'ReduceProd',
+    'ReduceSumSquare',
+  ]);
+  for (const op of reduces) {
+    b.output(b.node(op, [x], { axes: [0, 2], keepdims: 0 })[0]);
+    b.output(b.node(op, [x], { axes: [-2] })[0]);
+    b.output(b.node(op, [x])[0]);
+  }
+  // ReduceLogSum on positive values (its log).
+  const [p] = b.node('Abs', [x]);
+  b.output(b.node('ReduceLogSum', [p], { axes: [2] })[0]);
+  const r = await check(load(b), 18);
+  const withAxes = r.model.graph.nodes.filter((n) => n.inputs.length === 2);
+  assert.equal(withAxes.length, 3 + 2 * reduces.length + 1);
+  assert.ok(r.model.graph.nodes.every((n) => !attrNames(n).includes('axes')));
+});
+
+test('RoiAlign-10 → 16 keeps output_half_pixel explicitly', async () => {
+  const b = new ModelBuilder({ opset: 15 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 8, 8]);
+  const rois = b.initializer('rois', DataType.FLOAT, [2, 4], [0, 0, 4.5, 4, 1.2, 2, 7, 6.3]);
+  const idx = b.ints('batch', [0, 0]);
+  const [y] = b.node('RoiAlign', [x, rois, idx], { output_height: 3, output_width: 2 });
+  b.output(y);
+  const r = await check(load(b), 16);
+  assert.deepEqual(attrNames(r.model.graph.nodes[0]), [
+    'output_height',
+    'output_width',
+    'coordinate_transformation_mode',
+  ]);
+});
+
+test('GridSample-16 → 20: bilinear/bicubic become linear/cubic', async () => {
+  const b = new ModelBuilder({ opset: 19 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 5, 5]);
+  const random = seededRandom(9);
+  const grid = b.initializer(
+    'grid',
+    DataType.FLOAT,
+    [1, 3, 4, 2],
+    Array.from({ length: 24 }, () => random() * 2 - 1),
+  );
+  b.output(b.node('GridSample', [x, grid], { mode: 'bilinear' })[0]);
+  b.output(b.node('GridSample', [x, grid], { mode: 'bicubic', align_corners: 1 })[0]);
+  b.output(b.node('GridSample', [x, grid], { mode: 'nearest' })[0]);
+  const r = await check(load(b), 20);
+  assert.equal(r.converted.get('GridSample'), 2);
+});
+
+test('DFT-17 → 20: the axis attribute (default 1) becomes the third input', async () => {
+  const b = new ModelBuilder({ opset: 19 });
+  const x = b.input('x', DataType.FLOAT, [2, 8, 3, 1]);
+  b.output(b.node('DFT', [x], {}, { name: 'default' })[0]);
+  b.output(b.node('DFT', [x], { axis: 2 }, { name: 'axis2' })[0]);
+  const r = await check(load(b), 20, { tol: 1e-4 });
+  assert.deepEqual(r.model.graph.nodes[0].inputs, ['x', '', 'default_axis']);
+});
+
+test('GroupNormalization-18 → 21: per-group scale/bias become per-channel, constant or not', async () => {
+  const b = new ModelBuilder({ opset: 18 });
+  const x = b.input('x', DataType.FLOAT, [2, 6, 2, 3]);
+  const [c] = b.node(
+    'GroupNormalization',
+    [x, b.weight('scale', [3]), b.weight('bias', [3])],
+    { num_groups: 3 },
+    { name: 'constant' },
+  );
+  const scale = b.input('s', DataType.FLOAT, [2]);
+  const bias = b.input('b', DataType.FLOAT, [2]);
+  const [d] = b.node(
+    'GroupNormalization',
+    [x, scale, bias],
+    { num_groups: 2 },
+    { name: 'dynamic' },
+  );
+  b.output(c);
+  b.output(d);
+  const r = await check(load(b), 21, { tol: 1e-4 });
+  assert.deepEqual(node(r.model, 'GroupNormalization').inputs, [
+    'x',
+    'constant_scale_per_channel',
+    'constant_bias_per_channel',
+  ]);
+  assert.ok(ops(r.model).includes('Expand'));
+});
+
+test('Scan-8 with a batch of 1 → Scan-9 (squeeze in, unsqueeze out); other batches refuse', async () => {
+  const body = subgraph((g) => {
+    const s = g.input('s_in', DataType.FLOAT, [3]);
+    const xt = g.input('x_t', DataType.FLOAT, [3]);
+    const [sum] = g.node('Add', [s, xt], {}, { outputs: ['s_out'] });
+    const [copy] = g.node('Identity', [sum], {}, { outputs: ['y_t'] });
+    g.output(sum, DataType.FLOAT, [3]);
+    g.output(copy, DataType.FLOAT, [3]);
+  });
+  const build = (batch: number): Model => {
+    const b = new ModelBuilder({ opset: 8 });
+    const s0 = b.input('s0', DataType.FLOAT, [batch, 3]);
+    const xs = b.input('xs', DataType.FLOAT, [batch, 4, 3]);
+    b.node('Scan', ['', s0, xs], { body, num_scan_inputs: 1 }, { outputs: ['final', 'ys'] });
+    b.output('final');
+    b.output('ys');
+    return load(b);
+  };
+  const r = await check(build(1), 9);
+  assert.deepEqual(ops(r.model), ['Squeeze', 'Squeeze', 'Scan', 'Unsqueeze', 'Unsqueeze']);
+  // On to 13 the inserted Squeeze/Unsqueeze take their axes as inputs.
+  const at13 = await check(build(1), 13);
+  assert.ok(
+    at13.model.graph.nodes.filter((n) => n.opType !== 'Scan').every((n) => n.inputs.length === 2),
+  );
+  refuses(
+    () => convertOpset(build(2), 9),
+    /^Scan 'scan_0' runs over a batch of 2; opset 9's Scan has no batch axis/,
+  );
+});
+
+test('If branches and Loop bodies are converted too, with their own initializers', async () => {
+  const branch = (min: number) =>
+    subgraph((g) => {
+      const [y] = g.node(
+        'Clip',
+        ['x'],
+        { min: float(min), max: float(1) },
+        { outputs: [`y${min}`] },
+      );
+      const [s] = g.node('Squeeze', [y], { axes: [0] }, { outputs: [`s${min}`] });
+      g.output(s);
+    });
+  const b = new ModelBuilder({ opset: 9 });
+  b.input('x', DataType.FLOAT, [1, 4]);
+  const cond = b.input('cond', DataType.BOOL, []);
+  const [y] = b.node('If', [cond], { then_branch: branch(0), else_branch: branch(-1) });
+  b.output(y);
+  const model = load(b);
+  const x = new ort.Tensor('float32', Float32Array.from([-2, -0.5, 0.5, 2]), [1, 4]);
+  for (const c of [true, false]) {
+    const feeds = { x, cond: new ort.Tensor('bool', Uint8Array.from([c ? 1 : 0]), []) };
+    const r = await check(model, 13, { feeds });
+    const thenBranch = r.model.graph.nodes[0].attributes.find((a) => a.name === 'then_branch')?.g;
+    assert.deepEqual(
+      thenBranch?.initializers.map((t) => t.name),
+      ['clip_0_min', 'clip_0_max', 'squeeze_1_axes'],
+    );
+    assert.deepEqual(r.converted.get('Clip'), 2);
+  }
+});
+
+test('BatchNormalization → 14: unused trailing outputs go; saved_mean/saved_var refuse', () => {
+  const build = (outputs: string[]): Model => {
+    const b = new ModelBuilder({ opset: 13 });
+    const x = b.input('x', DataType.FLOAT, [1, 2, 2, 2]);
+    const ps = ['s', 'b', 'm', 'v'].map((p) => b.weight(p, [2]));
+    b.node('BatchNormalization', [x, ...ps], {}, { outputs, name: 'bn' });
+    b.output('y');
+    return load(b);
+  };
+  assert.deepEqual(convertOpset(build(['y', '', '']), 14).model.graph.nodes[0].outputs, ['y']);
+  const training = convertOpset(build(['y', 'rm', 'rv']), 14).model.graph.nodes[0];
+  assert.deepEqual(attrNames(training), ['training_mode']);
+  refuses(
+    () => convertOpset(build(['y', 'rm', 'rv', 'sm', 'sv']), 14, { reason: 'int4/uint4' }),
+    /^int4\/uint4 needs opset 14, and opset 13 can't be converted: BatchNormalization 'bn' outputs saved_mean\/saved_var/,
+  );
+});
+
+test('what has no equivalent at the new opset refuses with one line', () => {
+  // A linear Resize with tf_half_pixel_for_nn: opset 13 removed that mode.
+  const b = new ModelBuilder({ opset: 11 });
+  const x = b.input('x', DataType.FLOAT, [1, 1, 4, 4]);
+  const roi = b.initializer('roi', DataType.FLOAT, [0], []);
+  const scales = b.initializer('scales', DataType.FLOAT, [4], [1, 1, 2, 2]);
+  const [y] = b.node(
+    'Resize',
+    [x, roi, scales],
+    { mode: 'linear', coordinate_transformation_mode: 'tf_half_pixel_for_nn' },
+    { name: 'up' },
+  );
+  b.output(y);
+  refuses(
+    () => convertOpset(load(b), 13),
+    /^Resize 'up' \(linear\) uses tf_half_pixel_for_nn, which opset 13 removed and no remaining mode reproduces$/,
+  );
+  // A nearest Resize-10 whose scales come at run time: no single rounding matches.
+  const r = new ModelBuilder({ opset: 10 });
+  const [z] = r.node(
+    'Resize',
+    [r.input('x', DataType.FLOAT, [1, 1, 4, 4]), r.input('s', DataType.FLOAT, [4])],
+    {},
+    { name: 'rt' },
+  );
+  r.output(z);
+  refuses(() => convertOpset(load(r), 11), /^Resize 'rt' \(nearest\) reads its scales at run time/);
+  // Opsets outside the converter's range.
+  refuses(() => convertOpset(load(r), 22), /^opset 22 is newer than the converter knows \(21\)$/);
+  const old = new ModelBuilder({ opset: 5 });
+  old.output(old.node('Relu', [old.input('x', DataType.FLOAT, [1])])[0]);
+  refuses(() => convertOpset(load(old), 13), /^opset 5 is older than 6/);
+});
+
+test('opset 6 → 7: broadcast/axis attributes become numpy broadcasting', () => {
+  const b = new ModelBuilder({ opset: 6 });
+  const x = b.input('x', DataType.FLOAT, [2, 3, 4, 5]);
+  const [a] = b.node('Add', [x, b.weight('c', [3])], { broadcast: 1, axis: 1 }, { name: 'mid' });
+  const [m] = b.node('Mul', [a, b.weight('t', [4, 5])], { broadcast: 1 }, { name: 'tail' });
+  const [g] = b.node(
+    'Gemm',
+    [b.weight('ga', [2, 3]), b.weight('gb', [3, 4]), b.weight('gc', [4])],
+    { broadcast: 1 },
+  );
+  const [bn] = b.node(
+    'BatchNormalization',
+    [m, ...['s', 'bb', 'mm', 'vv'].map((p) => b.weight(p, [3]))],
+    { is_test: 1 },
+  );
+  b.output(bn);
+  b.output(g);
+  const r = convertOpset(load(b), 7);
+  assert.deepEqual(ops(r.model), ['Unsqueeze', 'Add', 'Mul', 'Gemm', 'BatchNormalization']);
+  assert.deepEqual(r.model.graph.nodes[0].attributes[0].ints, [1, 2]);
+  assert.ok(
+    r.model.graph.nodes.every((n) => n.opType === 'Unsqueeze' || n.attributes.length === 0),
+  );
+});
+
+test('an Upsample-1 (height/width scales) goes all the way to Resize-13', async () => {
+  const b = new ModelBuilder({ opset: 6 });
+  const x = b.input('x', DataType.FLOAT, [1, 1, 2, 2]);
+  const [y] = b.node('Upsample', [x], {
+    height_scale: float(2),
+    width_scale: float(3),
+    mode: 'nearest',
+  });
+  b.output(y);
+  const r = convertOpset(load(b), 13);
+  assert.deepEqual(ops(r.model), ['Resize']);
+  const out = await run(r.model, {
+    x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 1, 2, 2]),
+  });
+  const expected = [1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4];
+  assert.deepEqual(Array.from(out[y].data as Float32Array), expected);
+});
+
+test('new names never collide with existing ones, in any graph', () => {
+  const b = new ModelBuilder({ opset: 9 });
+  const x = b.input('x', DataType.FLOAT, [2]);
+  b.initializer('c_min', DataType.FLOAT, [1], [0]);
+  const [y] = b.node('Clip', [x], { min: float(-1) }, { name: 'c', outputs: ['c_max'] });
+  b.output(y);
+  const r = convertOpset(load(b), 11);
+  assert.deepEqual(r.model.graph.nodes[0].inputs, ['x', 'c_min_1']);
+});
