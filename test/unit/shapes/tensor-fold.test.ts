@@ -207,3 +207,36 @@ test('Cast folds with truncation and bool conversion; CastLike takes the second 
   assert.equal(r.types.get(like)?.dtype, DataType.INT64);
   assert.deepEqual(r.values.get(like)?.values, [-1, 0, 2]);
 });
+
+test('Relu and Clip fold known sizes: Range length as its expanded function computes it', () => {
+  // ONNX's Range function: trip count = Cast<int64>(Relu(Ceil((limit - start) / delta))).
+  const b = new ModelBuilder({ opset: 13 });
+  const start = b.initializer('start', DataType.FLOAT, [], [1]);
+  const limit = b.initializer('limit', DataType.FLOAT, [], [6]);
+  const delta = b.initializer('delta', DataType.FLOAT, [], [2]);
+  const [d] = b.node('Sub', [limit, start]);
+  const [q] = b.node('Div', [d, delta]);
+  const [c] = b.node('Ceil', [q]);
+  const [r] = b.node('Relu', [c]);
+  const [n] = b.node('Cast', [r], { to: DataType.INT64 });
+  const [neg] = b.node('Relu', [b.initializer('minus', DataType.FLOAT, [2], [-3, 4])]);
+  const [clipped] = b.node('Clip', [n, b.ints('lo', [0], []), b.ints('hi', [2], [])]);
+  const [open] = b.node('Clip', [n]);
+  const result = infer(b);
+  assert.deepEqual(result.values.get(n)?.values, [3]);
+  assert.deepEqual(result.values.get(neg)?.values, [0, 4]);
+  assert.deepEqual(result.values.get(clipped)?.values, [2]);
+  assert.deepEqual(result.values.get(open)?.values, [3]);
+});
+
+test('Relu of an unknown value and Clip with a run-time bound fold nothing', () => {
+  const b = new ModelBuilder({ opset: 13 });
+  const x = b.input('x', DataType.FLOAT, [2]);
+  const hi = b.input('hi', DataType.FLOAT, []);
+  const [r] = b.node('Relu', [x]);
+  const [c] = b.node('Clip', [b.ints('v', [5, 7]), b.ints('lo', [0], []), hi]);
+  const result = infer(b);
+  assert.equal(result.values.get(r), undefined);
+  assert.equal(result.values.get(c), undefined);
+  assert.deepEqual(result.types.get(c)?.shape, [2]);
+});

@@ -4,10 +4,26 @@
  */
 import { elementCount } from '../../onnx/tensorData';
 import { allKnown } from '../dims';
-import { ShapeError, type ShapeRule } from '../types';
+import { ShapeError, type ConstValue, type InferContext, type ShapeRule } from '../types';
+import { constScalar } from './constInputs';
 import { checkSameDim, checkUnidirectional, requireRank, sameAsInput, shapeOf } from './nnHelpers';
 
 const shapePreserving: ShapeRule = (ctx) => ({ types: [sameAsInput(ctx)] });
+
+/**
+ * X's folded values mapped by `f` when they are all numbers (exporters clamp computed sizes with
+ * Relu or Clip, as in Range's expanded function: Ceil → Relu → Cast → Loop's trip count).
+ */
+function foldNumbers(ctx: InferContext, f: (x: number) => number): ConstValue | undefined {
+  const v = ctx.inputValue(0);
+  if (!v || !v.values.every((x) => typeof x === 'number')) return undefined;
+  return { dims: v.dims, values: (v.values as number[]).map(f) };
+}
+
+const relu: ShapeRule = (ctx) => ({
+  types: [sameAsInput(ctx)],
+  values: [foldNumbers(ctx, (x) => Math.max(0, x))],
+});
 
 /** PRelu: slope broadcasts one way to X (opset 7+); Y is X's shape. */
 const prelu: ShapeRule = (ctx) => {
@@ -30,7 +46,19 @@ const clip: ShapeRule = (ctx) => {
       }
     }
   }
-  return { types: [sameAsInput(ctx)] };
+  const bound = (i: number, attr: string, fallback: number): number | undefined => {
+    if (ctx.opset < 11) return ctx.attrFloat(attr, fallback);
+    if (!ctx.hasInput(i)) return fallback;
+    const b = constScalar(ctx, i);
+    return typeof b === 'number' ? b : undefined;
+  };
+  const lo = bound(1, 'min', -Infinity);
+  const hi = bound(2, 'max', Infinity);
+  const value =
+    lo === undefined || hi === undefined
+      ? undefined
+      : foldNumbers(ctx, (x) => Math.min(hi, Math.max(lo, x)));
+  return { types: [sameAsInput(ctx)], values: [value] };
 };
 
 /** SwiGLU (opset 28): A and B must have identical shapes; no broadcasting. */
@@ -45,7 +73,7 @@ const swiglu: ShapeRule = (ctx) => {
 };
 
 export const activationRules: Record<string, ShapeRule> = {
-  Relu: shapePreserving,
+  Relu: relu,
   LeakyRelu: shapePreserving,
   PRelu: prelu,
   Elu: shapePreserving,
