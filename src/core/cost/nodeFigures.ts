@@ -244,8 +244,7 @@ function bodyFigures(node: Node, context: FigureContext): BodyFigures {
 
 /** Sum of the figures of every node of a sub-graph (recursively, for nested control flow). */
 function graphFigures(graph: Graph, context: FigureContext): BodyFigures {
-  const outer = new Set<string>(context.shapes.types.keys());
-  const view = buildGraphView(graph, outer);
+  const view = buildGraphView(graph, context.view.scopeNames);
   const inner = { ...context, view };
   let macs = 0;
   let flops = 0;

@@ -23,6 +23,12 @@ export interface GraphView {
   readonly outputNames: readonly string[];
   readonly producer: ReadonlyMap<string, Node>;
   readonly consumers: ReadonlyMap<string, readonly Node[]>;
+  /**
+   * Every name a node of this graph may read: the enclosing scopes' names, then this graph's
+   * inputs, initializers and node outputs. A sub-graph's view is built with its parent's, so
+   * scopes nest to any depth, whether or not a name's type could be inferred.
+   */
+  readonly scopeNames: ReadonlySet<string>;
 }
 
 /** A display name for a node that has none: op type and position. */
@@ -103,6 +109,7 @@ export function buildGraphView(
 
   const order = topologicalOrder(graph.nodes, producer);
   const initializerNames = new Set(initializers.keys());
+  for (const name of producer.keys()) available.add(name);
   return {
     graph,
     order,
@@ -111,6 +118,7 @@ export function buildGraphView(
     outputNames: graph.outputs.map((o) => o.name),
     producer,
     consumers,
+    scopeNames: available,
   };
 }
 

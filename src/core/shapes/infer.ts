@@ -94,7 +94,7 @@ export function inferShapes(view: GraphView, options: InferOptions): ShapeInfere
     trustDeclaredDims: !overridesDeclaredInputs(view, options),
     conflicts: { count: 0 },
   };
-  runGraph(view, run, state, new Set());
+  runGraph(view, run, state);
   if (run.conflicts.count > MAX_CONFLICT_DIAGNOSTICS) {
     state.diagnostics.push({
       severity: 'warning',
@@ -152,9 +152,15 @@ function seedGraphInputs(view: GraphView, options: InferOptions, state: ShapeInf
   }
 }
 
-/** A graph input's declared tensor type; a dimension with neither value nor name gets one. */
+/**
+ * A graph input's declared tensor type; a dimension with neither value nor name gets one. A
+ * sequence or optional input is typed by its element type, as the rules represent it.
+ */
 function declaredInputType(input: ValueInfo): TensorType | undefined {
-  const declared = input.type;
+  let declared = input.type;
+  while (declared && (declared.kind === 'sequence' || declared.kind === 'optional')) {
+    declared = declared.inner;
+  }
   if (!declared || declared.kind !== 'tensor') return undefined;
   const shape = declared.shape?.map((d, i) => (d === '' ? `${input.name}_dim${i}` : d));
   return { dtype: declared.elemType, shape };
@@ -190,7 +196,6 @@ function runGraph(
   view: GraphView,
   options: RunOptions,
   state: ShapeInference,
-  outerNames: ReadonlySet<string>,
 ): void {
   const declared = declaredTypes(view);
   const symbolUses = new Map<string, number>();
@@ -206,7 +211,7 @@ function runGraph(
       return;
     }
     const opset = options.opsets.get(node.domain === 'ai.onnx' ? '' : node.domain) ?? 0;
-    const ctx = makeContext(node, label, opset, view, options, state, outerNames, nextSymbol);
+    const ctx = makeContext(node, label, opset, view, options, state, nextSymbol);
     const rule = findRule(node.domain, node.opType);
     let types: readonly (TensorType | undefined)[] = [];
     let values: readonly (ConstValue | undefined)[] | undefined;
@@ -413,7 +418,6 @@ function makeContext(
   view: GraphView,
   options: RunOptions,
   state: ShapeInference,
-  outerNames: ReadonlySet<string>,
   nextSymbol: (name: string) => number,
 ): InferContext {
   const attrs = new Map<string, Attribute>();
@@ -442,7 +446,7 @@ function makeContext(
       return n === 1 ? `${label}_${what}` : `${label}_${what}_${n}`;
     },
     inferSubgraph: (graph: Graph, inputTypes) =>
-      inferSubgraph(graph, inputTypes, view, options, state, outerNames),
+      inferSubgraph(graph, inputTypes, view, options, state),
     warn: (message) => state.diagnostics.push({ severity: 'warning', node: label, message }),
   };
 }
@@ -457,12 +461,8 @@ function inferSubgraph(
   parent: GraphView,
   options: RunOptions,
   state: ShapeInference,
-  parentOuter: ReadonlySet<string>,
 ): (TensorType | undefined)[] {
-  const outer = new Set<string>(parentOuter);
-  for (const name of state.types.keys()) outer.add(name);
-  for (const name of parent.initializers.keys()) outer.add(name);
-  const view = buildGraphView(graph, outer);
+  const view = buildGraphView(graph, parent.scopeNames);
   graph.inputs.forEach((input, i) => {
     const given = inputTypes[i];
     const t = given ?? declaredInputType(input);
@@ -472,7 +472,7 @@ function inferSubgraph(
     state.values.delete(input.name);
   });
   for (const t of view.initializers.values()) addInitializer(t, options, state);
-  runGraph(view, options, state, outer);
+  runGraph(view, options, state);
   return graph.outputs.map((o) => state.types.get(o.name));
 }
 
