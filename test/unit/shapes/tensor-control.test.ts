@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { ModelBuilder, subgraph } from '../../helpers/modelBuilder';
 import { buildGraphView } from '../../../src/core/graph/graph';
 import { inferShapes, type ShapeInference } from '../../../src/core/shapes/infer';
-import { DataType } from '../../../src/core/onnx/types';
+import { DataType, type TypeInfo } from '../../../src/core/onnx/types';
+import { encodeModel } from '../../../src/core/onnx/encode';
+import { parseModelBytes } from '../../../src/core/onnx/load';
 
 function infer(b: ModelBuilder): ShapeInference {
   return inferShapes(buildGraphView(b.load().model.graph), { opsets: new Map([['', b.opset]]) });
@@ -210,4 +212,27 @@ test('Optional wraps its input; OptionalHasElement is a bool scalar', () => {
   const r = infer(b);
   assert.deepEqual(r.types.get(has), { dtype: DataType.BOOL, shape: [] });
   assert.deepEqual(r.types.get(got), { dtype: DataType.FLOAT, shape: [3] });
+});
+
+test('a graph input declared as an optional or a sequence is typed by its element type', () => {
+  const b = new ModelBuilder({ opset: 18 });
+  b.input('o', DataType.FLOAT, [4]);
+  b.input('s', DataType.FLOAT, [2, 3]);
+  b.node('OptionalGetElement', ['o'], {}, { outputs: ['got'] });
+  b.node('SequenceAt', ['s', b.ints('zero', [0], [])], {}, { outputs: ['at'] });
+  const model = b.build();
+  const wrapped = (kind: 'optional' | 'sequence', inner: TypeInfo): TypeInfo => ({
+    extra: [],
+    kind,
+    elemType: DataType.UNDEFINED,
+    inner,
+  });
+  const inputs = model.graph.inputs.map((i) =>
+    i.type ? { ...i, type: wrapped(i.name === 'o' ? 'optional' : 'sequence', i.type) } : i,
+  );
+  const loaded = parseModelBytes(encodeModel({ ...model, graph: { ...model.graph, inputs } }));
+  assert.equal(loaded.model.graph.inputs[0].type?.kind, 'optional');
+  const r = inferShapes(buildGraphView(loaded.model.graph), { opsets: new Map([['', 18]]) });
+  assert.deepEqual(r.types.get('got'), { dtype: DataType.FLOAT, shape: [4] });
+  assert.deepEqual(r.types.get('at'), { dtype: DataType.FLOAT, shape: [2, 3] });
 });
