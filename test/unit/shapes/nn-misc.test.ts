@@ -200,3 +200,73 @@ test('text and image ops', () => {
   assertType(r, cat, DataType.STRING, ['N']);
   assertType(r, match, DataType.BOOL, ['N']);
 });
+
+test('training optimizers (ai.onnx.preview.training): each output is shaped as what it updates', () => {
+  const T = 'ai.onnx.preview.training';
+  const b = new ModelBuilder();
+  b.extraOpsets.push({ domain: T, version: 1 });
+  const r = b.input('r', F, []);
+  const t = b.input('t', DataType.INT64, []);
+  const w = (name: string, shape: number[]): string => b.input(name, F, shape);
+  const [x1, x2, h1, h2] = b.node(
+    'Adagrad',
+    [
+      r,
+      t,
+      w('X1', [3]),
+      w('X2', [2, 2]),
+      w('G1', [3]),
+      w('G2', [2, 2]),
+      w('H1', [3]),
+      w('H2', [2, 2]),
+    ],
+    {},
+    { domain: T, outputs: 4 },
+  );
+  const [mx, mv] = b.node(
+    'Momentum',
+    [r, t, w('X', [5]), w('G', [5]), w('V', [5])],
+    {},
+    {
+      domain: T,
+      outputs: 2,
+    },
+  );
+  const [ax, av, ah] = b.node(
+    'Adam',
+    [r, t, w('AX', [4, 1]), w('AG', [4, 1]), w('AV', [4, 1]), w('AH', [4, 1])],
+    {},
+    { domain: T, outputs: 3 },
+  );
+  const result = infer(b);
+  for (const [out, shape] of [
+    [x1, [3]],
+    [x2, [2, 2]],
+    [h1, [3]],
+    [h2, [2, 2]],
+    [mx, [5]],
+    [mv, [5]],
+    [ax, [4, 1]],
+    [av, [4, 1]],
+    [ah, [4, 1]],
+  ] as const) {
+    assertType(result, out, F, shape);
+  }
+});
+
+test('a training optimizer with a partial block of inputs is an error', () => {
+  const T = 'ai.onnx.preview.training';
+  const b = new ModelBuilder();
+  b.extraOpsets.push({ domain: T, version: 1 });
+  const x = b.input('x', F, [3]);
+  b.node(
+    'Adam',
+    [b.input('r', F, []), b.input('t', DataType.INT64, []), x, x, x],
+    {},
+    {
+      domain: T,
+      outputs: 3,
+    },
+  );
+  assertError(infer(b), /R, T and 4 inputs per weight/);
+});

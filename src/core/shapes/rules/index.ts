@@ -1,7 +1,8 @@
 /**
  * The registry of shape rules: op type → rule, for the default ai.onnx domain and the other
- * domains real exporters emit (com.microsoft). Each family of ops lives in its own file and
- * exports a record of rules; this file only gathers them.
+ * domains real exporters emit (com.microsoft) or ONNX's own tests use
+ * (ai.onnx.preview.training). Each family of ops lives in its own file and exports a record of
+ * rules; this file only gathers them.
  */
 import type { ShapeRule } from '../types';
 import { elementwiseRules } from './elementwise';
@@ -21,6 +22,7 @@ import { quantizationRules } from './quantization';
 import { signalRules } from './signal';
 import { miscRules } from './misc';
 import { microsoftRules } from './microsoft';
+import { trainingRules } from './training';
 
 type RuleTable = Record<string, ShapeRule>;
 
@@ -47,6 +49,7 @@ const DEFAULT_DOMAIN_TABLES: RuleTable[] = [
 /** Rule tables of other domains, keyed by domain. */
 const OTHER_DOMAIN_TABLES: Record<string, RuleTable[]> = {
   'com.microsoft': [microsoftRules],
+  'ai.onnx.preview.training': [trainingRules],
 };
 
 const DEFAULT_DOMAIN = new Map<string, ShapeRule>();
