@@ -222,7 +222,7 @@ function runCase(folder: string, name: string): ConformanceCase {
       // A symbol is named after the node that could not size it (ctx.newSymbol): that node's
       // op is the one to blame, more often than the op that makes the output.
       const symbol = got?.shape?.find((d): d is string => typeof d === 'string');
-      const maker = symbol && symbolMaker(view.order, symbol);
+      const maker = symbol ? symbolMaker(view.order, symbol) : undefined;
       problemOp = maker?.opType ?? view.producer.get(out.name)?.opType ?? '';
     });
   } catch (e) {
