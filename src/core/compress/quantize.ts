@@ -15,7 +15,8 @@ import { dtypeName } from '../onnx/dtype';
 import { ExternalData } from '../onnx/externalData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { inferShapes, type ShapeInference } from '../shapes/infer';
-import { GraphEdit, defaultOpset, makeNode, withGraph, withOpsetAtLeast } from './graphEdit';
+import { GraphEdit, makeNode, withGraph } from './graphEdit';
+import { convertOpset } from './opsetConvert';
 import {
   containerType,
   quantRange,
@@ -76,7 +77,6 @@ export function quantizeWeights(
   const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
   const notes: string[] = [];
   const plans = planWeights(view, shapes, options, notes);
-  const opsetModel = raiseOpset(model, plans, options, notes);
   const edit = new GraphEdit(model.graph);
   const touched: string[] = [];
   const error = { signal: 0, noise: 0 };
@@ -86,7 +86,7 @@ export function quantizeWeights(
     error.noise += q.noise;
     touched.push(...plan.layers);
   }
-  const quantized = withGraph(opsetModel, edit.build());
+  const quantized = raiseOpset(withGraph(model, edit.build()), plans, options, notes, ext);
   notes.push(...formatNotes(view, plans));
   if (error.noise > 0) {
     const db = 10 * Math.log10(error.signal / error.noise);
@@ -212,13 +212,15 @@ function groupBySource(layers: readonly Layer[], options: QuantizeOptions): Weig
 
 /**
  * DequantizeLinear exists from opset 10, takes `axis` (per channel) from 13 and int4/uint4 from
- * 21. Raises the model's opset (and IR version) when no op in it changes meaning on the way.
+ * 21: the quantized model is converted to the opset its DequantizeLinear nodes need
+ * (opsetConvert.ts, which rewrites the nodes whose meaning changed on the way).
  */
 function raiseOpset(
   model: Model,
   plans: readonly WeightPlan[],
   options: QuantizeOptions,
   notes: string[],
+  external: ExternalData,
 ): Model {
   const needs = (p: WeightPlan): number => {
     const dt = containerType(p.scheme);
@@ -226,22 +228,13 @@ function raiseOpset(
     return p.axis !== undefined ? 13 : 10;
   };
   const required = Math.max(...plans.map(needs));
-  const current = defaultOpset(model);
-  if (current >= required) return model;
   const reason =
     required === 21 ? 'int4/uint4' : required === 13 ? 'per-channel scales' : 'DequantizeLinear';
-  const blocker = opsetUpgradeBlocker(model, current, required);
-  if (blocker) {
-    throw new CompressionRefusal(
-      `${reason} needs opset ${required} and the model can't be raised from ${current}: ${blocker}${options.perChannel === false ? '' : required === 13 ? ' (per-tensor needs only opset 10)' : ''}`,
-    );
-  }
-  notes.push(`opset raised ${current} → ${required} for ${reason}`);
-  const raised = withOpsetAtLeast(model, required);
-  const ir = minIrVersion(required);
-  if (raised.irVersion >= ir) return raised;
-  notes.push(`IR version raised ${raised.irVersion} → ${ir} (opset ${required} needs it)`);
-  return { ...raised, irVersion: ir };
+  const perTensorHint =
+    required === 13 && options.perChannel !== false ? ' (per-tensor needs only opset 10)' : '';
+  const raised = convertOpset(model, required, { external, reason, refusalHint: perTensorHint });
+  notes.push(...raised.notes);
+  return raised.model;
 }
 
 /** Adds the quantized tensor, its scale and zero point, and the DequantizeLinear. */
@@ -331,74 +324,4 @@ function operationName(options: QuantizeOptions): string {
   parts.push(options.perChannel === false ? 'per-tensor' : 'per-channel');
   if (options.symmetric === false) parts.push('asymmetric');
   return parts.join(' ');
-}
-
-/**
- * Ops whose meaning or signature changed between opsets in a way a node written for the old
- * opset breaks under the new one (ONNX docs/Changelog.md). `since` is the opset of the change;
- * `uses` says whether the node uses the old form (undefined: every node does). Additive changes
- * (new optional attributes with the old behaviour as default, new types) are not listed: the
- * CNN ops (Conv, Gemm, Relu, Clip-13, Pool, Add, Concat, Flatten, Identity…) are unchanged from 13
- * to 21 in meaning.
- */
-const BREAKING_CHANGES: readonly { op: string; since: number; uses?: (n: Node) => boolean }[] = [
-  { op: 'Upsample', since: 10 },
-  { op: 'Slice', since: 10, uses: (n) => hasAttr(n, 'starts') },
-  { op: 'TopK', since: 10, uses: (n) => hasAttr(n, 'k') },
-  { op: 'Clip', since: 11, uses: (n) => hasAttr(n, 'min') || hasAttr(n, 'max') },
-  { op: 'Pad', since: 11, uses: (n) => hasAttr(n, 'pads') },
-  { op: 'Resize', since: 11 }, // default coordinate transformation changed
-  { op: 'Scatter', since: 11 },
-  { op: 'Dropout', since: 12, uses: (n) => hasAttr(n, 'ratio') },
-  { op: 'Split', since: 13, uses: (n) => hasAttr(n, 'split') },
-  { op: 'Squeeze', since: 13, uses: (n) => hasAttr(n, 'axes') },
-  { op: 'Unsqueeze', since: 13, uses: (n) => hasAttr(n, 'axes') },
-  { op: 'ReduceSum', since: 13, uses: (n) => hasAttr(n, 'axes') },
-  { op: 'RoiAlign', since: 16 }, // default coordinate_transformation_mode became half_pixel
-  ...['ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean']
-    .concat(['ReduceMin', 'ReduceProd', 'ReduceSumSquare'])
-    .map((op) => ({ op, since: 18, uses: (n: Node) => hasAttr(n, 'axes') })),
-  // Split-18 needs the `split` input or `num_outputs`.
-  { op: 'Split', since: 18, uses: (n) => !n.inputs[1] && !hasAttr(n, 'num_outputs') },
-  { op: 'DFT', since: 20 }, // axis moved to an input, with a different default
-  { op: 'GridSample', since: 20, uses: (n) => /^bi/.test(attrString(n, 'mode') ?? 'bilinear') },
-  { op: 'GroupNormalization', since: 21 }, // scale and bias went from [G] to [C]
-];
-
-function hasAttr(n: Node, name: string): boolean {
-  return n.attributes.some((a) => a.name === name);
-}
-
-function attrString(n: Node, name: string): string | undefined {
-  const s = n.attributes.find((a) => a.name === name)?.s;
-  return s ? new TextDecoder().decode(s) : undefined;
-}
-
-/** The first default-domain node (sub-graphs included) that would break, described; or undefined. */
-export function opsetUpgradeBlocker(model: Model, from: number, to: number): string | undefined {
-  const changes = BREAKING_CHANGES.filter((c) => c.since > from && c.since <= to);
-  const visit = (nodes: readonly Node[]): string | undefined => {
-    for (const n of nodes) {
-      if (n.domain === '' || n.domain === 'ai.onnx') {
-        const c = changes.find((c) => c.op === n.opType && (c.uses?.(n) ?? true));
-        if (c) return `${n.opType} '${nodeLabel(n)}' changed meaning at opset ${c.since}`;
-      }
-      for (const a of n.attributes) {
-        const found = visit([...(a.g ? [a.g] : []), ...a.graphs].flatMap((g) => g.nodes));
-        if (found) return found;
-      }
-    }
-    return undefined;
-  };
-  return visit(model.graph.nodes);
-}
-
-/** The IR version an opset needs (onnx/helper.py VERSION_TABLE). */
-export function minIrVersion(opset: number): number {
-  if (opset >= 21) return 10;
-  if (opset >= 19) return 9;
-  if (opset >= 14) return 8;
-  if (opset >= 12) return 7;
-  if (opset >= 11) return 6;
-  return 5;
 }

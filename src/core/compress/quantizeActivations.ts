@@ -18,15 +18,8 @@ import type { ExternalData } from '../onnx/externalData';
 import { DataType, type Model, type Node } from '../onnx/types';
 import { activationTargets, type ActivationTarget } from './activationTargets';
 import type { ActivationCalibration, TensorRange } from './calibrate';
-import {
-  GraphEdit,
-  defaultOpset,
-  makeNode,
-  withGraph,
-  withInput,
-  withOpsetAtLeast,
-} from './graphEdit';
-import { minIrVersion, opsetUpgradeBlocker } from './quantize';
+import { GraphEdit, makeNode, withGraph, withInput } from './graphEdit';
+import { convertOpset } from './opsetConvert';
 import { channelParams, type QuantScheme } from './quantizeMath';
 import {
   CompressionRefusal,
@@ -76,8 +69,6 @@ export function quantizeActivations(
       nothingToQuantize(targets.length, missing.length, alreadyQuantized),
     );
   }
-  const opsetModel = raiseOpset(model, bits === 16 ? 21 : 10, notes);
-
   const edit = new GraphEdit(model.graph);
   const rewired = new Map<Node, Node>();
   const counts = new Map<DataType, number>();
@@ -90,7 +81,13 @@ export function quantizeActivations(
     for (const l of target.layers) touched.add(l);
   }
   for (const [node, copy] of rewired) edit.replaceNode(node, copy);
-  const quantized = withGraph(opsetModel, edit.build());
+  // QuantizeLinear/DequantizeLinear exist from opset 10, int16/uint16 from 21.
+  const raised = convertOpset(withGraph(model, edit.build()), bits === 16 ? 21 : 10, {
+    external,
+    reason: bits === 16 ? '16-bit activations' : 'QuantizeLinear/DequantizeLinear',
+  });
+  notes.push(...raised.notes);
+  const quantized = raised.model;
 
   notes.push(typeSummary(counts));
   if (calibration.samples !== undefined) {
@@ -201,23 +198,6 @@ function insertQdq(
   const first = view.graph.nodes.find((n) => readers.has(n));
   if (first) edit.insertBefore(first, [q, dq]);
   return subGraphOnly;
-}
-
-/** QuantizeLinear/DequantizeLinear exist from opset 10; int16/uint16 from 21. */
-function raiseOpset(model: Model, required: number, notes: string[]): Model {
-  const current = defaultOpset(model);
-  if (current >= required) return model;
-  const reason = required === 21 ? '16-bit activations' : 'QuantizeLinear/DequantizeLinear';
-  const blocker = opsetUpgradeBlocker(model, current, required);
-  if (blocker) {
-    throw new CompressionRefusal(
-      `${reason} need opset ${required} and the model can't be raised from ${current}: ${blocker}`,
-    );
-  }
-  notes.push(`opset raised ${current} → ${required} for ${reason}`);
-  const raised = withOpsetAtLeast(model, required);
-  const ir = minIrVersion(required);
-  return raised.irVersion >= ir ? raised : { ...raised, irVersion: ir };
 }
 
 function nothingToQuantize(targets: number, missing: number, alreadyQuantized: number): string {

@@ -189,20 +189,30 @@ test('refusals name the exact reason', () => {
   refuse({ bits: 4 }, 'no layer with a float weight to quantize', once);
 });
 
-test('refuses to raise the opset past a change the model depends on', () => {
+test('int4 converts an opset-13 ReduceMean (axes attribute) on the way to opset 21', async () => {
   const b = new ModelBuilder({ opset: 13 });
-  const x = b.input('x', DataType.FLOAT, [1, 4]);
-  const [h] = b.node('MatMul', [x, b.weight('w', [4, 4])], {}, { name: 'mm' });
+  const x = b.input('x', DataType.FLOAT, [1, 3, 8, 8]);
+  const [h] = b.node('MatMul', [x, b.weight('w', [8, 8])], {}, { name: 'mm' });
   const [y] = b.node('ReduceMean', [h], { axes: [1] }, { name: 'mean' });
-  b.output(y);
+  b.output(y, DataType.FLOAT, [1, 1, 8, 8]);
   const model = decodeModel(b.bytes());
-  assert.throws(() => quantizeWeights(model, { bits: 4 }), {
-    name: 'CompressionRefusal',
-    message:
-      "int4/uint4 needs opset 21 and the model can't be raised from 13: ReduceMean 'mean' changed meaning at opset 18",
-  });
-  // int8 needs no raise, so the same model quantizes.
-  assert.deepEqual(quantizeWeights(model, { bits: 8 }).summary.layersTouched, ['mm']);
+  const { model: q, summary } = quantizeWeights(model, { bits: 4 });
+  assert.equal(q.opsetImport[0].version, 21);
+  assert.ok(
+    summary.notes.includes('opset raised 13 → 21 for int4/uint4 (ReduceMean ×1 converted)'),
+    summary.notes.join('\n'),
+  );
+  const mean = q.graph.nodes.find((n) => n.name === 'mean');
+  assert.deepEqual(mean?.inputs, [h, 'mean_axes']);
+  const db = sqnrDb((await run(model)).data, (await run(q)).data);
+  assert.ok(db > 8, `${db} dB`);
+  // int8 needs no raise, so the model keeps its opset and its ReduceMean.
+  const int8 = quantizeWeights(model, { bits: 8 }).model;
+  assert.equal(int8.opsetImport[0].version, 13);
+  assert.equal(
+    int8.graph.nodes.find((n) => n.name === 'mean'),
+    model.graph.nodes[1],
+  );
 });
 
 test('a weight moved by Transpose or fed at run time is refused when named', () => {

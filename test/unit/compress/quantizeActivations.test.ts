@@ -282,22 +282,31 @@ describe('quantizeActivations', () => {
       () => quantizeActivations(plain.build(), cal),
       /no float activation feeds a Conv, ConvTranspose, Gemm or MatMul/,
     );
+  });
 
-    // Upsample changed meaning at opset 10, the first with QuantizeLinear.
+  test('an opset-9 Upsample is converted to Resize on the way to QuantizeLinear (opset 10)', async () => {
     const old = new ModelBuilder({ opset: 9 });
     const x = old.input('x', DataType.FLOAT, [1, 1, 2, 2]);
     const scales = old.initializer('scales', DataType.FLOAT, [4], [1, 1, 2, 2]);
     const [u] = old.node('Upsample', [x, scales], {}, { name: 'up' });
     const [y] = old.node('MatMul', [u, old.weight('w', [4, 3])], {}, { name: 'fc' });
-    old.output(y);
-    refusal(
-      () =>
-        quantizeActivations(
-          old.build(),
-          calibration({ x: { min: -1, max: 1 }, up_out0: { min: -1, max: 1 } }),
-        ),
-      /need opset 10 and the model can't be raised from 9: Upsample 'up'/,
+    old.output(y, DataType.FLOAT, [1, 1, 4, 3]);
+    const model = old.build();
+    const { model: q, summary } = quantizeActivations(
+      model,
+      calibration({ x: { min: -2, max: 2 }, up_out0: { min: -2, max: 2 } }),
     );
+    assert.equal(q.opsetImport[0].version, 10);
+    assert.ok(
+      summary.notes.includes(
+        'opset raised 9 → 10 for QuantizeLinear/DequantizeLinear (Upsample→Resize ×1 converted)',
+      ),
+      summary.notes.join('\n'),
+    );
+    const ops = q.graph.nodes.map((n) => n.opType);
+    assert.ok(ops.includes('Resize') && !ops.includes('Upsample'), ops.join(', '));
+    const result = await verifyModels(encodeModel(model), encodeModel(q));
+    assert.ok(result.sqnrDb > 30, `A8 SQNR ${result.sqnrDb}`);
   });
 
   test('raises the opset to 10 when it can, and 16-bit activations to 21', async () => {
