@@ -78,10 +78,15 @@ test('DFT opset 17 (axis attribute) and opset 20 (axis input), onesided halves t
   assertType(r, ax, F, ['B', 64, 10, 2]);
 });
 
-test('DFT opset 20 IRFFT returns a real signal of length 2·(n−1)', () => {
+test('DFT IRFFT (onesided inverse) returns a real signal of length 2·(n−1), opset 17 and 20', () => {
   const b = new ModelBuilder({ opset: 20 });
   const [y] = b.node('DFT', [b.input('x', F, [1, 33, 2])], { onesided: 1, inverse: 1 });
   assertType(infer(b), y, F, [1, 64, 1]);
+  // DFT-17 documents IRFFT the same way (ONNX's test_dft_irfft_opset19).
+  const b17 = new ModelBuilder({ opset: 19 });
+  const x = b17.input('x', F, [1, 6, 10, 2]);
+  const [y17] = b17.node('DFT', [x], { onesided: 1, inverse: 1, axis: 1 });
+  assertType(infer(b17), y17, F, [1, 10, 10, 1]);
 });
 
 test('STFT: frames from step and window; onesided bins', () => {

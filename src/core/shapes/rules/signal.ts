@@ -35,7 +35,7 @@ const dft: ShapeRule = (ctx) => {
   const axis = dftAxis(ctx, x.length);
   const onesided = ctx.attrInt('onesided', 0) === 1;
   const inverse = ctx.attrInt('inverse', 0) === 1;
-  const irfft = onesided && inverse && ctx.opset >= 20;
+  const irfft = onesided && inverse;
   const out = [...x];
   out[x.length - 1] = irfft ? 1 : 2;
   if (axis === undefined) {
