@@ -236,3 +236,19 @@ test('a graph input declared as an optional or a sequence is typed by its elemen
   assert.deepEqual(r.types.get('got'), { dtype: DataType.FLOAT, shape: [4] });
   assert.deepEqual(r.types.get('at'), { dtype: DataType.FLOAT, shape: [2, 3] });
 });
+
+test('If with a constant condition passes its branch’s folded values on (a shape made in a branch)', () => {
+  const branch = subgraph((g) => {
+    g.node('Shape', ['x'], {}, { name: 'br_shape', outputs: ['br_s'] });
+    g.output('br_s');
+  }, 'branch');
+  const b = new ModelBuilder({ opset: 13 });
+  b.input('x', DataType.FLOAT, [2, 3, 4]);
+  const z = b.input('z', DataType.FLOAT, [24]);
+  const yes = b.initializer('yes', DataType.BOOL, [], [1]);
+  const [s] = b.node('If', [yes], { then_branch: branch, else_branch: thenBranch });
+  const [y] = b.node('Reshape', [z, s]);
+  const r = infer(b);
+  assert.deepEqual(r.values.get(s)?.values, [2, 3, 4]);
+  assert.deepEqual(r.types.get(y)?.shape, [2, 3, 4]);
+});

@@ -46,13 +46,21 @@ function unknownOutputs(ctx: InferContext): InferResult {
 
 // ---------------------------------------------------------------- If
 
-/** If: a known condition selects its branch; otherwise both branches are inferred and merged. */
+/**
+ * If: a known condition selects its branch, whose folded values pass through (ONNX's expanded
+ * functions branch on the input rank, then compute shapes in the branch); otherwise both
+ * branches are inferred and merged.
+ */
 const ifRule: ShapeRule = (ctx) => {
   const thenG = graphAttr(ctx, 'then_branch');
   const elseG = graphAttr(ctx, 'else_branch');
   if (!thenG || !elseG) return unknownOutputs(ctx);
   const cond = constScalar(ctx, 0);
-  if (typeof cond === 'number') return { types: ctx.inferSubgraph(cond !== 0 ? thenG : elseG, []) };
+  if (typeof cond === 'number') {
+    const branch = cond !== 0 ? thenG : elseG;
+    const types = ctx.inferSubgraph(branch, []);
+    return { types, values: branch.outputs.map((o) => ctx.valueOf(o.name)) };
+  }
   const a = ctx.inferSubgraph(thenG, []);
   const b = ctx.inferSubgraph(elseG, []);
   const fresh = symbols(ctx, 'if_dim');
