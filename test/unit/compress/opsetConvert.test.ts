@@ -6,10 +6,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { convertOpset, type OpsetConversion } from '../../../src/core/compress/opsetConvert';
+import { quantizeWeights } from '../../../src/core/compress/quantize';
 import { decodeModel } from '../../../src/core/onnx/decode';
 import { encodeModel } from '../../../src/core/onnx/encode';
 import { DataType, type Graph, type Model, type Node } from '../../../src/core/onnx/types';
-import { ModelBuilder, float, seededRandom, subgraph } from '../../helpers/modelBuilder';
+import {
+  ModelBuilder,
+  float,
+  makeTensor,
+  seededRandom,
+  subgraph,
+} from '../../helpers/modelBuilder';
 
 type Feeds = Record<string, ort.Tensor>;
 
@@ -659,4 +666,126 @@ test('new names never collide with existing ones, in any graph', () => {
   b.output(y);
   const r = convertOpset(load(b), 11);
   assert.deepEqual(r.model.graph.nodes[0].inputs, ['x', 'c_min_1']);
+});
+
+function sqnrDb(reference: ArrayLike<number>, actual: ArrayLike<number>): number {
+  let signal = 0;
+  let noise = 0;
+  for (let i = 0; i < reference.length; i++) {
+    signal += reference[i] ** 2;
+    noise += (reference[i] - actual[i]) ** 2;
+  }
+  return 10 * Math.log10(signal / noise);
+}
+
+async function outputSqnr(original: Model, compressed: Model): Promise<number> {
+  const feeds = randomFeeds(original, 21);
+  const a = await run(original, feeds);
+  const b = await run(decodeModel(encodeModel(compressed)), feeds);
+  const name = Object.keys(a)[0];
+  assert.deepEqual(b[name].dims, a[name].dims);
+  return sqnrDb(a[name].data as Float32Array, b[name].data as Float32Array);
+}
+
+test('an opset-9 model (Clip-6, Pad-2, Upsample, Slice-1) quantizes per-channel int8 at opset 13', async () => {
+  // The shape of a paddle2onnx detector neck: Conv → ReLU6 → Pad → Conv → Upsample ×2 → crop.
+  const b = new ModelBuilder({ opset: 9, seed: 3 });
+  const x = b.input('x', DataType.FLOAT, [1, 3, 16, 16]);
+  const [c1] = b.node(
+    'Conv',
+    [x, b.weight('w1', [8, 3, 3, 3]), b.weight('b1', [8])],
+    {},
+    { name: 'conv1' },
+  );
+  const [r] = b.node('Clip', [c1], { min: float(0), max: float(6) }, { name: 'relu6' });
+  const [p] = b.node(
+    'Pad',
+    [r],
+    { pads: [0, 0, 1, 1, 0, 0, 1, 1], mode: 'reflect' },
+    { name: 'pad' },
+  );
+  const [c2] = b.node('Conv', [p, b.weight('w2', [8, 8, 3, 3])], {}, { name: 'conv2' });
+  b.node(
+    'Constant',
+    [],
+    { value: makeTensor('s', DataType.FLOAT, [4], [1, 1, 2, 2]) },
+    { name: 'scales', outputs: ['s'] },
+  );
+  const [u] = b.node('Upsample', [c2, 's'], { mode: 'nearest' }, { name: 'up' });
+  const [crop] = b.node(
+    'Slice',
+    [u],
+    { starts: [2, 2], ends: [26, 26], axes: [2, 3] },
+    { name: 'crop' },
+  );
+  const [c3] = b.node('Conv', [crop, b.weight('w3', [4, 8, 1, 1])], {}, { name: 'conv3' });
+  b.output(c3, DataType.FLOAT, [1, 4, 24, 24]);
+  const model = load(b);
+
+  const { model: q, summary } = quantizeWeights(model, { bits: 8 });
+  assert.equal(q.opsetImport[0].version, 13);
+  assert.ok(
+    summary.notes.includes(
+      'opset raised 9 → 13 for per-channel scales (Clip ×1, Pad ×1, Upsample→Resize ×1, Slice ×1 converted)',
+    ),
+    summary.notes.join('\n'),
+  );
+  assert.deepEqual(summary.layersTouched, ['conv1', 'conv2', 'conv3']);
+  const dq = q.graph.nodes.filter((n) => n.opType === 'DequantizeLinear');
+  assert.ok(
+    dq.every((n) => n.attributes.some((a) => a.name === 'axis')),
+    'per-channel',
+  );
+  const db = await outputSqnr(model, q);
+  console.log(`opset 9 → 13, int8 per-channel: ${db.toFixed(1)} dB`);
+  assert.ok(db > 30, `${db} dB`);
+});
+
+/**
+ * The shape of a torchvision ShuffleNetV2 block: channel split, a branch, concat, global mean.
+ * At opset 13 Split takes `split` as an input (ONNX Runtime rejects the attribute there), so the
+ * opset-13 model splits evenly, which Split-18 needs `num_outputs` for; the opset-12 model has the
+ * `split` attribute, and an uneven one.
+ */
+function shuffleBlock(opset: 12 | 13): Model {
+  const b = new ModelBuilder({ opset, seed: 4 });
+  const x = b.input('x', DataType.FLOAT, [1, 3, 8, 8]);
+  const w1 = b.weight('w1', [16, 3, 3, 3]);
+  const [c1] = b.node('Conv', [x, w1], { pads: [1, 1, 1, 1] }, { name: 'conv1' });
+  const [r1] = b.node('Relu', [c1], {}, { outputs: ['r1'] });
+  const split = opset === 12 ? { axis: 1, split: [6, 10] } : { axis: 1 };
+  const [left, right] = b.node('Split', [r1], split, { outputs: 2, name: 'split' });
+  const half = opset === 12 ? 10 : 8;
+  const [c2] = b.node('Conv', [right, b.weight('w2', [half, half, 1, 1])], {}, { name: 'conv2' });
+  const [r2] = b.node('Relu', [c2]);
+  const [cat] = b.node('Concat', [left, r2], { axis: 1 });
+  const [mean] = b.node('ReduceMean', [cat], { axes: [2, 3], keepdims: 0 }, { name: 'mean' });
+  const fc = [mean, b.weight('fc', [10, 16]), b.weight('fcb', [10])];
+  const [y] = b.node('Gemm', fc, { transB: 1 }, { name: 'fc' });
+  b.output(y, DataType.FLOAT, [1, 10]);
+  return load(b);
+}
+
+test('opset-12/13 models with ReduceMean (axes attribute) and Split go to int4 at opset 21', async () => {
+  for (const opset of [12, 13] as const) {
+    const model = shuffleBlock(opset);
+    const { model: q, summary } = quantizeWeights(model, { bits: 4 });
+    assert.equal(q.opsetImport[0].version, 21);
+    assert.equal(q.irVersion, 10);
+    assert.ok(
+      summary.notes.includes(
+        `opset raised ${opset} → 21 for int4/uint4 (Split ×1, ReduceMean ×1 converted)`,
+      ),
+      summary.notes.join('\n'),
+    );
+    const split = q.graph.nodes.find((n) => n.name === 'split');
+    if (opset === 12) assert.deepEqual(split?.inputs, ['r1', 'split_split']);
+    else assert.deepEqual(attrNames(split!), ['axis', 'num_outputs']);
+    const mean = q.graph.nodes.find((n) => n.name === 'mean');
+    assert.deepEqual(mean?.inputs.length, 2);
+    assert.equal(q.graph.initializers.filter((t) => t.dataType === DataType.INT4).length, 3);
+    const db = await outputSqnr(model, q);
+    console.log(`opset ${opset} → 21, int4 per-channel: ${db.toFixed(1)} dB`);
+    assert.ok(db > 10, `${db} dB`);
+  }
 });
