@@ -80,6 +80,9 @@ export function startServer(connection: Connection): void {
   let client: ClientCapabilities = {};
   /** The VS Code extension sends the settings itself; then LSP configuration is not read. */
   let settingsFromExtension = false;
+  /** Set while the client's settings are being asked for at start: `file:` documents wait. */
+  let initialSettings: Promise<void> | undefined;
+  let settingsInOptions = false;
 
   // A request the client can't answer (e.g. a message request) must not end the server.
   process.on('unhandledRejection', (e) =>
@@ -157,7 +160,8 @@ export function startServer(connection: Connection): void {
   connection.onInitialize((params) => {
     client = params.capabilities;
     const section = settingsSection(params.initializationOptions);
-    if (section !== undefined) store.settings = settingsFromSection(section);
+    settingsInOptions = section !== undefined;
+    if (settingsInOptions) store.settings = settingsFromSection(section);
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Full,
@@ -204,22 +208,48 @@ export function startServer(connection: Connection): void {
   });
 
   // Other editors: the `modelLens` section pushed with the notification, or else pulled.
+  /**
+   * Settings from another editor, when they differ from the current ones (the VS Code client
+   * answers workspace/configuration too, with what it also sends as SettingsNotification).
+   */
+  function applyClientSettings(section: unknown): void {
+    if (settingsFromExtension) return;
+    const settings = settingsFromSection(section);
+    if (JSON.stringify(settings) !== JSON.stringify(store.settings)) applySettings(settings);
+  }
+
+  /** Asks the client for the `modelLens` section; a client that never answers is not waited on. */
+  function pullSettings(): Promise<void> {
+    const pulled = connection.workspace.getConfiguration(SETTINGS_SECTION).then(
+      (section: unknown) => applyClientSettings(section),
+      (e: unknown) => connection.console.warn(`Model Lens settings: ${String(e)}`),
+    );
+    return Promise.race([pulled, new Promise<void>((resolve) => setTimeout(resolve, 3000))]);
+  }
+
+  // Clients that don't push settings (Neovim before 0.10 …) answer workspace/configuration.
+  connection.onInitialized(() => {
+    if (settingsFromExtension || settingsInOptions || !client.workspace?.configuration) return;
+    initialSettings = pullSettings().finally(() => (initialSettings = undefined));
+  });
+
+  // Other editors: the `modelLens` section pushed with the notification, or else pulled.
   connection.onDidChangeConfiguration((params) => {
     if (settingsFromExtension) return;
     const section = settingsSection(params.settings);
-    if (section !== undefined) applySettings(settingsFromSection(section));
-    else if (client.workspace?.configuration) {
-      connection.workspace.getConfiguration(SETTINGS_SECTION).then(
-        (pulled: unknown) => {
-          if (!settingsFromExtension) applySettings(settingsFromSection(pulled));
-        },
-        (e: unknown) => connection.console.warn(`Model Lens settings: ${String(e)}`),
-      );
-    }
+    if (section !== undefined) applyClientSettings(section);
+    else if (client.workspace?.configuration) void pullSettings();
   });
 
-  // Fires on open and when the text view is refreshed from disk.
-  documents.onDidChangeContent((e) => analyzeAndPublish(e.document.uri));
+  // Fires on open and when the text view is refreshed from disk. A model opened by path waits
+  // for the client's settings, so that it is not analysed twice (without, then with a device).
+  documents.onDidChangeContent((e) => {
+    const uri = e.document.uri;
+    if (!initialSettings || !isFileDocument(uri)) return analyzeAndPublish(uri);
+    void initialSettings.then(() => {
+      if (documents.get(uri)) analyzeAndPublish(uri);
+    });
+  });
   documents.onDidClose((e) => {
     const file = modelPathOf(e.document.uri);
     // The model stays while another document shows it (model.onnx and model.onnx.txt).

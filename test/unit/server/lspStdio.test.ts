@@ -58,6 +58,8 @@ function ensureBuilt(): void {
 /** A generic LSP client: it answers only what any editor answers. */
 class Client {
   readonly diagnostics = new Map<string, Diagnostic[]>();
+  /** Every publication, in order. */
+  readonly published: { uri: string; diagnostics: Diagnostic[] }[] = [];
   /** The `workspace/configuration` answers the server asked for. */
   readonly configurationRequests: unknown[] = [];
   configuration: unknown = null;
@@ -78,6 +80,7 @@ class Client {
       'textDocument/publishDiagnostics',
       (p: { uri: string; diagnostics: Diagnostic[] }) => {
         this.diagnostics.set(p.uri, p.diagnostics);
+        this.published.push(p);
         for (const w of this.waiters.splice(0)) w();
       },
     );
@@ -104,6 +107,18 @@ class Client {
         setTimeout(resolve, 200);
       });
     }
+  }
+
+  static start(): Client {
+    return new Client(
+      spawn(process.execPath, [cliJs, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] }),
+    );
+  }
+
+  async stop(): Promise<number | null> {
+    await this.connection.sendRequest('shutdown');
+    await this.connection.sendNotification('exit');
+    return this.exited;
   }
 
   open(uri: string, text: string, languageId = 'onnx'): Promise<void> {
@@ -136,9 +151,7 @@ describe('model-lens lsp --stdio', () => {
     convLine = lines.findIndex((l) => / = Conv /.test(l));
     assert.ok(convLine > 0, 'a Conv line in the text view');
     convName = /^\s*\["([^"]+)"\]/.exec(lines[convLine])![1];
-    client = new Client(
-      spawn(process.execPath, [cliJs, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] }),
-    );
+    client = Client.start();
   });
 
   after(() => {
@@ -270,9 +283,40 @@ describe('model-lens lsp --stdio', () => {
   });
 
   test('shutdown and exit end the process with 0, and stdout carried only the protocol', async () => {
-    await client.connection.sendRequest('shutdown');
-    await client.connection.sendNotification('exit');
-    assert.equal(await client.exited, 0);
+    assert.equal(await client.stop(), 0);
     assert.deepEqual(client.errors, []);
+  });
+
+  test('a client that only answers workspace/configuration: the model waits for its settings', async () => {
+    // Neovim before 0.10 neither pushes settings nor sends initializationOptions unasked.
+    const other = Client.start();
+    try {
+      other.configuration = { device: 'nrf52840', annotations: { macs: false } };
+      await other.connection.sendRequest('initialize', {
+        processId: process.pid,
+        rootUri: null,
+        capabilities: { workspace: { configuration: true } },
+      });
+      await other.connection.sendNotification('initialized', {});
+      await other.open(modelUri, text);
+      await other.diagnosticsOf(modelUri, (d) => d.length > 0);
+      const first = other.published.find((p) => p.uri === modelUri)!;
+      assert.ok(
+        first.diagnostics.some((d) => d.message.includes('nrf52840')),
+        'analysed once, with the device',
+      );
+      assert.equal(other.configurationRequests.length, 1);
+      const hints: { label: string }[] = await other.connection.sendRequest(
+        'textDocument/inlayHint',
+        {
+          textDocument: { uri: modelUri },
+          range: { start: { line: 0, character: 0 }, end: { line: convLine + 1, character: 0 } },
+        },
+      );
+      assert.ok(hints.length > 0 && !hints.some((h) => /MACs/.test(h.label)), 'macs: false');
+      assert.equal(await other.stop(), 0);
+    } finally {
+      if (other.proc.exitCode === null) other.proc.kill();
+    }
   });
 });
