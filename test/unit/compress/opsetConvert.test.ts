@@ -13,6 +13,7 @@ import { DataType, type Graph, type Model, type Node } from '../../../src/core/o
 import {
   ModelBuilder,
   float,
+  type AttrValue,
   makeTensor,
   seededRandom,
   subgraph,
@@ -753,7 +754,7 @@ function shuffleBlock(opset: 12 | 13): Model {
   const w1 = b.weight('w1', [16, 3, 3, 3]);
   const [c1] = b.node('Conv', [x, w1], { pads: [1, 1, 1, 1] }, { name: 'conv1' });
   const [r1] = b.node('Relu', [c1], {}, { outputs: ['r1'] });
-  const split = opset === 12 ? { axis: 1, split: [6, 10] } : { axis: 1 };
+  const split: Record<string, AttrValue> = opset === 12 ? { axis: 1, split: [6, 10] } : { axis: 1 };
   const [left, right] = b.node('Split', [r1], split, { outputs: 2, name: 'split' });
   const half = opset === 12 ? 10 : 8;
   const [c2] = b.node('Conv', [right, b.weight('w2', [half, half, 1, 1])], {}, { name: 'conv2' });
