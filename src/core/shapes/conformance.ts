@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildGraphView, nodeLabel } from '../graph/graph';
+import { buildGraphView, nodeDependencies, nodeLabel } from '../graph/graph';
 import { decodeTensor } from '../onnx/decode';
 import { loadModelFile } from '../onnx/load';
 import { opsetVersions } from '../onnx/opsets';
@@ -259,7 +259,8 @@ function shapeParameters(graph: Graph, inputTensors: ReadonlyMap<string, Tensor>
     seen.add(name);
     if (inputTensors.has(name)) found.add(name);
     const p = producer.get(name);
-    if (p && p.opType !== 'Shape' && p.opType !== 'Size') p.inputs.forEach(walk);
+    // An If or Loop reads the outer names its sub-graphs use, too.
+    if (p && p.opType !== 'Shape' && p.opType !== 'Size') nodeDependencies(p).forEach(walk);
   };
   for (const node of graph.nodes) {
     for (const slot of SHAPE_PARAMETER_INPUTS[node.opType] ?? []) walk(node.inputs[slot] ?? '');
@@ -340,7 +341,9 @@ function dataDependence(
       if (input) return { op: node.opType, reason: `${rule.why} (from the values of ${input})` };
     }
     if (node.opType === 'Shape' || node.opType === 'Size') continue;
-    if (node.inputs.some((n) => runtime.has(n))) for (const o of node.outputs) runtime.add(o);
+    if (nodeDependencies(node).some((n) => runtime.has(n))) {
+      for (const o of node.outputs) runtime.add(o);
+    }
   }
   return undefined;
 }
