@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import { DataType } from '../../../src/core/onnx/types';
+import { subgraph } from '../../helpers/modelBuilder';
 import { ModelBuilder, assertError, assertType, infer } from './nn-harness';
 
 const F = DataType.FLOAT;
@@ -274,4 +275,48 @@ test('a training optimizer with a partial block of inputs is an error', () => {
     },
   );
   assertError(infer(b), /R, T and 4 inputs per weight/);
+});
+
+test('FlexAttention (ai.onnx.preview): [B, Hq, L, Ev], grouped heads, score_mod sees the scores', () => {
+  const P = 'ai.onnx.preview';
+  const b = new ModelBuilder();
+  b.extraOpsets.push({ domain: P, version: 1 });
+  const scoreMod = subgraph((g) => {
+    g.input('scores', F, undefined);
+    g.node('Identity', ['scores'], {}, { name: 'mod_id', outputs: ['scores_out'] });
+    g.output('scores_out');
+  }, 'score_mod');
+  const [y] = b.node(
+    'FlexAttention',
+    [
+      b.input('q', F, ['B', 8, 4, 16]),
+      b.input('k', F, ['B', 2, 6, 16]),
+      b.input('v', F, ['B', 2, 6, 32]),
+    ],
+    { score_mod: scoreMod },
+    { domain: P },
+  );
+  const r = infer(b);
+  assertType(r, y, F, ['B', 8, 4, 32]);
+  assertType(r, 'scores_out', F, ['B', 8, 4, 6]);
+});
+
+test('FlexAttention: heads that do not group, or head sizes that differ, are errors', () => {
+  const P = 'ai.onnx.preview';
+  for (const [k, message] of [
+    [[1, 3, 6, 16], /not a multiple of kv_num_heads 3/],
+    [[1, 2, 6, 8], /head sizes differ/],
+  ] as const) {
+    const b = new ModelBuilder();
+    b.extraOpsets.push({ domain: P, version: 1 });
+    b.node(
+      'FlexAttention',
+      [b.input('q', F, [1, 8, 4, 16]), b.input('k', F, k), b.input('v', F, k)],
+      {},
+      {
+        domain: P,
+      },
+    );
+    assertError(infer(b), message);
+  }
 });
