@@ -610,6 +610,22 @@ register('Upsample', 9, (n, s) => {
   return [edit(n, { inputs: [n.inputs[0], scales], remove: ['scales'] })];
 });
 
+// MeanVarianceNormalization was experimental before 9 (across_channels, normalize_variance);
+// MVN-9 normalizes over `axes`, always dividing by the standard deviation.
+register('MeanVarianceNormalization', 9, (n, s) => {
+  if (attr(n, 'axes')) return undefined;
+  const rank = s.rank(n.inputs[0]) ?? 4;
+  const across = attr(n, 'across_channels');
+  const first = across && intOf(across) !== 0 ? 1 : 2;
+  const axes = Array.from({ length: rank - first }, (_, i) => first + i);
+  const variance = attr(n, 'normalize_variance');
+  if (!variance || intOf(variance) !== 0) {
+    return [edit(n, { remove: ['across_channels', 'normalize_variance'], set: { axes } })];
+  }
+  const mean = s.node('ReduceMean', [n.inputs[0]], { axes, keepdims: 1 });
+  return [mean, s.node('Sub', [n.inputs[0], mean.outputs[0]], {}, n.outputs)];
+});
+
 // Scan-8 ran over a batch axis (and took sequence_lens); Scan-9 has neither. A batch of one
 // converts exactly: squeeze it off every input, run Scan-9, put it back on every output.
 register('Scan', 9, (n, s) => {
@@ -638,6 +654,82 @@ register('Scan', 9, (n, s) => {
 });
 
 // ---- opset 10 ----
+
+// The experimental ops ONNX removed at opset 10 (ONNX Runtime runs them up to opset 9), as the
+// standard ops they stood for. Attribute defaults are ONNX Runtime's.
+
+/** `x · scale + bias`, without the Mul when scale is 1 and the Add when there is no bias. */
+function scaleShift(n: Node, s: Step, scale: number, bias: string | undefined): Node[] {
+  const dt = floatTypeOf(s, n.inputs[0]);
+  const out: Node[] = [];
+  let x = n.inputs[0];
+  const last = (): readonly string[] | undefined => (bias === undefined ? n.outputs : undefined);
+  if (scale !== 1 || bias === undefined) {
+    const mul = s.node('Mul', [x, s.constant('scale', dt, [], [scale])], {}, last());
+    out.push(mul);
+    x = mul.outputs[0];
+  }
+  if (bias !== undefined) out.push(s.node('Add', [x, bias], {}, n.outputs));
+  return out;
+}
+
+const floatAttrOr = (n: Node, name: string, fallback: number): number => {
+  const a = attr(n, name);
+  return a ? floatOf(a) : fallback;
+};
+
+// ImageScaler: x · scale + bias[c] on NCHW.
+register('ImageScaler', 10, (n, s) => {
+  const bias = attr(n, 'bias')?.floats ?? [];
+  const biasName =
+    bias.length > 0
+      ? s.constant('bias', floatTypeOf(s, n.inputs[0]), [1, bias.length, 1, 1], bias)
+      : undefined;
+  return scaleShift(n, s, floatAttrOr(n, 'scale', 1), biasName);
+});
+
+register('Affine', 10, (n, s) => {
+  const beta = floatAttrOr(n, 'beta', 0);
+  const bias = beta !== 0 ? s.constant('beta', floatTypeOf(s, n.inputs[0]), [], [beta]) : undefined;
+  return scaleShift(n, s, floatAttrOr(n, 'alpha', 1), bias);
+});
+
+register('Scale', 10, (n, s) => scaleShift(n, s, floatAttrOr(n, 'scale', 1), undefined));
+
+/** `alpha · f(beta · x)` for an elementwise f. */
+function scaledActivation(op: string): Adapter {
+  return (n, s) => {
+    const dt = floatTypeOf(s, n.inputs[0]);
+    const beta = s.constant('beta', dt, [], [floatAttrOr(n, 'beta', 1)]);
+    const inner = s.node('Mul', [n.inputs[0], beta]);
+    const f = s.node(op, [inner.outputs[0]]);
+    const alpha = s.constant('alpha', dt, [], [floatAttrOr(n, 'alpha', 1)]);
+    return [inner, f, s.node('Mul', [f.outputs[0], alpha], {}, n.outputs)];
+  };
+}
+register('ScaledTanh', 10, scaledActivation('Tanh'));
+register('ParametricSoftplus', 10, scaledActivation('Softplus'));
+
+// Crop: border [left, top, right, bottom] on NCHW, or a [height, width] window from (top, left).
+register('Crop', 10, (n, s) => {
+  const [left, top, right, bottom] = attr(n, 'border')?.ints ?? [0, 0, 0, 0];
+  const scale = attr(n, 'scale')?.ints;
+  const end = (border: number): number => (border > 0 ? -border : Number.MAX_SAFE_INTEGER);
+  const ends = scale ? [top + scale[0], left + scale[1]] : [end(bottom), end(right)];
+  const inputs = [
+    n.inputs[0],
+    s.constant('starts', DataType.INT64, [2], [top, left]),
+    s.constant('ends', DataType.INT64, [2], ends),
+    s.constant('axes', DataType.INT64, [2], [2, 3]),
+  ];
+  return [s.node('Slice', inputs, {}, n.outputs)];
+});
+
+register('DynamicSlice', 10, (n) => [edit(n, { opType: 'Slice' })]);
+
+register(['ATen', 'GRUUnit', 'GivenTensorFill', 'ConstantFill'], 10, (n, s) =>
+  s.refuse(`is an experimental op that opset 10 removed, with no standard equivalent here`),
+);
 
 register('Slice', 10, (n, s) => {
   const starts = literal(n, 'starts', s);

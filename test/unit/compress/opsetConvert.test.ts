@@ -616,6 +616,55 @@ test('what has no equivalent at the new opset refuses with one line', () => {
   refuses(() => convertOpset(load(old), 13), /^opset 5 is older than 6/);
 });
 
+test('experimental ops removed at opset 10 become standard ops (ImageScaler, Crop, MVN, …)', async () => {
+  const b = new ModelBuilder({ opset: 8 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 5, 6]);
+  const bias = [float(0.5), float(-1)];
+  b.output(b.node('ImageScaler', [x], { scale: float(0.25), bias })[0]);
+  b.output(b.node('ImageScaler', [x], { bias })[0]);
+  b.output(b.node('Affine', [x], { alpha: float(2), beta: float(-0.5) })[0]);
+  b.output(b.node('Scale', [x], { scale: float(3) })[0]);
+  b.output(b.node('ScaledTanh', [x], { alpha: float(1.5), beta: float(0.5) })[0]);
+  b.output(b.node('ParametricSoftplus', [x], { alpha: float(2), beta: float(0.7) })[0]);
+  b.output(b.node('Crop', [x], { border: [1, 2, 0, 1] })[0]);
+  b.output(b.node('Crop', [x], { border: [2, 1, 0, 0], scale: [3, 2] })[0]);
+  b.output(
+    b.node('DynamicSlice', [
+      x,
+      b.ints('st', [1, 0]),
+      b.ints('en', [4, 5]),
+      b.ints('ax', [3, 2]),
+    ])[0],
+  );
+  b.output(b.node('MeanVarianceNormalization', [x])[0]);
+  b.output(b.node('MeanVarianceNormalization', [x], { across_channels: 1 })[0]);
+  b.output(b.node('MeanVarianceNormalization', [x], { normalize_variance: 0 })[0]);
+  b.output(b.node('ThresholdedRelu', [x], { alpha: float(0.5) })[0]);
+  const r = await check(load(b), 10, { tol: 1e-4 });
+  const left = new Set(ops(r.model));
+  for (const op of ['ImageScaler', 'Affine', 'Scale', 'ScaledTanh', 'Crop', 'DynamicSlice']) {
+    assert.ok(!left.has(op), op);
+  }
+  assert.equal(r.converted.get('ImageScaler→Mul+Add'), 1);
+  assert.equal(r.converted.get('ImageScaler→Add'), 1);
+  assert.equal(r.converted.get('MeanVarianceNormalization'), 2);
+  assert.equal(r.converted.get('MeanVarianceNormalization→ReduceMean+Sub'), 1);
+  // ATen is PyTorch's escape hatch: no ONNX op computes it.
+  const aten = new ModelBuilder({ opset: 9 });
+  aten.output(
+    aten.node(
+      'ATen',
+      [aten.input('x', DataType.FLOAT, [2])],
+      { operator: 'foo' },
+      { name: 'a' },
+    )[0],
+  );
+  refuses(
+    () => convertOpset(load(aten), 13, { reason: 'per-channel scales' }),
+    /^per-channel scales needs opset 13, and opset 9 can't be converted: ATen 'a' is an experimental op that opset 10 removed/,
+  );
+});
+
 test('opset 6 → 7: broadcast/axis attributes become numpy broadcasting', () => {
   const b = new ModelBuilder({ opset: 6 });
   const x = b.input('x', DataType.FLOAT, [2, 3, 4, 5]);
