@@ -14,6 +14,7 @@ import {
   ModelBuilder,
   float,
   type AttrValue,
+  makeAttribute,
   makeTensor,
   seededRandom,
   subgraph,
@@ -533,7 +534,7 @@ test('Scan-8 with a batch of 1 → Scan-9 (squeeze in, unsqueeze out); other bat
   );
 });
 
-test('If branches and Loop bodies are converted too, with their own initializers', async () => {
+test('If branches are converted too, with their own initializers', async () => {
   const branch = (min: number) =>
     subgraph((g) => {
       const [y] = g.node(
@@ -562,6 +563,77 @@ test('If branches and Loop bodies are converted too, with their own initializers
     );
     assert.deepEqual(r.converted.get('Clip'), 2);
   }
+});
+
+test('a Loop body is converted with its own initializers', async () => {
+  const body = subgraph((g) => {
+    g.input('i', DataType.INT64, []);
+    const c = g.input('c_in', DataType.BOOL, []);
+    const v = g.input('v_in', DataType.FLOAT, [2]);
+    const [u] = g.node('Unsqueeze', [v], { axes: [0] }, { outputs: ['u'] });
+    const [s] = g.node('ReduceSum', [u], { axes: [0], keepdims: 0 }, { outputs: ['s'] });
+    const [sum] = g.node('Add', [v, s], {}, { outputs: ['v_out'] });
+    const [keep] = g.node('Identity', [c], {}, { outputs: ['c_out'] });
+    g.output(keep, DataType.BOOL, []);
+    g.output(sum, DataType.FLOAT, [2]);
+  });
+  const b = new ModelBuilder({ opset: 11 });
+  const v0 = b.input('v0', DataType.FLOAT, [2]);
+  const trips = b.ints('trips', [3], []);
+  const go = b.initializer('go', DataType.BOOL, [], [1]);
+  const [y] = b.node('Loop', [trips, go, v0], { body });
+  b.output(y, DataType.FLOAT, [2]);
+  const r = await check(load(b), 13);
+  const converted = r.model.graph.nodes[0].attributes[0].g;
+  assert.deepEqual(
+    converted?.initializers.map((t) => t.name),
+    ['unsqueeze_0_axes', 'reducesum_1_axes'],
+  );
+  assert.equal(r.model.graph.initializers.length, 2, 'the main graph gets nothing new');
+});
+
+test('local functions are converted with Constant nodes, and their opset import raised', async () => {
+  const b = new ModelBuilder({ opset: 15 });
+  const x = b.input('x', DataType.FLOAT, [2, 3, 4]);
+  const [y] = b.node('MeanOverLast', [x], {}, { domain: 'local', name: 'call' });
+  b.output(y, DataType.FLOAT, [2, 3]);
+  b.extraOpsets.push({ domain: 'local', version: 1 });
+  const mean = {
+    extra: [],
+    name: 'm',
+    opType: 'ReduceMean',
+    domain: '',
+    inputs: ['X'],
+    outputs: ['Y'],
+    attributes: [makeAttribute('axes', [-1]), makeAttribute('keepdims', 0)],
+    docString: '',
+  };
+  const model: Model = {
+    ...b.build(),
+    functions: [
+      {
+        extra: [],
+        name: 'MeanOverLast',
+        domain: 'local',
+        inputs: ['X'],
+        outputs: ['Y'],
+        attributeNames: [],
+        nodes: [mean],
+        opsetImport: [{ extra: [], domain: '', version: 15 }],
+      },
+    ],
+  };
+  const r = await check(decodeModel(encodeModel(model)), 18);
+  const f = r.model.functions[0];
+  assert.deepEqual(
+    f.nodes.map((n) => n.opType),
+    ['Constant', 'ReduceMean'],
+  );
+  assert.deepEqual(
+    f.opsetImport.map((o) => o.version),
+    [18],
+  );
+  assert.equal(r.converted.get('ReduceMean'), 1);
 });
 
 test('BatchNormalization → 14: unused trailing outputs go; saved_mean/saved_var refuse', () => {
