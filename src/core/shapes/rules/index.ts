@@ -1,7 +1,7 @@
 /**
  * The registry of shape rules: op type → rule, for the default ai.onnx domain and the other
- * domains real exporters emit (com.microsoft) or ONNX's own tests use (ai.onnx.preview,
- * ai.onnx.preview.training). Each family of ops lives in its own file and exports a record of
+ * domains real exporters emit (com.microsoft, ai.onnx.ml) or ONNX's own tests use
+ * (ai.onnx.preview, ai.onnx.preview.training). Each family of ops lives in its own file and exports a record of
  * rules; this file only gathers them.
  */
 import type { ShapeRule } from '../types';
@@ -24,6 +24,7 @@ import { miscRules } from './misc';
 import { microsoftRules } from './microsoft';
 import { trainingRules } from './training';
 import { previewRules } from './preview';
+import { mlRules } from './ml';
 
 type RuleTable = Record<string, ShapeRule>;
 
@@ -52,6 +53,7 @@ const OTHER_DOMAIN_TABLES: Record<string, RuleTable[]> = {
   'com.microsoft': [microsoftRules],
   'ai.onnx.preview.training': [trainingRules],
   'ai.onnx.preview': [previewRules],
+  'ai.onnx.ml': [mlRules],
 };
 
 const DEFAULT_DOMAIN = new Map<string, ShapeRule>();
