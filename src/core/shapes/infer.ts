@@ -4,7 +4,9 @@
  * For each node we look up the rule for its op (rules/index.ts), give it the input types and any
  * constant input values, and record the output types. Shape sub-graphs (Shape → Gather → Concat →
  * Reshape …) resolve because rules fold small constant values as they go. A node without a rule,
- * or whose rule fails, gets a diagnostic and unknown outputs; analysis goes on.
+ * or whose rule fails, gets a diagnostic and unknown outputs; analysis goes on. Each output is
+ * then merged with the type the model declares for it (graph.output, value_info, in sub-graphs
+ * too), as ONNX's own inference does: see mergeDeclared.
  */
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { attributeString } from '../onnx/decode';
