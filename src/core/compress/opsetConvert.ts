@@ -106,13 +106,16 @@ function convert(model: Model, from: number, to: number, options: ConvertOptions
       `opset ${from} is older than ${OLDEST_CONVERTIBLE_OPSET}, the oldest the converter reads`,
     );
   }
-  const shapes = inferShapes(buildGraphView(model.graph), {
-    opsets: opsetVersions(model),
-    external: options.external,
-  });
-  const run = new Conversion(to, shapes, model);
+  // Inferred only when an adapter asks for a type or a constant: most nodes need neither.
+  let shapes: ShapeInference | undefined;
+  const lazyShapes = (): ShapeInference =>
+    (shapes ??= inferShapes(buildGraphView(model.graph), {
+      opsets: opsetVersions(model),
+      external: options.external,
+    }));
+  const run = new Conversion(to, lazyShapes, model);
   const graph = run.graph(model.graph, from);
-  const functions = model.functions.map((f) => run.function(f, to));
+  const functions = model.functions.map((f) => run.function(f));
 
   const { raw: _raw, ...rest } = model;
   const hasDefault = model.opsetImport.some((o) => isDefaultDomain(o.domain));
@@ -131,13 +134,15 @@ function convert(model: Model, from: number, to: number, options: ConvertOptions
   };
 
   const counts = [...run.converted].map(([op, n]) => `${op} ×${n}`).join(', ');
+  const why = options.reason ? ` for ${options.reason}` : '';
   const notes = [
-    `opset raised ${from} → ${to}${options.reason ? ` for ${options.reason}` : ''}${counts ? ` (${counts} converted)` : ''}`,
+    from === 0
+      ? `default-domain opset ${to} imported${why}`
+      : `opset raised ${from} → ${to}${why}${counts ? ` (${counts} converted)` : ''}`,
   ];
   if (model.irVersion < ir) {
     notes.push(`IR version raised ${model.irVersion} → ${ir} (opset ${to} needs it)`);
   }
-  notes.push(...run.notes);
   return { model: converted, notes, converted: run.converted };
 }
 
@@ -194,14 +199,13 @@ type Adapter = (node: Node, step: Step) => readonly Node[] | undefined;
 
 class Conversion {
   readonly converted = new Map<string, number>();
-  readonly notes: string[] = [];
   private readonly names: Set<string>;
   private readonly reads: Set<string>;
   private readonly upscale = new WeakSet<Node>();
 
   constructor(
     private readonly to: number,
-    private readonly shapes: ShapeInference,
+    private readonly shapes: () => ShapeInference,
     model: Model,
   ) {
     this.names = new Set();
@@ -246,9 +250,9 @@ class Conversion {
   }
 
   /** A local function converted from its own default-domain opset; constants as Constant nodes. */
-  function(f: OnnxFunction, to: number): OnnxFunction {
+  function(f: OnnxFunction): OnnxFunction {
     const own = f.opsetImport.find((o) => isDefaultDomain(o.domain));
-    if (!own || own.version >= to) return f;
+    if (!own || own.version >= this.to) return f;
     if (own.version < OLDEST_CONVERTIBLE_OPSET) {
       throw new CompressionRefusal(
         `function '${f.name}' imports opset ${own.version}, older than ${OLDEST_CONVERTIBLE_OPSET}`,
@@ -258,7 +262,7 @@ class Conversion {
     const scope: Scope = {
       constant: (t) =>
         pending.push(
-          makeNodeRaw(
+          newNode(
             this.uniqueName(`${t.name}_Constant`),
             'Constant',
             [],
@@ -271,7 +275,7 @@ class Conversion {
     const nodes = this.nodes(f.nodes, own.version, scope) ?? f.nodes;
     const { raw: _raw, ...rest } = f;
     const opsetImport = f.opsetImport.map((o) =>
-      isDefaultDomain(o.domain) ? { extra: o.extra, domain: o.domain, version: to } : o,
+      isDefaultDomain(o.domain) ? { extra: o.extra, domain: o.domain, version: this.to } : o,
     );
     return { ...rest, nodes, opsetImport };
   }
@@ -330,13 +334,13 @@ class Conversion {
     const base = node.name || node.outputs[0] || node.opType;
     const label = nodeLabel(node);
     const type = (name: string): TensorType | undefined =>
-      name ? this.shapes.types.get(name) : undefined;
+      name ? this.shapes().types.get(name) : undefined;
     return {
       version,
       type,
       rank: (name) => type(name)?.shape?.length,
       values: (name) => {
-        const v = name ? this.shapes.values.get(name) : undefined;
+        const v = name ? this.shapes().values.get(name) : undefined;
         return v?.values.every((x) => typeof x === 'number') ? (v.values as number[]) : undefined;
       },
       isRead: (name) => this.reads.has(name),
@@ -350,7 +354,7 @@ class Conversion {
         const name = this.uniqueName(`${base}_${opType}`);
         const outs = outputs ?? [this.uniqueName(`${name}_output`)];
         const attributes = Object.entries(attrs).map(([k, v]) => makeAttribute(k, v));
-        return makeNodeRaw(name, opType, inputs, outs, attributes);
+        return newNode(name, opType, inputs, outs, attributes);
       },
       refuse: (why) => {
         throw new CompressionRefusal(`${node.opType} '${label}' ${why}`);
@@ -365,7 +369,7 @@ function subgraphs(a: Attribute): Graph[] {
   return a.g ? [a.g, ...a.graphs] : [...a.graphs];
 }
 
-function makeNodeRaw(
+function newNode(
   name: string,
   opType: string,
   inputs: readonly string[],

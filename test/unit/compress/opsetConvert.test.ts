@@ -5,7 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { convertOpset, type OpsetConversion } from '../../../src/core/compress/opsetConvert';
+import {
+  adaptedOps,
+  convertOpset,
+  type OpsetConversion,
+} from '../../../src/core/compress/opsetConvert';
 import { quantizeWeights } from '../../../src/core/compress/quantize';
 import { decodeModel } from '../../../src/core/onnx/decode';
 import { encodeModel } from '../../../src/core/onnx/encode';
@@ -760,6 +764,60 @@ test('opset 6 → 7: broadcast/axis attributes become numpy broadcasting', () =>
   assert.ok(
     r.model.graph.nodes.every((n) => n.opType === 'Unsqueeze' || n.attributes.length === 0),
   );
+});
+
+test('PRelu-6 → 7: a per-channel slope is unsqueezed so numpy broadcasting keeps it on axis 1', async () => {
+  const b = new ModelBuilder({ opset: 6 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 1, 3]);
+  const slope = b.initializer('slope', DataType.FLOAT, [2], [0.5, -2]);
+  const [y] = b.node('PRelu', [x, slope]);
+  b.output(y);
+  const r = convertOpset(load(b), 7);
+  assert.deepEqual(ops(r.model), ['Unsqueeze', 'PRelu']);
+  const input = Float32Array.from([-1, 2, -3, -4, 5, -6]);
+  const out = await run(r.model, { x: new ort.Tensor('float32', input, [1, 2, 1, 3]) });
+  assert.deepEqual(Array.from(out[y].data as Float32Array), [-0.5, 2, -1.5, 8, 5, 12]);
+});
+
+test('the adapter table covers every op whose meaning or signature changed from opset 6 to 21', () => {
+  const table = adaptedOps();
+  const expected: Record<string, number[]> = {
+    Clip: [11],
+    Pad: [11],
+    Slice: [10],
+    TopK: [10],
+    Split: [13, 18],
+    Squeeze: [13],
+    Unsqueeze: [13],
+    ReduceSum: [13],
+    ReduceMean: [18],
+    ReduceMax: [18],
+    Upsample: [7, 9, 10],
+    Resize: [11, 13],
+    Dropout: [7, 10, 12],
+    BatchNormalization: [7, 9, 14],
+    Softmax: [13],
+    LogSoftmax: [13],
+    Hardmax: [13],
+    Scatter: [11],
+    Scan: [9],
+    RoiAlign: [16],
+    GridSample: [20],
+    DFT: [20],
+    GroupNormalization: [21],
+    Add: [7],
+    Gemm: [7],
+    PRelu: [7],
+    ImageScaler: [10],
+    MeanVarianceNormalization: [9],
+  };
+  for (const [op, versions] of Object.entries(expected)) {
+    assert.deepEqual(table.get(op), versions, op);
+  }
+  // Unchanged in meaning from 7 to 21: no adapter.
+  for (const op of ['Conv', 'MatMul', 'Relu', 'Concat', 'Reshape', 'Flatten', 'MaxPool', 'Cast']) {
+    assert.equal(table.get(op), undefined, op);
+  }
 });
 
 test('an Upsample-1 (height/width scales) goes all the way to Resize-13', async () => {
