@@ -194,11 +194,7 @@ function foldTensorValue(
   }
 }
 
-function runGraph(
-  view: GraphView,
-  options: RunOptions,
-  state: ShapeInference,
-): void {
+function runGraph(view: GraphView, options: RunOptions, state: ShapeInference): void {
   const declared = declaredTypes(view);
   const symbolUses = new Map<string, number>();
   const nextSymbol = (name: string): number => {
