@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
   adaptedOps,
@@ -13,7 +14,9 @@ import {
 import { quantizeWeights } from '../../../src/core/compress/quantize';
 import { decodeModel } from '../../../src/core/onnx/decode';
 import { encodeModel } from '../../../src/core/onnx/encode';
+import { loadModelFile } from '../../../src/core/onnx/load';
 import { DataType, type Graph, type Model, type Node } from '../../../src/core/onnx/types';
+import { verifyModels } from '../../../src/core/verify';
 import {
   ModelBuilder,
   float,
@@ -846,6 +849,15 @@ test('new names never collide with existing ones, in any graph', () => {
   b.output(y);
   const r = convertOpset(load(b), 11);
   assert.deepEqual(r.model.graph.nodes[0].inputs, ['x', 'c_min_1']);
+});
+
+test('a torch.onnx transformer exported at opset 13 converts to 21 and computes the same', async () => {
+  const file = path.resolve(__dirname, '../../fixtures/exported/transformer_op13.onnx');
+  const loaded = loadModelFile(file);
+  const r = convertOpset(loaded.model, 21, { external: loaded.external });
+  assert.match(r.notes[0], /^opset raised 13 → 21 \(ReduceMean ×\d+ converted\)$/);
+  const result = await verifyModels(file, encodeModel(r.model), { samples: 2 });
+  assert.ok(result.maxAbsError < 1e-5, `max abs error ${result.maxAbsError}`);
 });
 
 function sqnrDb(reference: ArrayLike<number>, actual: ArrayLike<number>): number {
