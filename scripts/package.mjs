@@ -9,9 +9,8 @@
 // entirely), and .vscodeignore keeps only onnxruntime-node (JS + this target's binaries) and
 // onnxruntime-common: everything else the bundles need is inside dist/*.js.
 //
-// --if-stale: do nothing when the VSIX is newer than everything it is made of (dist/, media/,
-// syntaxes/, package.json, README.md, LICENSE, .vscodeignore, onnxruntime-node). `npm run
-// test:e2e` and `npm start` call it that way.
+// --if-stale (after the build): leave the VSIX alone when it already carries exactly the files
+// here (compared by CRC-32; see staleReason). `npm run test:e2e` and `npm start` call it that way.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -37,39 +36,56 @@ function vsixPath(target = HOST_TARGET) {
   return path.join(root, `${manifest.name}-${manifest.version}-${target}.vsix`);
 }
 
-/** Why the VSIX must be (re)made, or undefined when it is newer than all of its inputs. */
+/**
+ * Why the VSIX must be (re)made, or undefined when it carries exactly what is here now: every
+ * file in it has the CRC of its source here, no bundle or asset is new since, and .vscodeignore
+ * (what goes in) is older than it. By content, not by date: `npm run build` rewrites dist/
+ * each time, and an unchanged build should not cost a new VSIX.
+ */
 function staleReason(vsix) {
   if (!fs.existsSync(vsix)) return 'no VSIX yet';
-  const built = fs.statSync(vsix).mtimeMs;
-  const inputs = [
-    'package.json',
-    'README.md',
-    'LICENSE',
-    '.vscodeignore',
-    'dist',
-    'media',
-    'syntaxes',
-    'node_modules/onnxruntime-node/package.json',
-    'node_modules/onnxruntime-common/package.json',
-  ];
-  for (const input of inputs) {
-    const full = path.join(root, input);
-    if (!fs.existsSync(full)) continue;
-    const files = fs.statSync(full).isDirectory()
-      ? fs
-          .readdirSync(full, { recursive: true, withFileTypes: true })
-          .filter((e) => e.isFile())
-          .map((e) => path.join(e.parentPath, e.name))
-      : [full];
-    const newer = files.find((f) => fs.statSync(f).mtimeMs > built);
-    if (newer) return `${path.relative(root, newer)} is newer`;
+  if (fs.statSync(path.join(root, '.vscodeignore')).mtimeMs > fs.statSync(vsix).mtimeMs) {
+    return '.vscodeignore is newer';
   }
-  return undefined;
+  let entries;
+  try {
+    entries = zipEntries(vsix).entries;
+  } catch (e) {
+    return `unreadable (${e.message})`;
+  }
+  const renamed = { 'readme.md': 'README.md', 'LICENSE.txt': 'LICENSE' };
+  for (const e of entries) {
+    if (!e.name.startsWith('extension/')) continue;
+    const relative = e.name.slice('extension/'.length);
+    const source = path.join(root, renamed[relative] ?? relative);
+    if (!fs.existsSync(source)) return `${relative} is gone`;
+    if (zlib.crc32(fs.readFileSync(source)) !== e.crc32) return `${relative} changed`;
+  }
+  const carried = new Set(entries.map((e) => e.name));
+  const assets = [
+    ...['dist', 'dist/webview'].flatMap((dir) =>
+      listFiles(dir, false).filter((f) => f.endsWith('.js')),
+    ),
+    ...listFiles('media', true),
+    ...listFiles('syntaxes', true),
+  ];
+  const added = assets.find((f) => !carried.has(`extension/${f}`));
+  return added ? `${added} is new` : undefined;
+}
+
+/** The files under `dir` (relative to the repo root, '/'-separated). */
+function listFiles(dir, recursive) {
+  const full = path.join(root, dir);
+  if (!fs.existsSync(full)) return [];
+  return fs
+    .readdirSync(full, { recursive, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
 }
 
 // --- A small reader of zip files (a VSIX is one): entries, and extraction ---------------------
 
-/** The entries of a zip file: name, sizes, method and where its local header is. */
+/** The entries of a zip file: name, CRC-32, sizes, method and where its local header is. */
 function zipEntries(file) {
   const zip = fs.readFileSync(file);
   let end = zip.length - 22;
@@ -86,6 +102,7 @@ function zipEntries(file) {
     entries.push({
       name: zip.toString('utf8', at + 46, at + 46 + nameLength),
       method: zip.readUInt16LE(at + 10),
+      crc32: zip.readUInt32LE(at + 16),
       compressedSize: zip.readUInt32LE(at + 20),
       size: zip.readUInt32LE(at + 24),
       offset: zip.readUInt32LE(at + 42),
@@ -215,6 +232,9 @@ function main() {
   }
   const vsix = vsixPath(target);
   const name = path.relative(root, vsix);
+  const start = performance.now();
+  if (!flag('--no-build')) run('npm', ['run', 'build', '--silent']);
+  if (!fs.existsSync(path.join(root, 'dist/extension.js'))) fail('no dist/: run `npm run build`');
   if (flag('--if-stale')) {
     const reason = staleReason(vsix);
     if (!reason) {
@@ -223,9 +243,6 @@ function main() {
     }
     console.log(`package: making ${name} (${reason})`);
   }
-  const start = performance.now();
-  if (!flag('--no-build')) run('npm', ['run', 'build', '--silent']);
-  if (!fs.existsSync(path.join(root, 'dist/extension.js'))) fail('no dist/: run `npm run build`');
 
   // The allow-list, with this target's ONNX Runtime binaries.
   const ignore = fs
