@@ -1,8 +1,10 @@
 /**
  * `npm start`: VS Code in the browser with Model Lens installed and sample models open.
  * Installs the runtime (test/e2e/setup.sh: Node 24, code-server, chromium; cached after the
- * first run), builds the extension, lays out a workspace of sample models, starts code-server
- * on 127.0.0.1 only, and prints the URL. Ctrl+C stops it.
+ * first run), builds the extension and its VSIX (`npm run package`, only when the build
+ * changed), installs the VSIX with `code-server --install-extension` as a user would, lays out a
+ * workspace of sample models, starts code-server on 127.0.0.1 only, and prints the URL. Ctrl+C
+ * stops it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,9 +13,10 @@ import { saveModelFile } from '../src/core/onnx/load';
 import {
   REPO_ROOT,
   codeServerLaunch,
-  copyExtension,
   freePort,
+  installVsix,
   runtimeMissing,
+  vsixFile,
 } from '../test/e2e/harness';
 import { sampleCnn } from './sampleModel';
 
@@ -55,21 +58,18 @@ function layOutWorkspace(): void {
 
 async function main(): Promise<void> {
   step('installing the VS Code runtime (first run only)', 'bash', ['test/e2e/setup.sh']);
-  step('building the extension', 'npm', ['run', 'build', '--silent']);
+  step('building the extension and its VSIX', process.execPath, [
+    'scripts/package.mjs',
+    '--if-stale',
+  ]);
   const missing = runtimeMissing();
   if (missing) throw new Error(missing);
   layOutWorkspace();
-  const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
-    publisher: string;
-    name: string;
-    version: string;
-  };
   const extensions = path.join(STATE, 'extensions');
   fs.rmSync(extensions, { recursive: true, force: true });
-  copyExtension(
-    REPO_ROOT,
-    path.join(extensions, `${manifest.publisher}.${manifest.name}-${manifest.version}`),
-  );
+  const vsix = vsixFile();
+  console.log(`model-lens: installing ${path.basename(vsix)} into code-server…`);
+  installVsix(vsix, extensions);
   const userData = path.join(STATE, 'user-data');
   fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
   const settingsFile = path.join(userData, 'User', 'settings.json');

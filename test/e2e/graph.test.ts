@@ -20,7 +20,6 @@ import { printModel } from '../../src/core/text/printer';
 import { viewInputOf } from '../../src/server/graphData';
 import { ModelBuilder } from '../helpers/modelBuilder';
 import {
-  REPO_ROOT,
   openFile,
   runCommand,
   startWorkbench,
@@ -31,7 +30,7 @@ import {
 } from './harness';
 import { cliAnalyze, e2eMissing, goToLine, placeResnet18 } from './models';
 
-const missing = e2eMissing(['dist/extension.js', 'dist/webview/graph.js']);
+const missing = e2eMissing();
 
 const HTML_NAME = '<img src=x onerror=alert(1)>';
 
@@ -109,7 +108,6 @@ describe('e2e: the graph view', { skip: missing }, () => {
     large = path.join(workspace, 'large-10k.onnx');
     writeTransformerLike(large, 10_000);
     workbench = await startWorkbench({
-      extensionDir: REPO_ROOT,
       workspaceDir: workspace,
       name: 'graph',
       theme: 'Default Dark Modern',

@@ -1,13 +1,14 @@
 /**
- * End-to-end harness: runs a built extension in a real VS Code workbench (code-server on
- * 127.0.0.1, Node 24 from test/e2e/.runtime) and drives it with playwright-core and Debian's
- * chromium. `bash test/e2e/setup.sh` installs all of it; see test/e2e/README.md.
+ * End-to-end harness: installs the extension's VSIX (`npm run package`) in a real VS Code
+ * workbench the way a user does (`code-server --install-extension`; code-server on 127.0.0.1,
+ * Node 24 from test/e2e/.runtime) and drives it with playwright-core and Debian's chromium.
+ * `bash test/e2e/setup.sh` installs the runtime; see test/e2e/README.md.
  *
  * playwright-core lives in test/e2e/node_modules, which the main `npm ci` does not install, so
  * it is loaded at run time and typed here by the small slice of its API the tests use: the root
  * type check then passes on a clone where setup.sh has not run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
@@ -191,17 +192,124 @@ function httpStatus(url: string, timeoutMs: number): Promise<number> {
   });
 }
 
-/** Copies a built extension folder the way a .vsix would carry it: no sources, tests or VCS. */
-export function copyExtension(from: string, to: string): void {
-  const skip = new Set(['node_modules', 'src', 'test', 'bench', 'scripts', 'test-output', 'out']);
-  fs.mkdirSync(to, { recursive: true });
-  for (const entry of fs.readdirSync(from)) {
-    if (entry.startsWith('.') || skip.has(entry) || entry.endsWith('.vsix')) continue;
-    fs.cpSync(path.join(from, entry), path.join(to, entry), { recursive: true });
+// --- The extension under test: the VSIX, installed by code-server as a user installs it -------
+
+interface Manifest {
+  publisher: string;
+  name: string;
+  version: string;
+  displayName?: string;
+  contributes?: { commands?: { title: string; category?: string }[] };
+}
+
+function readManifest(dir: string): Manifest {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as Manifest;
+}
+
+/** The VSIX the tests install: `npm run package`'s for this machine, or E2E_VSIX. */
+export function vsixFile(): string {
+  if (process.env.E2E_VSIX) return path.resolve(process.env.E2E_VSIX);
+  const { name, version } = readManifest(REPO_ROOT);
+  return path.join(REPO_ROOT, `${name}-${version}-${process.platform}-${process.arch}.vsix`);
+}
+
+/** Why there is no VSIX to install, or undefined. */
+export function vsixMissing(): string | undefined {
+  const vsix = vsixFile();
+  return fs.existsSync(vsix)
+    ? undefined
+    : `no ${path.relative(REPO_ROOT, vsix)}: run \`npm run package\` (npm run test:e2e makes it)`;
+}
+
+export interface InstalledExtension {
+  /** publisher.name, as VS Code knows it. */
+  id: string;
+  /** The folder code-server unpacked the VSIX into. */
+  dir: string;
+  /** Its package.json. */
+  manifest: Manifest;
+}
+
+/**
+ * Model Lens as installed in `extensionsDir`, read from code-server's own record of it
+ * (extensions.json), or undefined when it is not installed there.
+ */
+export function installedExtension(extensionsDir: string): InstalledExtension | undefined {
+  const { publisher, name } = readManifest(REPO_ROOT);
+  const id = `${publisher}.${name}`;
+  const record = path.join(extensionsDir, 'extensions.json');
+  if (!fs.existsSync(record)) return undefined;
+  const entries = JSON.parse(fs.readFileSync(record, 'utf8')) as {
+    identifier: { id: string };
+    relativeLocation?: string;
+    location?: { fsPath?: string };
+  }[];
+  const entry = entries.find((e) => e.identifier.id.toLowerCase() === id.toLowerCase());
+  const dir = entry?.relativeLocation
+    ? path.join(extensionsDir, entry.relativeLocation)
+    : entry?.location?.fsPath;
+  if (!dir || !fs.existsSync(path.join(dir, 'package.json'))) return undefined;
+  return { id, dir, manifest: readManifest(dir) };
+}
+
+/**
+ * Installs `vsix` into `extensionsDir` with `code-server --install-extension FILE
+ * --extensions-dir DIR`, as a user installs a VSIX, and returns what it installed. A marker
+ * (`.e2e-vsix.json`: the VSIX's path, size and date) lets `preparedInstall` tell later that
+ * this folder holds that VSIX.
+ */
+export function installVsix(vsix: string, extensionsDir: string): InstalledExtension {
+  const missing = runtimeMissing();
+  if (missing) throw new Error(missing);
+  if (!fs.existsSync(vsix)) throw new Error(`no ${vsix}: run \`npm run package\``);
+  fs.mkdirSync(extensionsDir, { recursive: true });
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-e2e-install-'));
+  try {
+    const result = spawnSync(
+      NODE24,
+      [
+        CODE_SERVER_ENTRY,
+        '--install-extension',
+        vsix,
+        '--extensions-dir',
+        extensionsDir,
+        '--user-data-dir',
+        path.join(stateDir, 'user-data'),
+      ],
+      { env: codeServerEnv(stateDir), encoding: 'utf8', timeout: 120_000 },
+    );
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+    if (result.status !== 0 || !/successfully installed/i.test(output)) {
+      const why = result.error?.message ?? `exit ${result.status}`;
+      throw new Error(`code-server --install-extension ${vsix} failed (${why}):\n${output}`);
+    }
+  } finally {
+    fs.rmSync(stateDir, { recursive: true, force: true });
   }
-  // Runtime dependencies the bundle leaves external (native addons) resolve through a link.
-  const modules = path.join(from, 'node_modules');
-  if (fs.existsSync(modules)) fs.symlinkSync(modules, path.join(to, 'node_modules'), 'dir');
+  const installed = installedExtension(extensionsDir);
+  if (!installed) throw new Error(`code-server installed ${vsix}, but not into ${extensionsDir}`);
+  fs.writeFileSync(path.join(extensionsDir, '.e2e-vsix.json'), JSON.stringify(vsixStamp(vsix)));
+  return installed;
+}
+
+function vsixStamp(vsix: string): { vsix: string; size: number; mtimeMs: number } {
+  const stat = fs.statSync(vsix);
+  return { vsix: path.resolve(vsix), size: stat.size, mtimeMs: stat.mtimeMs };
+}
+
+/**
+ * The extension installed from `vsix` (this very file, unchanged since) by `installVsix` into
+ * `extensionsDir`, or undefined: scripts/e2e.mjs installs it once per run and every workbench of
+ * the run starts on that folder (E2E_EXTENSIONS_DIR).
+ */
+export function preparedInstall(
+  extensionsDir: string,
+  vsix: string,
+): InstalledExtension | undefined {
+  const marker = path.join(extensionsDir, '.e2e-vsix.json');
+  if (!fs.existsSync(marker) || !fs.existsSync(vsix)) return undefined;
+  if (fs.readFileSync(marker, 'utf8') !== JSON.stringify(vsixStamp(vsix))) return undefined;
+  return installedExtension(extensionsDir);
 }
 
 // --- Cleanup that runs even when a test throws or the process is interrupted ------------------
@@ -291,8 +399,12 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
 // --- The workbench ----------------------------------------------------------------------------
 
 export interface StartOptions {
-  /** A built extension folder (package.json + dist/); the repo root after `npm run build`. */
-  extensionDir: string;
+  /**
+   * The VSIX to install (default `vsixFile()`). When E2E_EXTENSIONS_DIR holds it already
+   * installed (scripts/e2e.mjs installs it once per run), code-server starts on that folder;
+   * otherwise it is installed into this workbench's temp folder first.
+   */
+  vsix?: string;
   /** The folder the workbench opens. */
   workspaceDir: string;
   /** User settings merged over the harness defaults. */
@@ -312,7 +424,11 @@ export interface Workbench {
   url: string;
   /** The extension id as installed: publisher.name. */
   extensionId: string;
-  /** The per-run temp folder (user data, extensions, code-server config). */
+  /** The folder code-server installed the VSIX into (its package.json, dist/, …). */
+  extensionDir: string;
+  /** The --extensions-dir code-server runs with. */
+  extensionsDir: string;
+  /** The per-run temp folder (user data, code-server config; extensions unless shared). */
   tempDir: string;
   /** Saves test-output/e2e/NAME.png and returns its path. Never throws. */
   screenshot(name: string): Promise<string | undefined>;
@@ -374,16 +490,21 @@ export function codeServerLaunch(o: {
       o.extensionsDir,
       o.workspaceDir,
     ],
-    env: {
-      ...process.env,
-      PATH: `${path.dirname(NODE24)}${path.delimiter}${process.env.PATH ?? ''}`,
-      XDG_CONFIG_HOME: path.join(o.stateDir, 'xdg-config'),
-      XDG_DATA_HOME: path.join(o.stateDir, 'xdg-data'),
-      XDG_CACHE_HOME: path.join(o.stateDir, 'xdg-cache'),
-      NODE_OPTIONS: '',
-      // No extension gallery: the workbench makes no requests beyond 127.0.0.1.
-      EXTENSIONS_GALLERY: '{}',
-    },
+    env: codeServerEnv(o.stateDir),
+  };
+}
+
+/** code-server's environment: Node 24 first, its config and caches under `stateDir`, offline. */
+function codeServerEnv(stateDir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${path.dirname(NODE24)}${path.delimiter}${process.env.PATH ?? ''}`,
+    XDG_CONFIG_HOME: path.join(stateDir, 'xdg-config'),
+    XDG_DATA_HOME: path.join(stateDir, 'xdg-data'),
+    XDG_CACHE_HOME: path.join(stateDir, 'xdg-cache'),
+    NODE_OPTIONS: '',
+    // No extension gallery: the workbench makes no requests beyond 127.0.0.1.
+    EXTENSIONS_GALLERY: '{}',
   };
 }
 
@@ -393,22 +514,31 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
   installExitHooks();
 
   const name = options.name ?? 'workbench';
+  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-e2e-'));
+  // The extension, from its VSIX: installed once for the run, or now into the temp folder.
+  const vsix = options.vsix ?? vsixFile();
+  const shared = process.env.E2E_EXTENSIONS_DIR;
+  let extensionsDir = shared ? path.resolve(shared) : '';
+  let installed = shared ? preparedInstall(extensionsDir, vsix) : undefined;
+  if (shared && !installed) {
+    console.log(`# e2e: ${shared} holds no install of ${vsix}; installing it for ${name}`);
+  }
+  if (!installed) {
+    extensionsDir = path.join(tempDir, 'extensions');
+    try {
+      installed = installVsix(vsix, extensionsDir);
+    } catch (error) {
+      fs.rmSync(tempDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+  const extensionId = installed.id;
   const timeoutMs = options.timeoutMs ?? Number(process.env.E2E_START_TIMEOUT_MS ?? 120_000);
   const deadline = Date.now() + timeoutMs;
   const remaining = () => Math.max(1_000, deadline - Date.now());
   fs.mkdirSync(OUTPUT_DIR, { recursive: true });
 
-  // Temp layout: extensions, user data (with settings), code-server config and XDG homes.
-  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-e2e-'));
-  const manifest = JSON.parse(
-    fs.readFileSync(path.join(options.extensionDir, 'package.json'), 'utf8'),
-  ) as { publisher: string; name: string; version: string };
-  const extensionId = `${manifest.publisher}.${manifest.name}`;
-  const extensionsDir = path.join(tempDir, 'extensions');
-  copyExtension(
-    options.extensionDir,
-    path.join(extensionsDir, `${extensionId}-${manifest.version}`),
-  );
+  // Temp layout: user data (with settings), code-server config and XDG homes.
   const userDataDir = path.join(tempDir, 'user-data');
   const settings = {
     ...DEFAULT_SETTINGS,
@@ -573,6 +703,8 @@ export async function startWorkbench(options: StartOptions): Promise<Workbench> 
       page,
       url: folderUrl,
       extensionId,
+      extensionDir: installed.dir,
+      extensionsDir,
       tempDir,
       logs: () => log,
       stop,

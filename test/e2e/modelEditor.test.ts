@@ -12,7 +12,6 @@ import { formatBytes, formatCount } from '../../src/core/format';
 import { loadModelFile } from '../../src/core/onnx/load';
 import { printModel } from '../../src/core/text/printer';
 import {
-  REPO_ROOT,
   openFile,
   runCommand,
   startWorkbench,
@@ -64,7 +63,6 @@ describe('e2e: a model in the editor', { skip: missing }, () => {
     );
     fs.writeFileSync(path.join(workspace, 'notes.txt'), 'still working\n');
     workbench = await startWorkbench({
-      extensionDir: REPO_ROOT,
       workspaceDir: workspace,
       name: 'model-editor',
     });

@@ -9,15 +9,17 @@ import { saveModelFile } from '../../src/core/onnx/load';
 import { DataType } from '../../src/core/onnx/types';
 import { ModelBuilder } from '../helpers/modelBuilder';
 import { SHARED_MODELS_DIR } from '../helpers/sharedModels';
-import { REPO_ROOT, runtimeMissing, type Page } from './harness';
+import { REPO_ROOT, runtimeMissing, vsixMissing, type Page } from './harness';
 
 /**
- * Why the e2e tests can't run (no runtime from setup.sh, or these build outputs missing), or
- * undefined. Under CI a missing piece is an error, not a skip.
+ * Why the e2e tests can't run (no runtime from setup.sh, no VSIX to install, or the repo's
+ * built CLI missing, which the tests use to compute the expected figures), or undefined. Under
+ * CI a missing piece is an error, not a skip.
  */
-export function e2eMissing(built: readonly string[] = ['dist/extension.js']): string | undefined {
+export function e2eMissing(built: readonly string[] = ['dist/cli.js']): string | undefined {
   const missing =
     runtimeMissing() ??
+    vsixMissing() ??
     (built.every((f) => fs.existsSync(path.join(REPO_ROOT, f)))
       ? undefined
       : 'run `npm run build` first');

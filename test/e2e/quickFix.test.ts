@@ -13,7 +13,6 @@ import { formatBytes } from '../../src/core/format';
 import { loadModelFile } from '../../src/core/onnx/load';
 import { printModel } from '../../src/core/text/printer';
 import {
-  REPO_ROOT,
   openFile,
   runCommand,
   startWorkbench,
@@ -67,7 +66,6 @@ describe('e2e: a quick fix edits, saves and undoes', { skip: missing }, () => {
     workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-e2e-fix-'));
     model = placeResnet18(workspace);
     workbench = await startWorkbench({
-      extensionDir: REPO_ROOT,
       workspaceDir: workspace,
       name: 'quick-fix',
     });
