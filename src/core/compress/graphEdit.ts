@@ -115,16 +115,6 @@ export function defaultOpset(model: Model): number {
   return model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
 }
 
-/** The model with its default-domain opset raised to at least `version`. */
-export function withOpsetAtLeast(model: Model, version: number): Model {
-  if (defaultOpset(model) >= version) return model;
-  const { raw: _raw, ...rest } = model;
-  const opsetImport = model.opsetImport.map((o) =>
-    o.domain === '' || o.domain === 'ai.onnx' ? { extra: o.extra, domain: o.domain, version } : o,
-  );
-  return { ...rest, opsetImport };
-}
-
 /** A new node (no `raw`): the edit's way to add DequantizeLinear, MatMul, … */
 export function makeNode(fields: {
   name: string;
