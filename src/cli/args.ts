@@ -20,6 +20,8 @@ export interface CliOptions {
   /** verify: a folder of .npy / .pb inputs. */
   readonly samplesDir?: string;
   readonly json: boolean;
+  /** analyze: the per-layer table as CSV (src/core/text/layerTable.ts). */
+  readonly csv: boolean;
   readonly device?: string;
   readonly devicesFile?: string;
   readonly inputShapes: Map<string, number[]>;
@@ -49,7 +51,7 @@ export interface CompressRequest {
 }
 
 export const USAGE = `Usage:
-  model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--json]
+  model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--json | --csv]
   model-lens check FILE --device ID [--input NAME=DIMS ...] [--json]
   model-lens devices [--devices FILE] [--json]
   model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit] [--per-channel] [--reduce-range]
@@ -65,6 +67,7 @@ Options:
   --devices FILE       JSON file with your own device profiles (added to the built-ins)
   --input NAME=DIMS    fix the dimensions of an input (symbolic dimensions count as 1 otherwise)
   --json               machine-readable output
+  --csv                analyze: every layer as CSV (MACs, params, bytes, bits, latency, shares)
   --error-target DB    weight SQNR a suggested bit-width must keep (default 30)
   --top N              layers listed in the table (default 10)
   --no-bias-flops      leave bias additions out of FLOPs
@@ -88,6 +91,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
       allowPositionals: true,
       options: {
         json: { type: 'boolean', default: false },
+        csv: { type: 'boolean', default: false },
         device: { type: 'string' },
         devices: { type: 'string' },
         input: { type: 'string', multiple: true, default: [] },
@@ -134,6 +138,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (known === 'verify' && !compared) throw new UsageError('verify needs ORIGINAL and COMPRESSED');
   if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
   if (known === 'check' && !values.device) throw new UsageError('check needs --device ID');
+  if (values.csv && known !== 'analyze') throw new UsageError('--csv applies to analyze');
+  if (values.csv && values.json) throw new UsageError('--csv and --json exclude each other');
   return {
     ...base(known, values),
     file,
@@ -217,6 +223,7 @@ function activationRequest(
 
 type Values = {
   json?: boolean;
+  csv?: boolean;
   device?: string;
   devices?: string;
   input?: string[];
@@ -241,6 +248,7 @@ function base(command: CliOptions['command'], values: Values): CliOptions {
   return {
     command,
     json: values.json ?? false,
+    csv: values.csv ?? false,
     device: values.device,
     devicesFile: values.devices,
     inputShapes: parseInputShapes(values.input ?? []),

@@ -3,8 +3,10 @@
  * tools read: change them only additively. Infinity (an all-zero weight's SQNR) becomes null.
  */
 import type { AnalysisReport } from '../core/analyze';
+import { layerTable } from '../core/text/layerTable';
 
 export function toJson(r: AnalysisReport): unknown {
+  const rows = layerTable(r).rows;
   return {
     model: {
       path: r.model.path,
@@ -13,7 +15,7 @@ export function toJson(r: AnalysisReport): unknown {
       producer: r.model.producer,
     },
     totals: r.totals,
-    nodes: r.nodes.map((n) => ({
+    nodes: r.nodes.map((n, i) => ({
       name: n.name,
       op: n.op,
       inputs: n.inputs,
@@ -32,7 +34,7 @@ export function toJson(r: AnalysisReport): unknown {
         Object.fromEntries(
           Object.entries(n.weightSqnrDb).map(([b, v]) => [b, Number.isFinite(v) ? v : null]),
         ),
-      share: n.share,
+      share: { ...n.share, activationBytes: rows[i].activationShare },
       ...(n.latencySeconds !== undefined
         ? { latencySeconds: n.latencySeconds, energyJoules: n.energyJoules }
         : {}),

@@ -11,6 +11,7 @@ import {
   type DeviceProfile,
 } from '../core/devices';
 import { formatBytes } from '../core/format';
+import { layerTable, layerTableCsv } from '../core/text/layerTable';
 import { USAGE, UsageError, parseCli, type CliOptions } from './args';
 import { formatReport } from './report';
 import { renderTable } from './table';
@@ -102,6 +103,7 @@ function analyzeCommand(options: CliOptions): number {
   const inputErrors = report.diagnostics.filter((d) => d.message.startsWith('--input'));
   if (inputErrors.length > 0) throw new UsageError(inputErrors[0].message);
   if (options.json) process.stdout.write(`${JSON.stringify(toJson(report))}\n`);
+  else if (options.csv) process.stdout.write(layerTableCsv(layerTable(report)));
   else process.stdout.write(`${formatReport(report, options.top)}\n`);
   if (options.command === 'check' && report.device && !report.device.fits) return 1;
   return 0;

@@ -2,16 +2,12 @@
  * The model report as markdown, for the editor's Show Report command (and anyone who wants a
  * document rather than a terminal table): totals, memory peak, device verdict, then every layer.
  */
-import type { AnalysisReport, NodeReport } from '../report';
+import type { AnalysisReport } from '../report';
+import { layerTable, layerTableMarkdown } from './layerTable';
 import { formatBytes, formatCount, formatJoules, formatPercent, formatSeconds } from '../format';
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-
-function shapeText(n: NodeReport): string {
-  const out = n.outputs[0];
-  return out?.shape ? `[${out.shape.join('×')}]` : '';
 }
 
 export function markdownReport(r: AnalysisReport, title: string): string {
@@ -53,22 +49,9 @@ export function markdownReport(r: AnalysisReport, title: string): string {
       '',
     );
   }
+  lines.push('## Layers', '', layerTableMarkdown(layerTable(r)));
   lines.push(
-    '## Layers',
-    '',
-    '| # | layer | op | output | MACs | % MACs | params | weights | activations | bits now → suggested |',
-    '|---:|---|---|---|---:|---:|---:|---:|---:|---|',
-  );
-  for (const n of r.nodes) {
-    const bits =
-      n.suggestedWeightBits === null ? '' : `${n.weightBits ?? '?'} → ${n.suggestedWeightBits}`;
-    lines.push(
-      `| ${n.index} | \`${cell(n.name)}\` | ${n.op} | ${shapeText(n)} | ${formatCount(n.macs)} | ${formatPercent(n.share.macs)} | ${formatCount(n.params)} | ${formatBytes(n.weightBytes)} | ${formatBytes(n.activationBytes)} | ${bits} |`,
-    );
-  }
-  lines.push(
-    '',
-    `_Conventions: MACs count multiply-accumulates of Conv, ConvTranspose, Gemm/MatMul, attention and recurrent layers; FLOPs = 2 × MACs + one per element for bias, elementwise, activation, pooling and normalisation; activations are a layer's non-constant inputs plus outputs; symbolic dimensions count as 1; suggested widths keep a weight SQNR of ${r.errorTargetDb} dB._`,
+    `_Conventions: MACs count multiply-accumulates of Conv, ConvTranspose, Gemm/MatMul, attention and recurrent layers; FLOPs = 2 × MACs + one per element for bias, elementwise, activation, pooling and normalisation; activations are a layer's non-constant inputs plus outputs, and its activation share is of the column's sum; bits are stored → suggested; symbolic dimensions count as 1; suggested widths keep a weight SQNR of ${r.errorTargetDb} dB._`,
   );
   return lines.join('\n') + '\n';
 }
