@@ -39,6 +39,7 @@ import { id as quotedId } from '../core/text/printer';
 import {
   ApplyFixRequest,
   DevicesRequest,
+  InputShapesRequest,
   LayerFiguresRequest,
   MeasureSensitivityRequest,
   ModelStatusNotification,
@@ -54,6 +55,7 @@ import {
   type ApplyFixResult,
   type DevicesResult,
   type DocumentParams,
+  type InputShapesResult,
   type LineParams,
   type MeasureSensitivityParams,
   type MeasureSensitivityResult,
@@ -72,6 +74,7 @@ import { registerGraphRequests } from './graphRequests';
 import { annotationParts, layerMarkdown } from './presentation';
 import { codeActionsFor, runFix, sensitivityOf, summaryLine } from './quickFixes';
 import { verifyStates } from './verification';
+import { inputShapeAction, inputShapesOf, symbolicMessage } from './inputShapeRequests';
 import { documentSymbols } from './symbols';
 
 export function startServer(connection: Connection): void {
@@ -159,6 +162,7 @@ export function startServer(connection: Connection): void {
 
   connection.onInitialize((params) => {
     client = params.capabilities;
+    store.workspaceFolders = workspaceFoldersOf(params);
     const section = settingsSection(params.initializationOptions);
     settingsInOptions = section !== undefined;
     if (settingsInOptions) store.settings = settingsFromSection(section);
@@ -320,7 +324,9 @@ export function startServer(connection: Connection): void {
     }
     for (const d of model.report?.diagnostics ?? []) {
       const line = (d.node !== undefined ? model.linesByNode.get(d.node) : undefined) ?? graphLine;
-      diagnostics.push(at(line, SEVERITY[d.severity], d.message));
+      // In VS Code the symbolic-dimension note points to Set Input Shape, not to the CLI's flag.
+      const message = fileDocument ? d.message : symbolicMessage(d.message, model.report!);
+      diagnostics.push(at(line, SEVERITY[d.severity], message));
     }
     void connection.sendDiagnostics({ uri, diagnostics });
     // The status bar is the VS Code extension's.
@@ -336,6 +342,8 @@ export function startServer(connection: Connection): void {
         weightUse: device.weightUse,
         ramUse: device.ramUse,
       },
+      symbolicDims: model.report?.symbolicDims,
+      inputShapes: model.inputShapes,
     };
     void connection.sendNotification(ModelStatusNotification, status);
   }
@@ -378,7 +386,12 @@ export function startServer(connection: Connection): void {
     const model = modelFor(params.textDocument.uri);
     const node = model?.nodesByLine.get(params.position.line);
     if (!model?.report || !node) return null;
-    const markdown = layerMarkdown(node, model.report, model.sensitivity?.get(node.name));
+    const markdown = layerMarkdown(
+      node,
+      model.report,
+      model.sensitivity?.get(node.name),
+      model.report.symbolicDims,
+    );
     return { contents: { kind: 'markdown', value: markdown } };
   });
 
@@ -471,12 +484,23 @@ export function startServer(connection: Connection): void {
     if (!model?.report) return [];
     store.analyze(model);
     const node = model.nodesByLine.get(params.range.start.line);
-    return codeActionsFor(model, node, {
+    const actions = codeActionsFor(model, node, {
       uri,
       saveBlocker: saveBlocker(model.path),
       diagnostics: params.context.diagnostics,
     });
+    const setShape = inputShapeAction(model, uri, params.range.start.line, params.context);
+    return setShape ? [setShape, ...actions] : actions;
   });
+
+  connection.onRequest(
+    InputShapesRequest,
+    (params: DocumentParams): InputShapesResult | null => {
+      const model = modelFor(params.uri);
+      if (model) store.analyze(model);
+      return model ? inputShapesOf(model) : null;
+    },
+  );
 
   /** An AbortSignal that follows an LSP cancellation token. */
   function signalOf(token: { onCancellationRequested: (f: () => void) => unknown }): AbortSignal {
@@ -603,4 +627,19 @@ export function startServer(connection: Connection): void {
   registerGraphRequests(connection, modelFor);
   documents.listen(connection);
   connection.listen();
+}
+
+/** The workspace folders an LSP client names, as paths (for `modelLens.inputShapes` globs). */
+function workspaceFoldersOf(params: {
+  workspaceFolders?: { uri: string }[] | null;
+  rootUri?: string | null;
+}): string[] {
+  const uris = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
+  return uris.flatMap((u) => {
+    try {
+      return [fileURLToPath(u)];
+    } catch {
+      return [];
+    }
+  });
 }

@@ -25,6 +25,7 @@ import type { Model } from '../core/onnx/types';
 import { printModelView } from '../core/text/modelView';
 import type { PrintedModel } from '../core/text/printer';
 import type { AnalyzerSettings } from '../shared/protocol';
+import { resolveInputShapes, rulesFromSetting, type InputShapeRule } from '../shared/inputShapes';
 
 export interface OpenModel {
   readonly path: string;
@@ -40,6 +41,8 @@ export interface OpenModel {
   report?: AnalysisReport;
   /** The settings the report was made with, so an unchanged model is not analysed twice. */
   analyzedWith?: AnalyzerSettings;
+  /** The input shapes the report used (Set Input Shape, `modelLens.inputShapes`), if any. */
+  inputShapes?: Record<string, number[]>;
   /** The analysis problem (a device id not found, a cyclic graph …), if any. */
   problem?: string;
   /** The report's node on each text line. */
@@ -103,6 +106,34 @@ export class ModelStore {
   /** By file stamp (path, size, mtime): survives closing the file, not a change to it. */
   private readonly sensitivityByStamp = new Map<string, Map<string, LayerSensitivity>>();
   settings: AnalyzerSettings = DEFAULT_SETTINGS;
+  /** The client's workspace folders, which `modelLens.inputShapes` globs are relative to. */
+  workspaceFolders: string[] = [];
+  private rulesOf?: { settings: AnalyzerSettings; rules: InputShapeRule[]; problems: string[] };
+
+  /** The `modelLens.inputShapes` rules of the current settings, with any problems in them. */
+  inputShapeRules(): { rules: InputShapeRule[]; problems: string[] } {
+    if (this.rulesOf?.settings !== this.settings) {
+      this.rulesOf = { settings: this.settings, ...rulesFromSetting(this.settings.inputShapes) };
+    }
+    return this.rulesOf;
+  }
+
+  /**
+   * The input shapes a model is analysed with: Set Input Shape's for this file, over the setting's
+   * globs; only inputs the model has. Undefined when none applies.
+   */
+  inputShapesFor(model: OpenModel): Record<string, number[]> | undefined {
+    const shapes = resolveInputShapes(
+      model.path,
+      this.inputShapeRules().rules,
+      this.settings.fileInputShapes,
+      this.workspaceFolders,
+    );
+    if (!shapes || !model.loaded) return undefined;
+    const names = new Set(model.loaded.model.graph.inputs.map((i) => i.name));
+    const own = Object.entries(shapes).filter(([name]) => names.has(name));
+    return own.length > 0 ? Object.fromEntries(own) : undefined;
+  }
 
   /** The state on disk, loaded and printed once per path; a bad file gives an explanatory text. */
   open(file: string): OpenModel {
@@ -263,8 +294,11 @@ export class ModelStore {
         problem = (e as Error).message;
       }
     }
+    const inputShapes = this.inputShapesFor(model);
+    model.inputShapes = inputShapes;
     try {
       model.report = analyzeLoaded(model.loaded, {
+        inputShapes: inputShapes && new Map(Object.entries(inputShapes)),
         device,
         errorTargetDb: this.settings.errorTargetDb,
         countBiasFlops: this.settings.countBiasFlops,

@@ -12,6 +12,7 @@ import {
   formatPercent,
   formatSeconds,
 } from '../core/format';
+import { assumedDimsNote } from '../shared/inputShapes';
 import type { AnalyzerSettings } from '../shared/protocol';
 
 /**
@@ -105,6 +106,8 @@ export function layerMarkdown(
   n: NodeReport,
   report: AnalysisReport,
   sensitivity?: LayerSensitivity,
+  /** Symbolic input dims the figures count as 1: the hover says so first. */
+  symbolicDims?: readonly string[],
 ): string {
   const out = n.outputs
     .map((o) => `${o.dtype} ${o.shape ? `[${o.shape.join('×')}]` : '[?]'}`)
@@ -117,6 +120,9 @@ export function layerMarkdown(
     '|---|---|',
     ...rows.map(([k, v]) => `| ${k} | ${v} |`),
   ];
+  if (symbolicDims && symbolicDims.length > 0) {
+    lines.splice(1, 0, '', `⚠ ${escapeMarkdown(assumedDimsNote(symbolicDims))}`);
+  }
   if (n.weightSqnrDb) {
     lines.push(
       '',

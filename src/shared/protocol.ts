@@ -21,6 +21,10 @@ export interface AnalyzerSettings {
     readonly activations: boolean;
     readonly bits: boolean;
   };
+  /** The `modelLens.inputShapes` setting as written (glob rules; see inputShapes.ts). */
+  readonly inputShapes?: unknown;
+  /** Input shapes set with Set Input Shape, by model file path; they win over the globs. */
+  readonly fileInputShapes?: Readonly<Record<string, Record<string, number[]>>>;
 }
 
 /** Client → server, on start and on every change of a `modelLens.*` setting. */
@@ -49,6 +53,26 @@ export interface ModelStatus {
     readonly weightUse: number;
     readonly ramUse: number;
   };
+  /** Symbolic input dimensions the figures count as 1 (no input shape set for them). */
+  readonly symbolicDims?: string[];
+  /** Input shapes the figures use, when set (Set Input Shape or `modelLens.inputShapes`). */
+  readonly inputShapes?: Record<string, number[]>;
+}
+
+/** Client → server: a model's inputs, for Set Input Shape. */
+export const InputShapesRequest = 'modelLens/inputShapes';
+export interface InputShapesResult {
+  /** The model file. */
+  readonly path: string;
+  readonly inputs: {
+    readonly name: string;
+    /** As declared in the model: numbers, symbolic names, '' when unnamed; null when unknown. */
+    readonly declared: (number | string)[] | null;
+    /** The shape the analysis uses now, when one is set. */
+    readonly set?: number[];
+  }[];
+  /** Symbolic input dimensions still counted as 1. */
+  readonly symbolicDims: string[];
 }
 
 /** Client → server: device profiles for the picker (built-ins plus the user's). */
