@@ -8,9 +8,11 @@ import {
   MODEL_SCHEME,
   PeakLineRequest,
   ReportRequest,
+  SettingsNotification,
   type DevicesResult,
 } from '../shared/protocol';
-import { setDevice } from './config';
+import { readSettings, setDevice } from './config';
+import { fileInputShapes, registerSetInputShape } from './inputShapes';
 import { isModelUri, showGraph } from './graphPanel';
 
 function activeModelEditor(): vscode.TextEditor | undefined {
@@ -24,6 +26,13 @@ export function registerCommands(context: vscode.ExtensionContext, client: Langu
   const register = (id: string, run: () => unknown): void => {
     context.subscriptions.push(vscode.commands.registerCommand(id, run));
   };
+
+  // The shapes Set Input Shape remembered reach the server with the settings.
+  registerSetInputShape(context, client, () =>
+    client.sendNotification(SettingsNotification, readSettings()),
+  );
+  if (Object.keys(fileInputShapes()).length > 0)
+    void client.sendNotification(SettingsNotification, readSettings());
 
   register('modelLens.selectDevice', async () => {
     const { devices, problems }: DevicesResult = await client.sendRequest(DevicesRequest);

@@ -1,6 +1,7 @@
 /** The only reader of `modelLens.*` settings: turns them into what the server analyses with. */
 import * as vscode from 'vscode';
 import type { AnalyzerSettings } from '../shared/protocol';
+import { fileInputShapes } from './inputShapes';
 
 export const SECTION = 'modelLens';
 
@@ -18,6 +19,9 @@ export function readSettings(): AnalyzerSettings {
       activations: c.get<boolean>('annotations.activations', true),
       bits: c.get<boolean>('annotations.bits', true),
     },
+    inputShapes: c.get<unknown>('inputShapes', {}),
+    // Set Input Shape's, per model file (workspace state): they win over the setting's globs.
+    fileInputShapes: fileInputShapes(),
   };
 }
 

@@ -31,10 +31,15 @@ export function parseShape(
   text: string,
   declared?: readonly DeclaredDim[],
 ): { dims: number[] } | { error: string } {
-  const body = text.trim().replace(/^\[(.*)\]$/, '$1').trim();
+  const body = text
+    .trim()
+    .replace(/^\[(.*)\]$/, '$1')
+    .trim();
   if (body === '') return { error: 'Type the shape, e.g. 1x3x224x224.' };
   const parts = body.split(/\s*[x×,]\s*|\s+/i);
-  const bad = parts.filter((p) => !/^\d+$/.test(p) || Number(p) <= 0 || !Number.isSafeInteger(Number(p)));
+  const bad = parts.filter(
+    (p) => !/^\d+$/.test(p) || Number(p) <= 0 || !Number.isSafeInteger(Number(p)),
+  );
   if (bad.length > 0) {
     const named = bad.filter((p) => /^[A-Za-z_]/.test(p));
     return {
@@ -140,7 +145,10 @@ export function globToRegExp(glob: string): RegExp {
       const end = glob.indexOf(']', i + 1);
       if (end < 0) re += '\\[';
       else {
-        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        const body = glob
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\');
         re += `[${body}]`;
         i = end;
       }
@@ -199,7 +207,9 @@ export function verdictText(
   symbolicDims: readonly string[] | undefined,
 ): string {
   const base = `${id}: ${verdict}`;
-  return symbolicDims && symbolicDims.length > 0 ? `${base} at ${assumedDims(symbolicDims)}?` : base;
+  return symbolicDims && symbolicDims.length > 0
+    ? `${base} at ${assumedDims(symbolicDims)}?`
+    : base;
 }
 
 /** The hover's note while symbolic dims count as 1. */
