@@ -3,7 +3,11 @@
  * typed inputs and outputs, initializer types, and nodes with their attributes and sub-graphs.
  * Tensor values are not reconstructed (the printer summarises them). The editor uses this to
  * check what it shows; tests use it to prove the printer loses no structure.
+ *
+ * Besides Syntax.md, it reads the printer's module scopes: a line `…/ = "/layer1/layer1.0"` in a
+ * node list, after which `…/conv1/Conv` is the name `/layer1/layer1.0/conv1/Conv` (names.ts).
  */
+import { ELISION, expandName } from './names';
 
 export class TextSyntaxError extends Error {
   constructor(
@@ -50,7 +54,7 @@ export interface TextModel {
   readonly graph: TextGraph;
 }
 
-type TokenKind = 'id' | 'string' | 'number' | 'punct' | 'end';
+type TokenKind = 'id' | 'string' | 'number' | 'punct' | 'elided' | 'end';
 interface Token {
   readonly kind: TokenKind;
   readonly text: string;
@@ -81,6 +85,11 @@ function tokenize(text: string): Token[] {
       if (i >= text.length) throw new TextSyntaxError('unterminated string', line);
       i++;
       tokens.push({ kind: 'string', text: value, line });
+    } else if (text.startsWith(ELISION, i)) {
+      // `…/rest`, a name relative to the node list's scope; `…/` alone opens a scope line.
+      const rest = /^[A-Za-z0-9_.\-/]*/.exec(text.slice(i + ELISION.length, i + 4096))![0];
+      tokens.push({ kind: 'elided', text: ELISION + rest, line });
+      i += ELISION.length + rest.length;
     } else if (c === '=' && text[i + 1] === '>') {
       tokens.push({ kind: 'punct', text: '=>', line });
       i += 2;
@@ -105,6 +114,8 @@ function tokenize(text: string): Token[] {
 
 class Parser {
   private pos = 0;
+  /** The module scope of the node list being read ('' when none was set). */
+  private scope = '';
   constructor(private readonly tokens: Token[]) {}
 
   peek(offset = 0): Token {
@@ -131,6 +142,10 @@ class Parser {
   }
   name(): string {
     const t = this.next();
+    if (t.kind === 'elided' && t.text !== ELISION) {
+      if (!this.scope) throw new TextSyntaxError(`'${t.text}' outside a scope`, t.line);
+      return expandName(t.text, this.scope);
+    }
     if (t.kind !== 'id' && t.kind !== 'string')
       throw new TextSyntaxError(`expected a name, found '${t.text}'`, t.line);
     return t.text;
@@ -177,7 +192,20 @@ class Parser {
     const initializers = this.is('<') ? this.valueList('<', '>') : [];
     const nodes: TextNode[] = [];
     this.expect('{');
-    while (!this.accept('}')) nodes.push(this.node());
+    const outer = this.scope;
+    this.scope = '';
+    while (!this.accept('}')) {
+      const t = this.peek();
+      if (t.kind === 'elided' && t.text === ELISION) {
+        this.next();
+        this.expect('=');
+        const scope = this.next();
+        if (scope.kind !== 'string' || !scope.text.startsWith('/'))
+          throw new TextSyntaxError(`expected a module path after '${ELISION} ='`, scope.line);
+        this.scope = scope.text;
+      } else nodes.push(this.node());
+    }
+    this.scope = outer;
     return { name, inputs, outputs, initializers, nodes };
   }
 

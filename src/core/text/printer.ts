@@ -6,6 +6,20 @@
  * The printer also records where things are: the line of every node and of every tensor's
  * definition, which the editor uses for annotations, diagnostics and go-to-definition.
  * Syntax.md's parser skips `#` to the end of a line, so the summaries keep the text valid.
+ *
+ * Two display forms keep the layers readable (parser.ts reads both back to full names):
+ *
+ *   - Module scopes. Exporters name a node after its module path
+ *     (`/features/features.1/features.1.0/block/block.0/block.0.0/Conv`), which pushed the op and
+ *     its annotation 150 columns right. Before a node whose enclosing module (its path without its
+ *     own module and op) differs from the one in effect, a scope line `…/ = "/features/…/block.0"`
+ *     is printed; on the node lines that follow, every name starting with that module prints as
+ *     `…/block.0.0/Conv`. The full names stay in the layout (hover, outline, go to definition).
+ *   - Folded clutter. The initializer list, and each run of weight-only nodes or constant shape
+ *     sub-graphs (the groups the graph view collapses, `collapsibleGroups` in graph/view.ts),
+ *     are blocks of kind `imports`, which VS Code folds on open (`editor.foldingImportsByDefault`
+ *     for the language), so the first screen shows layers. A run of nodes gets a `#` heading
+ *     line, which stays visible when folded.
  */
 import {
   AttributeType,
@@ -20,7 +34,16 @@ import { isFloatType } from '../onnx/dtype';
 import { tensorNumbers } from '../onnx/tensorData';
 import { decodeUtf8 } from '../onnx/wire';
 import type { Dim } from '../shapes/types';
+import { collapsibleGroups } from '../graph/view';
+import { ELISION, displayName, enclosingModule } from './names';
 import { textTypeName } from './names';
+
+/** A foldable region; `imports` for what is folded on open (initializers, weight-only nodes). */
+export interface TextBlock {
+  start: number;
+  end: number;
+  kind?: 'imports';
+}
 
 /** Where each part of the model sits in the printed text (0-based lines). */
 export interface TextLayout {
@@ -31,7 +54,12 @@ export interface TextLayout {
   /** Line of the graph signature. */
   readonly graphLine: number;
   /** Foldable regions: the header, initializer lists, node lists, and nodes with sub-graphs. */
-  readonly blocks: { start: number; end: number }[];
+  readonly blocks: TextBlock[];
+  /**
+   * The module scope in effect on each node line that has one (`…/x` there means `SCOPE/x`).
+   * Every node line of any graph depth; see `resolveDisplayedName`.
+   */
+  readonly scopes: Map<number, string>;
 }
 
 export interface PrintedModel {
@@ -47,7 +75,13 @@ const INLINE_TENSOR_VALUES = 16;
 
 export function printModel(model: Model, summarize?: InitializerSummary): PrintedModel {
   const out = new Printer();
-  const layout: TextLayout = { nodeLines: [], definitions: new Map(), graphLine: 0, blocks: [] };
+  const layout: TextLayout = {
+    nodeLines: [],
+    definitions: new Map(),
+    graphLine: 0,
+    blocks: [],
+    scopes: new Map(),
+  };
   printHeader(out, model, layout);
   printGraph(out, model.graph, '', layout, summarize, true);
   return { text: out.lines.join('\n') + '\n', layout };
@@ -93,7 +127,8 @@ function printGraph(
   for (const i of inputs) layout.definitions.set(i.name, graphLine);
 
   if (graph.initializers.length > 0) {
-    const start = out.push(`${indent}<`);
+    const count = graph.initializers.length;
+    const start = out.push(`${indent}<  # ${count} initializer${count === 1 ? '' : 's'}`);
     graph.initializers.forEach((t, i) => {
       const summary = summarize?.(t);
       const comma = i < graph.initializers.length - 1 ? ',' : '';
@@ -102,15 +137,93 @@ function printGraph(
       );
       layout.definitions.set(t.name, line);
     });
-    layout.blocks.push({ start, end: out.push(`${indent}>`) });
+    layout.blocks.push({ start, end: out.push(`${indent}>`), kind: 'imports' });
   }
   const start = out.push(`${indent}{`);
-  for (const node of graph.nodes) {
-    const line = printNode(out, node, `${indent}  `, layout, summarize);
+  const runs = clutterRuns(graph);
+  let scope = '';
+  let open: { block: TextBlock; last: number } | undefined;
+  graph.nodes.forEach((node, i) => {
+    const run = runs.get(i);
+    if (run) {
+      const block: TextBlock = { start: out.push(`${indent}  # ${run.label}`), end: 0 };
+      block.kind = 'imports';
+      layout.blocks.push(block);
+      open = { block, last: i + run.length - 1 };
+    }
+    const next = nodeScope(node, scope);
+    if (next !== scope) {
+      scope = next;
+      out.push(`${indent}  ${ELISION} = ${quoted(scope)}`);
+    }
+    const line = printNode(out, node, `${indent}  `, layout, summarize, scope);
+    if (scope) layout.scopes.set(line, scope);
     if (topLevel) layout.nodeLines.push(line);
     for (const o of node.outputs) if (o) layout.definitions.set(o, line);
-  }
+    if (open?.last === i) {
+      open.block.end = out.line - 1;
+      open = undefined;
+    }
+  });
   layout.blocks.push({ start, end: out.push(`${indent}}`) });
+}
+
+/**
+ * The scope a node prints in: the current one while the node's name is inside it, else the
+ * node's enclosing module; a node without one (`Identity_3`) keeps the current scope (its names
+ * print in full).
+ */
+function nodeScope(node: Node, current: string): string {
+  if (current && node.name.startsWith(`${current}/`)) return current;
+  return enclosingModule(node.name) || current;
+}
+
+/**
+ * Runs of two or more consecutive nodes that the graph view collapses as weights (Identity or
+ * DequantizeLinear of an initializer, Constant, …) or as constant shape sub-graphs, by first
+ * index, with the heading printed above them.
+ */
+function clutterRuns(graph: Graph): Map<number, { length: number; label: string }> {
+  const runs = new Map<number, { length: number; label: string }>();
+  if (graph.nodes.length < 2) return runs;
+  const initializers = new Set(graph.initializers.map((t) => t.name));
+  const groups = collapsibleGroups({
+    nodes: graph.nodes.map((n) => ({
+      name: n.name,
+      op: n.opType,
+      inputs: n.inputs,
+      outputs: n.outputs,
+    })),
+    graphInputs: graph.inputs.filter((i) => !initializers.has(i.name)).map((i) => i.name),
+    graphOutputs: graph.outputs.map((o) => o.name),
+  });
+  const kindOf = new Map<number, 'constants' | 'shapeSubgraph'>();
+  for (const g of groups) {
+    if (g.kind === 'identityChain') continue;
+    for (const m of g.members) kindOf.set(m, g.kind);
+  }
+  for (let i = 0; i < graph.nodes.length;) {
+    if (!kindOf.has(i)) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (kindOf.has(j + 1)) j++;
+    const length = j - i + 1;
+    if (length >= 2) {
+      const ops = new Map<string, number>();
+      let shape = false;
+      for (let k = i; k <= j; k++) {
+        ops.set(graph.nodes[k].opType, (ops.get(graph.nodes[k].opType) ?? 0) + 1);
+        shape ||= kindOf.get(k) === 'shapeSubgraph';
+      }
+      const what = shape ? 'constant shape nodes' : 'weight-only nodes';
+      const list = [...ops].map(([op, n]) => `${op} ×${n}`).join(', ');
+      runs.set(i, { length, label: `${length} ${what}: ${list}` });
+    }
+    i = j + 1;
+  }
+  return runs;
 }
 
 /** Prints a node on one line, sub-graphs (If/Loop/Scan bodies) below it; returns the node's line. */
@@ -120,9 +233,11 @@ function printNode(
   indent: string,
   layout: TextLayout,
   summarize: InitializerSummary | undefined,
+  scope: string,
 ): number {
-  const label = node.name ? `[${id(node.name)}] ` : '';
-  const outputs = node.outputs.map((o) => (o ? id(o) : '""')).join(', ');
+  const show = (name: string): string => displayName(name, scope) ?? id(name);
+  const label = node.name ? `[${show(node.name)}] ` : '';
+  const outputs = node.outputs.map((o) => (o ? show(o) : '""')).join(', ');
   const op =
     node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
   const graphs = node.attributes.filter(
@@ -130,7 +245,7 @@ function printNode(
   );
   const plain = node.attributes.filter((a) => !graphs.includes(a));
   const attrs = plain.length > 0 ? ` <${plain.map(attributeText).join(', ')}>` : '';
-  const inputs = node.inputs.map((i) => (i ? id(i) : '""')).join(', ');
+  const inputs = node.inputs.map((i) => (i ? show(i) : '""')).join(', ');
   if (graphs.length === 0)
     return out.push(`${indent}${label}${outputs} = ${op}${attrs} (${inputs})`);
   // Sub-graph attributes follow on their own lines, inside the attribute list.
@@ -247,6 +362,6 @@ export function id(name: string): string {
   return PLAIN_ID.test(name) ? name : quoted(name);
 }
 
-function quoted(text: string): string {
+export function quoted(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
