@@ -402,9 +402,11 @@ export function startServer(connection: Connection): void {
     return documentSymbols(model, (line) => lineText(uri, model, line).length);
   });
 
+  // Blocks of kind `imports` (initializers, weight-only nodes) are folded on open by VS Code
+  // (`editor.foldingImportsByDefault`, on for onnx-text in package.json).
   connection.onFoldingRanges((params) => {
     const blocks = modelFor(params.textDocument.uri)?.printed?.layout.blocks ?? [];
-    return blocks.map((b) => FoldingRange.create(b.start, b.end));
+    return blocks.map((b) => FoldingRange.create(b.start, b.end, undefined, undefined, b.kind));
   });
 
   connection.onDefinition((params) => {
