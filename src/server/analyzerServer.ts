@@ -495,14 +495,11 @@ export function startServer(connection: Connection): void {
     return setShape ? [setShape, ...actions] : actions;
   });
 
-  connection.onRequest(
-    InputShapesRequest,
-    (params: DocumentParams): InputShapesResult | null => {
-      const model = modelFor(params.uri);
-      if (model) store.analyze(model);
-      return model ? inputShapesOf(model) : null;
-    },
-  );
+  connection.onRequest(InputShapesRequest, (params: DocumentParams): InputShapesResult | null => {
+    const model = modelFor(params.uri);
+    if (model) store.analyze(model);
+    return model ? inputShapesOf(model) : null;
+  });
 
   /** An AbortSignal that follows an LSP cancellation token. */
   function signalOf(token: { onCancellationRequested: (f: () => void) => unknown }): AbortSignal {
@@ -636,7 +633,8 @@ function workspaceFoldersOf(params: {
   workspaceFolders?: { uri: string }[] | null;
   rootUri?: string | null;
 }): string[] {
-  const uris = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
+  const uris =
+    params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   return uris.flatMap((u) => {
     try {
       return [fileURLToPath(u)];
