@@ -3,6 +3,7 @@
  * Copy Layer Figures puts on the clipboard. Figures come from the core's report; this formats.
  */
 import type { AnalysisReport, NodeReport } from '../core/analyze';
+import type { HypercomplexWhatIf } from '../core/advisor/hypercomplex';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
 import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import {
@@ -108,11 +109,14 @@ export function layerMarkdown(
   sensitivity?: LayerSensitivity,
   /** Symbolic input dims the figures count as 1: the hover says so first. */
   symbolicDims?: readonly string[],
+  /** The layer as a quaternion / complex layer, a what-if (advisor/hypercomplex.ts). */
+  hypercomplex?: HypercomplexWhatIf | null,
 ): string {
   const out = n.outputs
     .map((o) => `${o.dtype} ${o.shape ? `[${o.shape.join('×')}]` : '[?]'}`)
     .join(', ');
   const rows = layerRows(n, report, escapeMarkdown);
+  if (hypercomplex) rows.push(hypercomplexRow(hypercomplex));
   const lines = [
     `**${escapeMarkdown(n.op)}** \`${n.name.replace(/`/g, "'")}\` → ${escapeMarkdown(out)}`,
     '',
@@ -141,6 +145,18 @@ export function layerMarkdown(
     '_MACs: multiply-accumulates of linear layers (Conv: outputs × Cin/groups × kernel). FLOPs = 2 × MACs + elementwise. Feature maps: non-constant inputs + outputs. Symbolic dims count as 1._',
   );
   return lines.join('\n');
+}
+
+/** The what-if row: weight memory as a quaternion / complex layer (advisor/hypercomplex.ts). */
+function hypercomplexRow(h: HypercomplexWhatIf): [string, string] {
+  const parts = h.options.map(
+    (o) =>
+      `${o.algebra} ${formatBytes(o.weightBytes)} (${formatCount(o.params)} params, ${o.components === 4 ? '¼' : '½'})`,
+  );
+  return [
+    'what-if: hypercomplex',
+    `${parts.join(' · ')} vs real ${formatBytes(h.realWeightBytes)}, same MACs; weights shared across the ${h.options[0].components} components by the ${h.options[0].components === 4 ? 'Hamilton' : 'complex'} product (bias excluded; needs retraining)`,
+  ];
 }
 
 /** Bits → dB of the model output with only this layer quantized (sensitivity.ts). */
