@@ -31,6 +31,7 @@ import {
   type InlayHint,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { hypercomplexOfNode } from '../core/advisor/hypercomplex';
 import { CompressionRefusal } from '../core/compress/summary';
 import { findDevice } from '../core/devices';
 import { ModelLoadError, saveBlocker, saveModelFile } from '../core/onnx/load';
@@ -391,6 +392,7 @@ export function startServer(connection: Connection): void {
       model.report,
       model.sensitivity?.get(node.name),
       model.report.symbolicDims,
+      model.loaded && hypercomplexOfNode(model.loaded.model.graph, node.fileIndex, node.weightBits),
     );
     return { contents: { kind: 'markdown', value: markdown } };
   });
