@@ -89,7 +89,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
   };
   const reports = nodes.map((n) => withShares(n.report, totals));
   const device = options.device
-    ? fitDevice(options.device, reports, totals, diagnostics)
+    ? fitDevice(options.device, reports, totals, diagnostics, memory.runtimeTensors)
     : undefined;
   const deviceReports = device ? device.nodes : reports;
 

@@ -20,7 +20,8 @@
  * or feature-map bit costs 1/32 of a 32-bit read. Each weight is read once and each feature-map
  * byte (inputs + outputs) moved once, from SRAM when it fits on chip and DRAM otherwise: a lower
  * bound on the traffic of real kernels. A device with no `onChipBytes` (an MCU) keeps everything on
- * chip; its flash reads are costed as SRAM, as the table has no flash figure.
+ * chip; its flash reads are costed as SRAM, as the table has no flash figure. A layer folded at
+ * analysis time (`folded`: a shape computation) never runs, so it costs nothing.
  */
 import type { DeviceProfile, Precision } from './profiles';
 import type { LayerFigures } from './fit';
@@ -67,6 +68,15 @@ export function integerMacPicojoules(bits: number): number {
 
 export function estimateLayer(device: DeviceProfile, layer: LayerFigures): LayerEstimate {
   const { precision, note } = precisionFor(device, layer);
+  if (layer.folded) {
+    return {
+      latencySeconds: 0,
+      energyJoules: 0,
+      precision,
+      ...(device.watts !== undefined ? { energyJoulesFromPower: 0 } : {}),
+      note: 'folded at analysis time: the layer does not run',
+    };
+  }
   const rate = device.macsPerSecond[precision] ?? Number.NaN;
   const latencySeconds = layer.macs === 0 ? 0 : layer.macs / rate;
   const onChip = device.onChipBytes ?? Number.POSITIVE_INFINITY;

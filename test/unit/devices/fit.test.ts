@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUILTIN_DEVICES, checkFit, findDevice } from '../../../src/core/devices';
 import type { DeviceProfile, LayerFigures } from '../../../src/core/devices';
+import type { ActivationFigures } from '../../../src/core/devices/fit';
 
 const MiB = 2 ** 20;
 const stm32h743 = findDevice('stm32h743', BUILTIN_DEVICES);
@@ -24,6 +25,14 @@ const tiny: DeviceProfile = {
   vectorWidth: 4,
   source: 'test',
 };
+
+const activation = (name: string, dtype: string, node: string): ActivationFigures => ({
+  name,
+  dtype,
+  bits: dtype === 'int64' ? 64 : dtype === 'float32' ? 32 : 8,
+  node,
+  float: dtype.startsWith('float'),
+});
 
 const layer = (overrides: Partial<LayerFigures>): LayerFigures => ({
   name: 'conv',
@@ -106,7 +115,7 @@ test('on-chip case 1: feature maps fit, filters stream in, which is good (inform
       node: 'conv',
       rule: 'filters-stream',
       message:
-        'conv: feature maps (80 B) fit in the 100 B on chip of tiny; its filters (500 B) stream in from off-chip memory, each read once (good)',
+        'feature maps (80 B) fit in the 100 B on chip of tiny; its filters (500 B) stream in from off-chip memory, each read once (good)',
     },
   ]);
 });
@@ -135,7 +144,7 @@ test('on-chip case 3: neither fits, so multiple off-chip passes (warning)', () =
       node: 'conv',
       rule: 'multiple-off-chip-passes',
       message:
-        'conv: neither its feature maps (400 B) nor its filters (500 B) fit in the 100 B on chip of tiny, so it needs multiple off-chip passes',
+        'neither its feature maps (400 B) nor its filters (500 B) fit in the 100 B on chip of tiny, so it needs multiple off-chip passes',
     },
   ]);
   assert.equal(fit.fits, true);
@@ -163,7 +172,12 @@ test('unsupported precisions warn and name the quantize quick fix', () => {
     weightBytes: 40,
     activationBytes: 40,
   });
-  const fit = checkFit(coral, { weightBytes: 40, peakActivationBytes: 40, layers: [fp32] });
+  const fit = checkFit(coral, {
+    weightBytes: 40,
+    peakActivationBytes: 40,
+    layers: [fp32],
+    activations: [activation('fc_out', 'float32', 'fc')],
+  });
   assert.deepEqual(
     fit.diagnostics.map((d) => [d.severity, d.node, d.rule, d.message]),
     [
@@ -171,17 +185,94 @@ test('unsupported precisions warn and name the quantize quick fix', () => {
         'warning',
         'fc',
         'unsupported-weight-precision',
-        'fc: 32-bit weights are not supported by coral-edge-tpu (supports 8 bits); quick fix "quantize" to 8 bits',
+        '32-bit weights are not supported by coral-edge-tpu (supports 8 bits); quick fix "quantize" to 8 bits',
       ],
       [
         'warning',
         'fc',
         'unsupported-activation-precision',
-        'fc: 32-bit activations are not supported by coral-edge-tpu (supports 8 bits); quick fix "quantize" activations to 8 bits',
+        'float32 tensor \'fc_out\' is not supported by coral-edge-tpu (supports 8 bits); quick fix "quantize" activations to 8 bits',
       ],
     ],
   );
   assert.equal(fit.fits, true);
+});
+
+test('precision warnings are one per model and width, on the first layer, naming the others', () => {
+  const coral = findDevice('coral-edge-tpu', BUILTIN_DEVICES);
+  const layers = ['a', 'b', 'c'].map((name) => layer({ name, weightBits: 32, activationBits: 32 }));
+  const fit = checkFit(coral, {
+    weightBytes: 0,
+    peakActivationBytes: 0,
+    layers: [...layers, layer({ name: 'q', weightBits: 8, activationBits: 8 })],
+    activations: [
+      activation('x', 'float32', 'a'),
+      activation('a_out', 'float32', 'a'),
+      activation('b_out', 'float32', 'b'),
+      activation('idx', 'int64', 'c'),
+      activation('q_out', 'int8', 'q'),
+    ],
+  });
+  assert.deepEqual(
+    fit.diagnostics.map((d) => [d.node, d.rule, d.message]),
+    [
+      [
+        'a',
+        'unsupported-weight-precision',
+        '32-bit weights (here and in 2 more layers: b, c) are not supported by coral-edge-tpu (supports 8 bits); quick fix "quantize" to 8 bits',
+      ],
+      [
+        'a',
+        'unsupported-activation-precision',
+        '3 float32 tensors are not supported by coral-edge-tpu (supports 8 bits): x, a_out, b_out; quick fix "quantize" activations to 8 bits',
+      ],
+      [
+        'c',
+        'unsupported-activation-precision',
+        "int64 tensor 'idx' is not supported by coral-edge-tpu (supports 8 bits); store it as int8 (a Cast where it is made, or the exporter's index type)",
+      ],
+    ],
+  );
+});
+
+test('a long list of tensors names the first twelve and counts the rest', () => {
+  const activations = Array.from({ length: 15 }, (_, i) => activation(`t${i}`, 'int64', 'n'));
+  const fit = checkFit(stm32h743, {
+    weightBytes: 0,
+    peakActivationBytes: 0,
+    layers: [],
+    activations,
+  });
+  assert.equal(fit.diagnostics.length, 1);
+  assert.equal(
+    fit.diagnostics[0].message,
+    "15 int64 tensors are not supported by stm32h743 (supports 8/32 bits): t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11 and 3 more; store them as int32 (a Cast where they are made, or the exporter's index type)",
+  );
+});
+
+test('a folded layer (a shape computation) gets no layer diagnostic', () => {
+  const shape = layer({
+    name: 'gather',
+    op: 'Gather',
+    weightBits: 64,
+    activationBits: 64,
+    weightBytes: 500,
+    activationBytes: 500,
+    inputChannels: 3,
+    folded: true,
+  });
+  const fit = checkFit(tiny, { weightBytes: 0, peakActivationBytes: 0, layers: [shape] });
+  assert.deepEqual(fit.diagnostics, []);
+});
+
+test('a layer without weights gets no on-chip diagnostic, however big its feature maps', () => {
+  const relu = layer({ name: 'relu', op: 'Relu', weightBits: undefined, weightBytes: 0 });
+  const fit = checkFit(tiny, {
+    weightBytes: 0,
+    peakActivationBytes: 0,
+    layers: [{ ...relu, activationBytes: 10_000 }],
+  });
+  assert.deepEqual(fit.diagnostics, []);
 });
 
 test('a layer without weights gets no weight-precision warning', () => {
@@ -201,12 +292,12 @@ test('channel counts that are not a multiple of the vector width are information
       [
         'info',
         'stem',
-        'stem: 3 input channels are not a multiple of 4, the vector width of tiny, so the last vector of each pass is partly empty',
+        '3 input channels are not a multiple of 4, the vector width of tiny, so the last vector of each pass is partly empty',
       ],
       [
         'info',
         'odd',
-        'odd: 6 input channels and 10 output channels are not a multiple of 4, the vector width of tiny, so the last vector of each pass is partly empty',
+        '6 input channels and 10 output channels are not a multiple of 4, the vector width of tiny, so the last vector of each pass is partly empty',
       ],
     ],
   );
