@@ -7,13 +7,13 @@ import {
   LayerFiguresRequest,
   MODEL_SCHEME,
   PeakLineRequest,
-  ReportRequest,
   SettingsNotification,
   type DevicesResult,
 } from '../shared/protocol';
 import { readSettings, setDevice } from './config';
 import { fileInputShapes, registerSetInputShape } from './inputShapes';
 import { isModelUri, showGraph } from './graphPanel';
+import { showReportPanel } from './reportPanel';
 
 function activeModelEditor(): vscode.TextEditor | undefined {
   const editor = vscode.window.activeTextEditor;
@@ -59,21 +59,10 @@ export function registerCommands(context: vscode.ExtensionContext, client: Langu
     if (choice) await setDevice(choice.label === 'None' ? '' : choice.label);
   });
 
-  register('modelLens.showReport', async () => {
-    const editor = activeModelEditor();
-    if (!editor) return;
-    const markdown: string | null = await client.sendRequest(ReportRequest, {
-      uri: editor.document.uri.toString(),
-    });
-    if (!markdown)
-      return void vscode.window.showWarningMessage(
-        'Model Lens: this model has no analysis to report.',
-      );
-    const doc = await vscode.workspace.openTextDocument({
-      language: 'markdown',
-      content: markdown,
-    });
-    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside });
+  // A webview with the sortable per-layer table and CSV / markdown export (reportPanel.ts).
+  register('modelLens.showReport', (uri?: vscode.Uri) => {
+    const target = isModelUri(uri) ? uri : activeModelEditor()?.document.uri;
+    if (target) showReportPanel(client, target);
   });
 
   register('modelLens.copyLayerFigures', async () => {

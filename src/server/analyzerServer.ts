@@ -36,6 +36,8 @@ import { CompressionRefusal } from '../core/compress/summary';
 import { findDevice } from '../core/devices';
 import { ModelLoadError, saveBlocker, saveModelFile } from '../core/onnx/load';
 import { markdownReport } from '../core/text/markdownReport';
+import { ReportViewRequest, type ReportView } from '../shared/reportProtocol';
+import { reportView } from './reportView';
 import { id as quotedId } from '../core/text/printer';
 import {
   ApplyFixRequest,
@@ -461,6 +463,11 @@ export function startServer(connection: Connection): void {
   connection.onRequest(ReportRequest, (params: DocumentParams): string | null => {
     const model = modelFor(params.uri);
     return model?.report ? markdownReport(model.report, model.path) : null;
+  });
+
+  connection.onRequest(ReportViewRequest, (params: DocumentParams): ReportView | null => {
+    const model = modelFor(params.uri);
+    return model?.report ? reportView(model.report, model.path) : null;
   });
 
   connection.onRequest(LayerFiguresRequest, (params: LineParams): string | null => {
