@@ -20,20 +20,33 @@ export const ELISION = '…/';
 const ELIDED_REST = /^[A-Za-z0-9_.\-/]+$/;
 
 /** Modules shorter than this are not worth a scope line. */
-const MIN_SCOPE_LENGTH = 8;
+const MIN_SCOPE_LENGTH = 12;
+/** A name up to this long after its new scope is short enough: picks the scope. */
+const PICK_REST = 24;
+/** A name up to this long after the scope in effect keeps it (fewer scope lines). */
+const STAY_REST = 34;
 
 /**
- * The module enclosing a node named by its module path: the path without the node's own module
- * and op (`/layer1/layer1.0/conv1/Conv` → `/layer1/layer1.0`), or '' when the name is not such a
- * path or the module is too short to be worth shortening.
+ * The module scope a node named by its module path prints in: the one in effect while the rest
+ * of the name after it is short, else the shallowest module the name is short after
+ * (`/features/features.1/features.1.0/block/block.0/block.0.0/Conv` →
+ * `/features/features.1/features.1.0/block`, leaving `block.0/block.0.0/Conv`). A name that is
+ * short anyway, or not a path, keeps the scope in effect (it then prints in full).
  */
-export function enclosingModule(nodeName: string): string {
-  if (!nodeName.startsWith('/')) return '';
+export function moduleScope(nodeName: string, current: string): string {
+  if (current && nodeName.startsWith(`${current}/`)) {
+    if (nodeName.length - current.length - 1 <= STAY_REST) return current;
+  }
+  if (!nodeName.startsWith('/') || nodeName.length <= PICK_REST) return current;
   const parts = nodeName.split('/');
-  // ['', module…, own module, op]
-  if (parts.length < 4) return '';
-  const scope = parts.slice(0, -2).join('/');
-  return scope.length >= MIN_SCOPE_LENGTH && ELIDED_REST.test(scope.slice(1)) ? scope : '';
+  let deepest = '';
+  for (let j = 2; j < parts.length; j++) {
+    const scope = parts.slice(0, j).join('/');
+    if (scope.length < MIN_SCOPE_LENGTH || !ELIDED_REST.test(scope.slice(1))) continue;
+    deepest = scope;
+    if (nodeName.length - scope.length - 1 <= PICK_REST) return scope;
+  }
+  return deepest || current;
 }
 
 /** `name` as shown in `scope` (`…/conv1/Conv`), or undefined when it prints in full. */
@@ -49,8 +62,26 @@ export function expandName(displayed: string, scope: string): string {
 }
 
 /**
+ * The mark of an output named after its node, as exporters name them: on the line of node
+ * `/layer1/layer1.0/conv1/Conv`, the output `/layer1/layer1.0/conv1/Conv_output_0` shows as
+ * `…_output_0`.
+ */
+export const OWN_OUTPUT = '…_';
+
+/** What may follow `…_` (the suffix after the node's name, `output_0`). */
+const OWN_SUFFIX = /^[A-Za-z0-9_.]+$/;
+
+/** An output of node `nodeName` as `…_output_0`, or undefined when it isn't named after it. */
+export function ownOutputName(output: string, nodeName: string): string | undefined {
+  if (!nodeName || !output.startsWith(`${nodeName}_`)) return undefined;
+  const rest = output.slice(nodeName.length + 1);
+  return OWN_SUFFIX.test(rest) ? OWN_OUTPUT + rest : undefined;
+}
+
+/**
  * The tensor or node name under a column of a printed line, in full: a quoted name, a plain
- * identifier, or `…/rest` expanded with the line's scope (TextLayout.scopes). For go to
+ * identifier, `…/rest` expanded with the line's scope (TextLayout.scopes), or `…_output_0`
+ * expanded with the line's node name. For go to
  * definition and anything else that reads a name off the text view.
  */
 export function nameAtColumn(
@@ -58,7 +89,8 @@ export function nameAtColumn(
   character: number,
   scope: string | undefined,
 ): { name: string; start: number; end: number } | undefined {
-  const pattern = /"((?:[^"\\]|\\.)*)"|…\/[A-Za-z0-9_.\-/]+|[A-Za-z_][A-Za-z0-9_]*/g;
+  const pattern =
+    /"((?:[^"\\]|\\.)*)"|…\/[A-Za-z0-9_.\-/]+|…_[A-Za-z0-9_.]+|[A-Za-z_][A-Za-z0-9_]*/g;
   for (let m = pattern.exec(lineText); m; m = pattern.exec(lineText)) {
     const start = m.index;
     const end = m.index + m[0].length;
@@ -69,6 +101,16 @@ export function nameAtColumn(
     }
     if (m[0].startsWith(ELISION)) {
       return scope ? { name: expandName(m[0], scope), start, end } : undefined;
+    }
+    if (m[0].startsWith(OWN_OUTPUT)) {
+      // The node's own name is the label at the start of the line.
+      const label = /^\s*\[("(?:[^"\\]|\\.)*"|…\/[A-Za-z0-9_.\-/]+|[A-Za-z_][A-Za-z0-9_]*)\]/.exec(
+        lineText,
+      );
+      const node = label && nameAtColumn(lineText, label.index + label[0].indexOf('[') + 1, scope);
+      return node
+        ? { name: `${node.name}_${m[0].slice(OWN_OUTPUT.length)}`, start, end }
+        : undefined;
     }
     return { name: m[0], start, end };
   }

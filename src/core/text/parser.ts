@@ -5,9 +5,10 @@
  * check what it shows; tests use it to prove the printer loses no structure.
  *
  * Besides Syntax.md, it reads the printer's module scopes: a line `…/ = "/layer1/layer1.0"` in a
- * node list, after which `…/conv1/Conv` is the name `/layer1/layer1.0/conv1/Conv` (names.ts).
+ * node list, after which `…/conv1/Conv` is the name `/layer1/layer1.0/conv1/Conv`, and an output
+ * `…_output_0` on the line of node N, the name `N_output_0` (names.ts).
  */
-import { ELISION, expandName } from './names';
+import { ELISION, OWN_OUTPUT, expandName } from './names';
 
 export class TextSyntaxError extends Error {
   constructor(
@@ -85,6 +86,10 @@ function tokenize(text: string): Token[] {
       if (i >= text.length) throw new TextSyntaxError('unterminated string', line);
       i++;
       tokens.push({ kind: 'string', text: value, line });
+    } else if (text.startsWith(OWN_OUTPUT, i)) {
+      const rest = /^[A-Za-z0-9_.]*/.exec(text.slice(i + OWN_OUTPUT.length, i + 4096))![0];
+      tokens.push({ kind: 'elided', text: OWN_OUTPUT + rest, line });
+      i += OWN_OUTPUT.length + rest.length;
     } else if (text.startsWith(ELISION, i)) {
       // `…/rest`, a name relative to the node list's scope; `…/` alone opens a scope line.
       const rest = /^[A-Za-z0-9_.\-/]*/.exec(text.slice(i + ELISION.length, i + 4096))![0];
@@ -142,7 +147,7 @@ class Parser {
   }
   name(): string {
     const t = this.next();
-    if (t.kind === 'elided' && t.text !== ELISION) {
+    if (t.kind === 'elided' && t.text.startsWith(ELISION) && t.text !== ELISION) {
       if (!this.scope) throw new TextSyntaxError(`'${t.text}' outside a scope`, t.line);
       return expandName(t.text, this.scope);
     }
@@ -249,7 +254,12 @@ class Parser {
     }
     const outputs: string[] = [];
     while (!this.is('=')) {
-      outputs.push(this.name());
+      const t = this.peek();
+      if (t.kind === 'elided' && t.text.startsWith(OWN_OUTPUT)) {
+        if (!name) throw new TextSyntaxError(`'${t.text}' on a node without a name`, t.line);
+        this.next();
+        outputs.push(`${name}_${t.text.slice(OWN_OUTPUT.length)}`);
+      } else outputs.push(this.name());
       this.accept(',');
     }
     this.expect('=');

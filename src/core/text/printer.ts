@@ -14,7 +14,8 @@
  *     its annotation 150 columns right. Before a node whose enclosing module (its path without its
  *     own module and op) differs from the one in effect, a scope line `…/ = "/features/…/block.0"`
  *     is printed; on the node lines that follow, every name starting with that module prints as
- *     `…/block.0.0/Conv`. The full names stay in the layout (hover, outline, go to definition).
+ *     `…/block.0.0/Conv`, and an output named after its node (`<node>_output_0`) as `…_output_0`.
+ *     The full names stay in the layout (hover, outline, go to definition).
  *   - Folded clutter. The initializer list, and each run of weight-only nodes or constant shape
  *     sub-graphs (the groups the graph view collapses, `collapsibleGroups` in graph/view.ts),
  *     are blocks of kind `imports`, which VS Code folds on open (`editor.foldingImportsByDefault`
@@ -35,7 +36,7 @@ import { tensorNumbers } from '../onnx/tensorData';
 import { decodeUtf8 } from '../onnx/wire';
 import type { Dim } from '../shapes/types';
 import { collapsibleGroups } from '../graph/view';
-import { ELISION, displayName, enclosingModule } from './names';
+import { ELISION, displayName, moduleScope, ownOutputName } from './names';
 import { textTypeName } from './names';
 
 /** A foldable region; `imports` for what is folded on open (initializers, weight-only nodes). */
@@ -151,7 +152,7 @@ function printGraph(
       layout.blocks.push(block);
       open = { block, last: i + run.length - 1 };
     }
-    const next = nodeScope(node, scope);
+    const next = moduleScope(node.name, scope);
     if (next !== scope) {
       scope = next;
       out.push(`${indent}  ${ELISION} = ${quoted(scope)}`);
@@ -166,16 +167,6 @@ function printGraph(
     }
   });
   layout.blocks.push({ start, end: out.push(`${indent}}`) });
-}
-
-/**
- * The scope a node prints in: the current one while the node's name is inside it, else the
- * node's enclosing module; a node without one (`Identity_3`) keeps the current scope (its names
- * print in full).
- */
-function nodeScope(node: Node, current: string): string {
-  if (current && node.name.startsWith(`${current}/`)) return current;
-  return enclosingModule(node.name) || current;
 }
 
 /**
@@ -237,7 +228,9 @@ function printNode(
 ): number {
   const show = (name: string): string => displayName(name, scope) ?? id(name);
   const label = node.name ? `[${show(node.name)}] ` : '';
-  const outputs = node.outputs.map((o) => (o ? show(o) : '""')).join(', ');
+  const outputs = node.outputs
+    .map((o) => (o ? (ownOutputName(o, node.name) ?? show(o)) : '""'))
+    .join(', ');
   const op =
     node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType}` : node.opType;
   const graphs = node.attributes.filter(

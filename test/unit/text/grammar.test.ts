@@ -95,3 +95,50 @@ test('a printed model is highlighted: ops, labels, attributes, types, names, com
     'entity.name.function.operator.onnx',
   );
 });
+
+test('module scope lines and elided names are highlighted', () => {
+  const b = new ModelBuilder({ opset: 13 });
+  const x = b.input('input', DataType.FLOAT, [1, 3, 8, 8]);
+  const block = '/features/features.1/features.1.0/block';
+  const [y] = b.node(
+    'Conv',
+    [x, b.weight('onnx::Conv_7', [4, 3, 3, 3])],
+    {},
+    {
+      name: `${block}/block.0/block.0.0/Conv`,
+      outputs: [`${block}/block.0/block.0.0/Conv_output_0`],
+    },
+  );
+  const [z] = b.node(
+    'Sigmoid',
+    [y],
+    {},
+    {
+      name: `${block}/block.0/block.0.2/Sigmoid`,
+      outputs: [`${block}/block.0/block.0.2/Sigmoid_output_0`],
+    },
+  );
+  b.output(z);
+  const { text } = printModel(b.build());
+  const all = tokens(text);
+  assert.equal(scopeOf(all, `…/ = "${block}"`, '…/'), 'keyword.other.scope.onnx');
+  assert.equal(scopeOf(all, `…/ = "${block}"`, `"${block}"`), 'entity.name.namespace.scope.onnx');
+  assert.equal(
+    scopeOf(all, '= Conv', '…/block.0/block.0.0/Conv'),
+    'entity.name.tag.node-label.onnx',
+  );
+  assert.equal(scopeOf(all, '= Conv', 'Conv'), 'entity.name.function.operator.onnx');
+  assert.equal(scopeOf(all, '= Sigmoid', 'Sigmoid'), 'entity.name.function.operator.onnx');
+  assert.equal(
+    scopeOf(all, '= Sigmoid', '…/block.0/block.0.0/Conv_output_0'),
+    'variable.other.tensor.elided.onnx',
+  );
+  const sigmoid = all.find((l) =>
+    l
+      .map(([t]) => t)
+      .join('')
+      .includes('= Sigmoid'),
+  )!;
+  const own = sigmoid.find(([t]) => t.includes('…_output_0'));
+  assert.ok(own && own[1] === 'variable.other.tensor.definition.onnx', JSON.stringify(sigmoid));
+});
