@@ -209,12 +209,12 @@ function weightPrecisionDiagnostics(
     const where =
       others.length === 0
         ? ''
-        : ` (here and in ${others.length} more layer${others.length > 1 ? 's' : ''}: ${nameList(others)})`;
+        : `, here and in ${others.length} more layer${others.length > 1 ? 's' : ''}: ${nameList(others)}`;
     return {
       severity: 'warning',
       node: group[0].name,
       rule: 'unsupported-weight-precision',
-      message: `${bits}-bit weights${where} are not supported by ${device.id} (${bitList(device.supportedWeightBits)}); quick fix "quantize" to ${target} bits`,
+      message: `${bits}-bit weights are not supported by ${device.id} (${bitList(device.supportedWeightBits)})${where}; quick fix "quantize" to ${target} bits`,
     };
   });
 }

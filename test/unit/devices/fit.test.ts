@@ -219,7 +219,7 @@ test('precision warnings are one per model and width, on the first layer, naming
       [
         'a',
         'unsupported-weight-precision',
-        '32-bit weights (here and in 2 more layers: b, c) are not supported by coral-edge-tpu (supports 8 bits); quick fix "quantize" to 8 bits',
+        '32-bit weights are not supported by coral-edge-tpu (supports 8 bits), here and in 2 more layers: b, c; quick fix "quantize" to 8 bits',
       ],
       [
         'a',
