@@ -117,3 +117,24 @@ test('the model estimate sums its layers', () => {
   const noWatts = { ...device, watts: undefined };
   assert.equal(estimateModel(noWatts, [conv]).energyJoulesFromPower, undefined);
 });
+
+test('a layer folded at analysis time (a shape computation) does not run: no time, no energy', () => {
+  const gather: LayerFigures = {
+    ...conv,
+    name: 'gather',
+    op: 'Gather',
+    macs: 0,
+    weightBytes: 8,
+    activationBytes: 48,
+    weightBits: undefined,
+    activationBits: 64,
+    folded: true,
+  };
+  const e = estimateLayer(device, gather);
+  assert.equal(e.latencySeconds, 0);
+  assert.equal(e.energyJoules, 0);
+  assert.equal(e.energyJoulesFromPower, 0);
+  assert.match(e.note ?? '', /folded at analysis time/);
+  const model = estimateModel(device, [conv, gather]);
+  close(model.energyJoules, estimateLayer(device, conv).energyJoules);
+});
