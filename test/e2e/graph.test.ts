@@ -81,7 +81,7 @@ async function openGraph(page: Page, file: string, timeoutMs = 60_000): Promise<
   await runCommand(page, 'View: Close All Editors');
   await openFile(page, path.basename(file));
   // The text view reopens where it was scrolled to: the header or any node line will do.
-  await waitForEditorText(page, (t) => t.includes('opset_import') || t.includes('" = '), 60_000);
+  await waitForEditorText(page, (t) => t.includes('opset_import') || t.includes(' = '), 60_000);
   const started = Date.now();
   await runCommand(page, 'Model Lens: Show Graph');
   await webview(page)
