@@ -1,7 +1,8 @@
 /**
  * Show Report in a real VS Code (code-server), with the device stm32h743 selected: the report
  * webview lists every layer, clicking the MACs header sorts the rows by MACs (descending), the CSV
- * it exports is byte for byte `model-lens analyze FILE --csv --device stm32h743`, and a layer named
+ * it holds and the file Export CSV writes through the save dialog are byte for byte
+ * `model-lens analyze FILE --csv --device stm32h743`, and a layer named
  * like HTML (with a comma and quotes) stays text in the table and is quoted in the CSV.
  * Needs `bash test/e2e/setup.sh`; skips without it, fails without it under CI.
  */
@@ -143,6 +144,21 @@ describe('e2e: Show Report', { skip: missing }, () => {
     const expected = cliCsv(resnet);
     assert.ok(expected.includes(',latency s,'), 'the CLI CSV has the latency column');
     assert.equal(Buffer.from(csv, 'utf8').compare(Buffer.from(expected, 'utf8')), 0, 'same bytes');
+  });
+
+  test('Export CSV saves that CSV where the save dialog says', async () => {
+    const { page } = workbench;
+    const target = path.join(workspace, 'resnet18.layers.csv');
+    await webview(page).locator('#export-csv').click();
+    // code-server's save dialog: a quick input holding the default path (next to the model).
+    await page.waitForSelector('.quick-input-widget', { state: 'visible', timeout: 10_000 });
+    await page.waitForTimeout(500);
+    await page.keyboard.press('Enter');
+    const deadline = Date.now() + 15_000;
+    while (!fs.existsSync(target) && Date.now() < deadline) await page.waitForTimeout(250);
+    await workbench.screenshot('report-02-exported');
+    assert.ok(fs.existsSync(target), `${target} written`);
+    assert.equal(fs.readFileSync(target).compare(Buffer.from(cliCsv(resnet), 'utf8')), 0);
   });
 
   test('a layer named like HTML stays text, and its CSV field is quoted', async () => {
