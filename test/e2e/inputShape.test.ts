@@ -15,7 +15,7 @@ import { saveModelFile } from '../../src/core/onnx/load';
 import { DataType } from '../../src/core/onnx/types';
 import { ModelBuilder } from '../helpers/modelBuilder';
 import { openFile, startWorkbench, waitForEditorText, type Page, type Workbench } from './harness';
-import { e2eMissing } from './models';
+import { e2eMissing, goToLine } from './models';
 
 const missing = e2eMissing();
 
@@ -96,6 +96,36 @@ describe('e2e: Set Input Shape', { skip: missing }, () => {
     );
     await workbench.screenshot('input-shape-01-symbolic');
     assert.match(status, /stm32h743: fits at H=W=1\?/);
+  });
+
+  test('Ctrl+. on the graph line (the symbolic-dimension info) offers Set Input Shape', async () => {
+    const page = workbench.page;
+    const text = await waitForEditorText(page, (t) => t.includes('=>'), 10_000);
+    const graphLine = text.split('\n').findIndex((l) => l.includes('=>'));
+    assert.ok(graphLine > 0, text);
+    await goToLine(page, graphLine);
+    const menu = page.locator('.action-widget').first();
+    for (let attempt = 0; ; attempt++) {
+      await page.keyboard.press('Control+.');
+      const open = await menu
+        .waitFor({ state: 'visible', timeout: 10_000 })
+        .then(() => true)
+        .catch(() => false);
+      if (open) break;
+      if (attempt === 2) throw new Error('Ctrl+. opened no code action menu');
+      await page.keyboard.press('Escape');
+    }
+    const row = page.locator('.action-widget .monaco-list-row:has-text("Set input shape")').first();
+    const label = await row.innerText({ timeout: 5_000 });
+    await workbench.screenshot('input-shape-01b-quick-fix');
+    assert.match(label, /Set input shape \(H, W count as 1 now\)/);
+    await row.click({ timeout: 5_000 });
+    const box = page.locator('.quick-input-widget .quick-input-box input').first();
+    await box.waitFor({ state: 'visible', timeout: 10_000 });
+    // Escape: nothing is set.
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(500);
+    assert.match(await verdict(page), /fits at H=W=1\?/);
   });
 
   test('the status bar item asks for the shape, refuses a bad one, and the figures change', async () => {
