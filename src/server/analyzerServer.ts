@@ -193,6 +193,9 @@ export function startServer(connection: Connection): void {
     return { text: model.text, error: model.error };
   });
 
+  /** The `modelLens.inputShapes` problems last shown. */
+  let warnedShapeProblems = '';
+
   function applySettings(settings: AnalyzerSettings): void {
     store.settings = settings;
     const { problems } = store.deviceProfiles();
@@ -203,6 +206,15 @@ export function startServer(connection: Connection): void {
         message: `Model Lens device profiles: ${problems.join('; ')}`,
       });
     }
+    // Once per change of the setting: Set Input Shape sends the settings again.
+    const shapeProblems = store.inputShapeRules().problems.join('; ');
+    if (shapeProblems && shapeProblems !== warnedShapeProblems) {
+      void connection.sendNotification(ShowMessageNotification.type, {
+        type: MessageType.Warning,
+        message: `Model Lens: modelLens.inputShapes entries skipped: ${shapeProblems}`,
+      });
+    }
+    warnedShapeProblems = shapeProblems;
     for (const doc of documents.all()) analyzeAndPublish(doc.uri);
     if (client.workspace?.inlayHint?.refreshSupport) {
       connection.languages.inlayHint.refresh().catch(() => undefined);

@@ -206,5 +206,22 @@ describe(
       );
       await waitForMacs('216 MACs');
     });
+
+    test('malformed modelLens.inputShapes entries are named in one warning', async () => {
+      const messages: string[] = [];
+      session.connection.onNotification('window/showMessage', (m: { message: string }) => {
+        messages.push(m.message);
+      });
+      const bad = settings({ inputShapes: { '**/*.onnx': { x: [1, 0, 'H'] } } });
+      await session.connection.sendNotification(SettingsNotification, bad);
+      await session.connection.sendNotification(SettingsNotification, { ...bad });
+      await waitForMacs('216 MACs');
+      await session.until(() => (messages.length > 0 ? true : undefined), 'a warning');
+      assert.equal(messages.length, 1, messages.join('\n'));
+      assert.match(
+        messages[0],
+        /modelLens\.inputShapes entries skipped: \*\*\/\*\.onnx: input 'x'/,
+      );
+    });
   },
 );
