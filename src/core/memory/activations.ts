@@ -6,11 +6,12 @@
  * A run-time tensor is one whose values are not known before the model runs. Weights and
  * constants are known (`shapes.constants`), and so are the tensors shape inference folds
  * (`shapes.values`): Shape → Gather → Concat → Reshape sub-graphs, and anything else computed
- * only from shapes and constants. A deployment converter (TFLite, STM32Cube.AI, ONNX Runtime's
- * own constant folding) computes those once, so they take no activation RAM and need no
- * run-time precision.
+ * only from shapes and constants (foldedTensors). A deployment converter (TFLite, STM32Cube.AI,
+ * ONNX Runtime's own constant folding) computes those once, so they take no activation RAM and
+ * need no run-time precision. These are the tensors the graph view collapses as constant and
+ * shape sub-graphs (graph/view.ts), decided here from what shape inference actually folded.
  */
-import { nodeLabel, type GraphView } from '../graph/graph';
+import { nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import type { DataType } from '../onnx/types';
 import type { ShapeInference } from '../shapes/infer';
 import { tensorBytes, type Diagnostic } from '../report';
@@ -25,9 +26,39 @@ export interface RuntimeTensor {
   readonly node: string;
 }
 
-/** True when the tensor's values are known at analysis time, so it is not a run-time activation. */
-export function isFolded(shapes: ShapeInference, name: string): boolean {
-  return shapes.constants.has(name) || shapes.values.has(name);
+/**
+ * Ops whose outputs differ from run to run, so they are never folded (as in shapes/infer.ts,
+ * which does not mark their outputs constant either).
+ */
+const NONDETERMINISTIC = new Set([
+  'RandomNormal',
+  'RandomNormalLike',
+  'RandomUniform',
+  'RandomUniformLike',
+  'Multinomial',
+  'Bernoulli',
+  'Dropout',
+]);
+
+/**
+ * Tensors whose values are known at analysis time: weights and constants (`shapes.constants`),
+ * values shape inference folded (`shapes.values`: Shape → Gather → Concat …), and the outputs of
+ * a deterministic node that reads only such tensors (inputs and, for If/Loop/Scan, the names its
+ * sub-graphs read) — a ConstantOfShape or Range over a symbolic dimension, say, whose values are
+ * fixed once the dimension is (symbolic dimensions count as 1).
+ */
+export function foldedTensors(view: GraphView, shapes: ShapeInference): Set<string> {
+  const folded = new Set<string>([...shapes.constants.keys(), ...shapes.values.keys()]);
+  for (const node of view.order) {
+    const dependencies = nodeDependencies(node);
+    const derived =
+      !NONDETERMINISTIC.has(node.opType) &&
+      dependencies.length > 0 &&
+      dependencies.every((d) => folded.has(d));
+    if (derived) for (const o of node.outputs) if (o) folded.add(o);
+  }
+  for (const name of view.inputNames) folded.delete(name);
+  return folded;
 }
 
 /**
@@ -35,17 +66,18 @@ export function isFolded(shapes: ShapeInference, name: string): boolean {
  * inputs, then each node's inputs and outputs in execution order.
  */
 export function runtimeTensors(view: GraphView, shapes: ShapeInference): RuntimeTensor[] {
+  const folded = foldedTensors(view, shapes);
   const found = new Map<string, RuntimeTensor>();
   // A graph input is shown where it is first used at run time: a Shape reading it is folded.
   const firstReader = new Map<string, string>();
   view.order.forEach((node, index) => {
-    const runs = node.outputs.some((o) => o && !isFolded(shapes, o));
+    const runs = node.outputs.some((o) => o && !folded.has(o));
     for (const i of node.inputs) {
       if (i && runs && !firstReader.has(i)) firstReader.set(i, nodeLabel(node, index));
     }
   });
   const add = (name: string, node: string): void => {
-    if (!name || found.has(name) || isFolded(shapes, name)) return;
+    if (!name || found.has(name) || folded.has(name)) return;
     found.set(name, { name, dtype: shapes.types.get(name)?.dtype, node });
   };
   for (const n of view.inputNames) add(n, firstReader.get(n) ?? '');
@@ -80,7 +112,8 @@ export function planActivations(
   const plan = planMemory({
     steps: view.order.map((n, i) => ({
       node: nodeLabel(n, i),
-      inputs: n.inputs.filter(Boolean),
+      // If/Loop/Scan also read the outer names their sub-graphs use: those stay live until then.
+      inputs: nodeDependencies(n),
       outputs: n.outputs.filter(Boolean),
     })),
     tensorBytes: tensorBytesMap,

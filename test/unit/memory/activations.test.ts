@@ -6,7 +6,7 @@ import { opsetVersions } from '../../../src/core/onnx/opsets';
 import { DataType } from '../../../src/core/onnx/types';
 import type { Diagnostic } from '../../../src/core/report';
 import { inferShapes } from '../../../src/core/shapes/infer';
-import { ModelBuilder } from '../../helpers/modelBuilder';
+import { ModelBuilder, subgraph } from '../../helpers/modelBuilder';
 
 function analyse(b: ModelBuilder) {
   const { model } = b.load();
@@ -75,4 +75,50 @@ test('an int64 tensor made from data at run time stays a run-time tensor', () =>
       ['idx', DataType.INT64, 'argmax'],
     ],
   );
+});
+
+test('values computed from a symbolic shape (a ConstantOfShape) are folded too', () => {
+  // An LSTM's zero initial state, as torch exports it: Shape → Gather → Concat → ConstantOfShape.
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, ['batch', 8]);
+  const [s] = b.node('Shape', [x], {}, { name: 'shape' });
+  const [n] = b.node('Gather', [s, b.ints('zero', [0])], { axis: 0 }, { name: 'gather' });
+  const [dims] = b.node('Concat', [n, b.ints('width', [8])], { axis: 0 }, { name: 'concat' });
+  const [zeros] = b.node('ConstantOfShape', [dims], {}, { name: 'zeros', outputs: ['zeros'] });
+  const [y] = b.node('Add', [x, zeros], {}, { name: 'add', outputs: ['y'] });
+  b.output(y);
+  const { view, shapes } = analyse(b);
+  assert.deepEqual(
+    runtimeTensors(view, shapes).map((t) => t.name),
+    ['x', 'y'],
+  );
+});
+
+test('an If on a folded condition whose branches read data is no constant, and what it reads stays live', () => {
+  const b = new ModelBuilder();
+  const x = b.input('x', DataType.FLOAT, [1, 4]);
+  b.node('Relu', [x], {}, { name: 'relu', outputs: ['h'] });
+  const [s] = b.node('Shape', [x], {}, { name: 'shape' });
+  const [n] = b.node('Gather', [s, b.ints('zero', [0], [])], { axis: 0 }, { name: 'gather' });
+  const [cond] = b.node('Equal', [n, b.ints('one', [1], [])], {}, { name: 'equal' });
+  const branch = (op: string) =>
+    subgraph((g) => {
+      const [o] = g.node(op, ['h'], {}, { name: `${op}_in_branch`, outputs: [`${op}_out`] });
+      g.output(o, DataType.FLOAT, [1, 4]);
+    }, op);
+  const [y] = b.node(
+    'If',
+    [cond],
+    { then_branch: branch('Neg'), else_branch: branch('Abs') },
+    { name: 'if', outputs: ['y'] },
+  );
+  b.output(y);
+  const { view, shapes } = analyse(b);
+  assert.deepEqual(
+    runtimeTensors(view, shapes).map((t) => t.name),
+    ['x', 'h', 'y'],
+  );
+  const plan = planActivations(view, shapes, []);
+  // x and y (graph input and output) and h, which the If's branches read: 16 B each, every step.
+  assert.deepEqual(plan.liveBytesPerStep, [48, 48, 48, 48, 48]);
 });
