@@ -486,7 +486,12 @@ export function startServer(connection: Connection): void {
     const model = modelFor(params.uri);
     const node = model?.nodesByLine.get(params.line);
     return model?.report && node
-      ? layerMarkdown(node, model.report, model.sensitivity?.get(node.name))
+      ? layerMarkdown(
+          node,
+          model.report,
+          model.sensitivity?.get(node.name),
+          model.report.symbolicDims,
+        )
       : null;
   });
 
