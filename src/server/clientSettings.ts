@@ -3,8 +3,9 @@
  * itself (SettingsNotification); any other LSP client gives the `modelLens` section the way LSP
  * does: as `initializationOptions.modelLens`, in `workspace/didChangeConfiguration`, or as the
  * answer to `workspace/configuration`. The section has the names of the VS Code settings
- * (package.json): `{ device, devices, bitErrorTargetDb, countBiasFlops, annotations: { macs,
- * weights, activations, bits } }`; anything missing or of the wrong type keeps its default.
+ * (package.json): `{ device, devices, bitErrorTargetDb, countBiasFlops, inputShapes, annotations:
+ * { macs, weights, activations, bits } }`; anything missing or of the wrong type keeps its default
+ * (`inputShapes` is checked where it is used, which names a malformed entry).
  */
 import type { AnalyzerSettings } from '../shared/protocol';
 import { DEFAULT_SETTINGS } from './modelStore';
@@ -25,6 +26,7 @@ export function settingsFromSection(section: unknown): AnalyzerSettings {
     devices: Array.isArray(s.devices) ? s.devices : d.devices,
     errorTargetDb: finite(s.bitErrorTargetDb) ?? d.errorTargetDb,
     countBiasFlops: typeof s.countBiasFlops === 'boolean' ? s.countBiasFlops : d.countBiasFlops,
+    ...(s.inputShapes !== undefined ? { inputShapes: s.inputShapes } : {}),
     annotations: {
       macs: typeof a.macs === 'boolean' ? a.macs : d.annotations.macs,
       weights: typeof a.weights === 'boolean' ? a.weights : d.annotations.weights,

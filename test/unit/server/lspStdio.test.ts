@@ -21,6 +21,9 @@ import {
 import { analyzeFile } from '../../../src/core/analyze';
 import { formatCount } from '../../../src/core/format';
 import { parseModelText } from '../../../src/core/text/parser';
+import { saveModelFile } from '../../../src/core/onnx/load';
+import { DataType } from '../../../src/core/onnx/types';
+import { ModelBuilder } from '../../helpers/modelBuilder';
 
 const root = path.resolve(__dirname, '../../..');
 const cliJs = path.join(root, 'dist/cli.js');
@@ -316,6 +319,47 @@ describe('model-lens lsp --stdio', () => {
         },
       );
       assert.ok(hints.length > 0 && !hints.some((h) => /MACs/.test(h.label)), 'macs: false');
+      assert.equal(await other.stop(), 0);
+    } finally {
+      if (other.proc.exitCode === null) other.proc.kill();
+    }
+  });
+
+  test('modelLens.inputShapes from initializationOptions fixes symbolic dimensions', async () => {
+    const b = new ModelBuilder({ opset: 13 });
+    const x = b.input('x', DataType.FLOAT, [1, 3, 'H', 'W']);
+    b.output(b.node('Conv', [x, b.weight('w', [8, 3, 3, 3])], { pads: [1, 1, 1, 1] })[0]);
+    const file = path.join(dir, 'symbolic.onnx');
+    saveModelFile(b.build(), file);
+    const uri = pathToFileURL(file).href;
+    const shaped = analyzeFile(file, { inputShapes: new Map([['x', [1, 3, 32, 64]]]) });
+    const macs = formatCount(shaped.totals.macs);
+    assert.notEqual(shaped.totals.macs, analyzeFile(file).totals.macs);
+    const other = Client.start();
+    try {
+      await other.connection.sendRequest('initialize', {
+        processId: process.pid,
+        rootUri: null,
+        capabilities: {},
+        initializationOptions: {
+          modelLens: { inputShapes: { '**/symbolic.onnx': { x: [1, 3, 32, 64] } } },
+        },
+      });
+      await other.connection.sendNotification('initialized', {});
+      const printed = execFileSync(process.execPath, [cliJs, 'text', file], { encoding: 'utf8' });
+      await other.open(uri, printed);
+      await other.diagnosticsOf(uri, () => true);
+      const hints: { label: string }[] = await other.connection.sendRequest(
+        'textDocument/inlayHint',
+        {
+          textDocument: { uri },
+          range: { start: { line: 0, character: 0 }, end: { line: 1000, character: 0 } },
+        },
+      );
+      assert.ok(
+        hints.some((h) => h.label.includes(`${macs} MACs`)),
+        `${macs} MACs in ${JSON.stringify(hints.map((h) => h.label))}`,
+      );
       assert.equal(await other.stop(), 0);
     } finally {
       if (other.proc.exitCode === null) other.proc.kill();
