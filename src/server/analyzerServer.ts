@@ -75,7 +75,7 @@ import { DEFAULT_SETTINGS, ModelStore, textKey, type OpenModel } from './modelSt
 import { SETTINGS_SECTION, settingsFromSection, settingsSection } from './clientSettings';
 import { registerGraphRequests } from './graphRequests';
 import { annotationParts, layerMarkdown } from './presentation';
-import { codeActionsFor, runFix, sensitivityOf, summaryLine } from './quickFixes';
+import { codeActionsFor, runFix, sensitivityOf, shapeMap, summaryLine } from './quickFixes';
 import { verifyStates } from './verification';
 import { inputShapeAction, inputShapesOf, symbolicMessage } from './inputShapeRequests';
 import { documentSymbols } from './symbols';
@@ -604,7 +604,8 @@ export function startServer(connection: Connection): void {
           markdown: '',
         };
       }
-      return verifyStates(before.loaded, after.loaded);
+      // The figures the user sees assume the shapes set for the model: so do the runs.
+      return verifyStates(before.loaded, after.loaded, shapeMap(modelFor(params.uri)?.inputShapes));
     },
   );
 

@@ -279,6 +279,7 @@ export async function sensitivityOf(
   if (state.sensitivity) return state.sensitivity;
   if (!state.loaded) throw new CompressionRefusal(state.error ?? 'the model could not be read');
   const table = await measureSensitivity(state.loaded, {
+    inputShapes: shapeMap(state.inputShapes),
     signal: env.signal,
     onProgress: (done, total, layer) =>
       env.progress?.(`measuring sensitivity: ${layer} (${done}/${total})`, done / total),
@@ -334,4 +335,11 @@ export function summaryLine(s: ChangeSummary): string {
       : `MACs ${formatCount(s.macsBefore)} → ${formatCount(s.macsAfter)}`;
   const layers = `${s.layersTouched.length} layer${s.layersTouched.length === 1 ? '' : 's'}`;
   return `weights ${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)} (${sign}${formatPercent(Math.abs(change))}), ${macs}, ${layers}`;
+}
+
+/** The shapes Set Input Shape (or `modelLens.inputShapes`) gave the model, for ONNX Runtime runs. */
+export function shapeMap(
+  shapes: Record<string, number[]> | undefined,
+): Map<string, number[]> | undefined {
+  return shapes ? new Map(Object.entries(shapes)) : undefined;
 }

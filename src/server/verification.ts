@@ -16,6 +16,7 @@ const SAMPLES = 8;
 export async function verifyStates(
   before: LoadedModel,
   after: LoadedModel,
+  inputShapes?: ReadonlyMap<string, readonly number[]>,
 ): Promise<VerifyFixResult> {
   // ONNX Runtime reads external data relative to a model file, and these states live in memory:
   // hand it self-contained copies, which fit in one protobuf below 2 GiB.
@@ -34,6 +35,7 @@ export async function verifyStates(
   try {
     const r = await verifyModels(selfContained(before), selfContained(after), {
       samples: SAMPLES,
+      inputShapes,
     });
     const source = sampleSource(r);
     const hostNote = r.hostKernels?.warning

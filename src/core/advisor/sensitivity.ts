@@ -35,6 +35,8 @@ export interface SensitivityOptions {
   seed?: number;
   /** Default true. */
   perChannel?: boolean;
+  /** Whole shapes for inputs with symbolic dims (Set Input Shape); otherwise such a dim is 1. */
+  inputShapes?: ReadonlyMap<string, readonly number[]>;
   /** Called after each layer × width (a skipped layer counts all its widths at once). */
   onProgress?: (done: number, total: number, layer: string) => void;
   /** Checked between runs; an aborted signal throws an error named 'AbortError'. */
@@ -83,6 +85,7 @@ export function sensitivityCacheKey(
     samples: options.samples ?? DEFAULT_SAMPLES,
     seed: options.seed ?? 0,
     perChannel: options.perChannel ?? true,
+    inputShapes: options.inputShapes ? [...options.inputShapes] : null,
   });
 }
 
@@ -114,7 +117,7 @@ export async function measureSensitivity(
   const total = layers.length * bits.length;
 
   // The same input sets (the verifier's: seed, sample i) for the reference and every candidate.
-  const specs = inputSpecs(loaded);
+  const specs = inputSpecs(loaded, options.inputShapes);
   const sets: InputSet[] = Array.from({ length: samples }, (_, sample) =>
     randomInputsFor(specs, { seed: options.seed ?? 0, sample }),
   );

@@ -13,8 +13,12 @@ import { formatCount } from '../../../src/core/format';
 import { saveModelFile } from '../../../src/core/onnx/load';
 import { DataType } from '../../../src/core/onnx/types';
 import {
+  ApplyFixRequest,
   InputShapesRequest,
   SettingsNotification,
+  VerifyFixRequest,
+  type ApplyFixResult,
+  type VerifyFixResult,
   type AnalyzerSettings,
   type InputShapesResult,
 } from '../../../src/shared/protocol';
@@ -222,6 +226,44 @@ describe(
         messages[0],
         /modelLens\.inputShapes entries skipped: \*\*\/\*\.onnx: input 'x'/,
       );
+    });
+
+    test('a quick fix is verified in ONNX Runtime on the shapes set, not on 1 for H and W', async () => {
+      // A 3×3 Conv without padding has no output at H=W=1: ONNX Runtime can only run it with
+      // the real shape.
+      const b = new ModelBuilder({ opset: 13 });
+      const x = b.input('x', DataType.FLOAT, [1, 3, 'H', 'W']);
+      b.output(b.node('Conv', [x, b.weight('w', [8, 3, 3, 3])], {}, { name: 'tight' })[0]);
+      const tight = path.join(dir, 'tight.onnx');
+      saveModelFile(b.build(), tight);
+      const opened = await session.open(tight);
+      const fixAndVerify = async (): Promise<VerifyFixResult> => {
+        const r: ApplyFixResult = await session.connection.sendRequest(ApplyFixRequest, {
+          uri: opened.uri,
+          fix: { kind: 'quantize', layers: ['tight'], bits: 8 },
+        });
+        assert.ok('after' in r, JSON.stringify(r));
+        return session.connection.sendRequest(VerifyFixRequest, {
+          uri: opened.uri,
+          before: r.before,
+          after: r.after,
+        });
+      };
+      await session.connection.sendNotification(SettingsNotification, settings({}));
+      const atOne = await fixAndVerify();
+      assert.equal(atOne.ok, false, atOne.line);
+      assert.match(atOne.line, /not verified: .*ONNX Runtime/);
+      await session.connection.sendNotification(
+        SettingsNotification,
+        settings({ fileInputShapes: { [tight]: { x: [1, 3, 8, 8] } } }),
+      );
+      await session.until(
+        () => session.statuses.findLast((s) => s.uri === opened.uri && s.inputShapes),
+        'status with shapes',
+      );
+      const shaped = await fixAndVerify();
+      assert.equal(shaped.ok, true, shaped.line);
+      assert.match(shaped.line, /output SQNR \d+\.\d dB/);
     });
   },
 );
