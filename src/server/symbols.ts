@@ -1,8 +1,11 @@
 /**
  * The outline: the graph signature, the initializers, then the layers grouped by the first part
- * of their exporter names (`/layer1/layer1.0/conv1/Conv` goes under `layer1`).
+ * of their exporter names (`/layer1/layer1.0/conv1/Conv` goes under `layer1`). Names are the full
+ * ones, also where the text view shortens them to their module scope (`[…/conv1/Conv]`), and the
+ * initializers and weight-only nodes the view folds on open are listed like the rest.
  */
 import { DocumentSymbol, SymbolKind, type Range } from 'vscode-languageserver/node';
+import { tensorTypeText } from '../core/text/printer';
 import type { OpenModel } from './modelStore';
 
 function lineRange(line: number, length: number): Range {
@@ -21,6 +24,30 @@ export function documentSymbols(
   symbols.push(
     DocumentSymbol.create('inputs and outputs', undefined, SymbolKind.Interface, graph, graph),
   );
+  const initializers = model.loaded?.model.graph.initializers ?? [];
+  const weights: DocumentSymbol[] = [];
+  for (const t of initializers) {
+    const line = layout.definitions.get(t.name);
+    if (line === undefined) continue;
+    const range = lineRange(line, lineLength(line));
+    const type = tensorTypeText(t.dataType, t.dims);
+    weights.push(DocumentSymbol.create(t.name, type, SymbolKind.Constant, range, range));
+  }
+  if (weights.length > 0) {
+    const first = weights[0].range;
+    const last = weights[weights.length - 1].range;
+    const range = { start: first.start, end: last.end };
+    symbols.push(
+      DocumentSymbol.create(
+        'initializers',
+        `${weights.length}`,
+        SymbolKind.Namespace,
+        range,
+        first,
+        weights,
+      ),
+    );
+  }
   const groups = new Map<string, DocumentSymbol>();
   const nodes = report?.nodes ?? [];
   for (const n of [...nodes].sort((a, b) => a.fileIndex - b.fileIndex)) {
