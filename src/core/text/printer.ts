@@ -36,7 +36,7 @@ import { tensorNumbers } from '../onnx/tensorData';
 import { decodeUtf8 } from '../onnx/wire';
 import type { Dim } from '../shapes/types';
 import { collapsibleGroups } from '../graph/view';
-import { ELISION, displayName, moduleScope, ownOutputName } from './names';
+import { ELISION, displayName, moduleScope, nameAtColumn, ownOutputName } from './names';
 import { textTypeName } from './names';
 
 /** A foldable region; `imports` for what is folded on open (initializers, weight-only nodes). */
@@ -357,4 +357,30 @@ export function id(name: string): string {
 
 export function quoted(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+/**
+ * Go to definition in the text view: the name under (`line`, `character`), in full (`…/x` and
+ * `…_output_0` expanded), and where it is defined, as a range over its spelling on that line.
+ * `lineText` reads a line of the text as shown.
+ */
+export function definitionAt(
+  layout: TextLayout,
+  lineText: (line: number) => string,
+  line: number,
+  character: number,
+): { name: string; line: number; start: number; end: number } | undefined {
+  const found = nameAtColumn(lineText(line), character, layout.scopes.get(line));
+  const target = found && layout.definitions.get(found.name);
+  if (!found || target === undefined) return undefined;
+  const text = lineText(target);
+  const scope = layout.scopes.get(target);
+  // The first spelling on the target line that stands for the name (label, output or input).
+  const token = /"(?:[^"\\]|\\.)*"|…\/[A-Za-z0-9_.\-/]+|…_[A-Za-z0-9_.]+|[A-Za-z_][A-Za-z0-9_]*/g;
+  for (let m = token.exec(text); m; m = token.exec(text)) {
+    if (nameAtColumn(text, m.index, scope)?.name === found.name) {
+      return { name: found.name, line: target, start: m.index, end: m.index + m[0].length };
+    }
+  }
+  return { name: found.name, line: target, start: 0, end: 0 };
 }

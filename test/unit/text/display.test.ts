@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { DataType } from '../../../src/core/onnx/types';
 import { nameAtColumn } from '../../../src/core/text/names';
 import { TextSyntaxError, parseModelText } from '../../../src/core/text/parser';
-import { id, printModel, type PrintedModel } from '../../../src/core/text/printer';
+import { definitionAt, id, printModel, type PrintedModel } from '../../../src/core/text/printer';
 import { ModelBuilder } from '../../helpers/modelBuilder';
 
 /**
@@ -243,4 +243,26 @@ test('an elided name outside any scope is a syntax error with its line', () => {
   );
   const scoped = 'g (float[1] x) => (float[1] "/m/a/y") {\n  …/ = "/m/a"\n  …/y = Relu (x)\n}\n';
   assert.deepEqual(parseModelText(scoped).graph.nodes[0].outputs, ['/m/a/y']);
+});
+
+test('go to definition from an elided name lands on its spelling where it is defined', () => {
+  const printed = printModel(efficientNetLike().build());
+  const lines = printed.text.split('\n');
+  const full = '/features/features.2/features.2.1/block/block.1/fc1/Conv_output_0';
+  const def = printed.layout.definitions.get(full)!;
+  const reader = printed.layout.nodeLines.find(
+    (l) => l > def && lines[l].includes('(…/block.1/fc1/Conv_output_0)'),
+  )!;
+  const at = lines[reader].indexOf('(…/') + 4;
+  const found = definitionAt(printed.layout, (l) => lines[l], reader, at)!;
+  assert.equal(found.name, full);
+  assert.equal(found.line, def);
+  assert.equal(lines[def].slice(found.start, found.end), '…_output_0');
+  // From a full, quoted name in another scope to its elided spelling.
+  const input = '/features/features.1/features.1.1/Add_output_0';
+  const user = printed.layout.nodeLines.find((l) => lines[l].includes(`"${input}"`))!;
+  const col = lines[user].indexOf(`"${input}"`) + 2;
+  const back = definitionAt(printed.layout, (l) => lines[l], user, col)!;
+  assert.equal(back.line, printed.layout.definitions.get(input));
+  assert.equal(lines[back.line].slice(back.start, back.end), '…_output_0');
 });
