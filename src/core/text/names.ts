@@ -20,33 +20,64 @@ export const ELISION = '…/';
 const ELIDED_REST = /^[A-Za-z0-9_.\-/]+$/;
 
 /** Modules shorter than this are not worth a scope line. */
-const MIN_SCOPE_LENGTH = 12;
-/** A name up to this long after its new scope is short enough: picks the scope. */
-const PICK_REST = 24;
-/** A name up to this long after the scope in effect keeps it (fewer scope lines). */
-const STAY_REST = 34;
+const MIN_SCOPE_LENGTH = 8;
+/** A scope line for a single node must save at least this much. */
+const MIN_SINGLE_SCOPE_LENGTH = 16;
+/** A name up to this long needs no scope. */
+const SHORT_NAME = 24;
+/** What a name may keep after its scope (longer, and a deeper scope is taken). */
+const MAX_REST = 34;
+/** How far ahead a scope's coverage is counted. */
+const LOOKAHEAD = 64;
+
+/** `name` is inside `scope` with a short enough rest. */
+function fits(name: string, scope: string): boolean {
+  return (
+    name.startsWith(`${scope}/`) &&
+    name.length - scope.length - 1 <= MAX_REST &&
+    ELIDED_REST.test(name.slice(scope.length + 1))
+  );
+}
 
 /**
- * The module scope a node named by its module path prints in: the one in effect while the rest
- * of the name after it is short, else the shallowest module the name is short after
- * (`/features/features.1/features.1.0/block/block.0/block.0.0/Conv` →
- * `/features/features.1/features.1.0/block`, leaving `block.0/block.0.0/Conv`). A name that is
- * short anyway, or not a path, keeps the scope in effect (it then prints in full).
+ * The module scope each node of a node list prints in, from the nodes' names (module paths as
+ * exporters write them). A scope stays while the names fit in it (the rest after it is short);
+ * when a name doesn't, the next scope is the module of that name that the most of the following
+ * nodes fit in, the deepest of those on a tie: `/layer1/layer1.0` for ResNet's blocks,
+ * `/features/features.1/features.1.0/block` for EfficientNet's, `/features` for a flat
+ * Sequential. A short name, or one that is not a path (`Identity_3`), keeps the scope in effect
+ * (it prints in full); so does a name no module would save much on.
  */
-export function moduleScope(nodeName: string, current: string): string {
-  if (current && nodeName.startsWith(`${current}/`)) {
-    if (nodeName.length - current.length - 1 <= STAY_REST) return current;
-  }
-  if (!nodeName.startsWith('/') || nodeName.length <= PICK_REST) return current;
-  const parts = nodeName.split('/');
-  let deepest = '';
-  for (let j = 2; j < parts.length; j++) {
-    const scope = parts.slice(0, j).join('/');
-    if (scope.length < MIN_SCOPE_LENGTH || !ELIDED_REST.test(scope.slice(1))) continue;
-    deepest = scope;
-    if (nodeName.length - scope.length - 1 <= PICK_REST) return scope;
-  }
-  return deepest || current;
+export function moduleScopes(names: readonly string[]): string[] {
+  const scopes: string[] = [];
+  let current = '';
+  names.forEach((name, i) => {
+    if ((current && fits(name, current)) || !name.startsWith('/') || name.length <= SHORT_NAME) {
+      scopes.push(current);
+      return;
+    }
+    const parts = name.split('/');
+    let best = '';
+    let bestCoverage = 0;
+    for (let j = 2; j < parts.length; j++) {
+      const scope = parts.slice(0, j).join('/');
+      if (scope.length < MIN_SCOPE_LENGTH || !fits(name, scope)) continue;
+      if (!ELIDED_REST.test(scope.slice(1))) continue;
+      let coverage = 0;
+      for (let k = i; k < names.length && k < i + LOOKAHEAD; k++) {
+        if (!names[k].startsWith('/')) continue;
+        if (!fits(names[k], scope)) break;
+        coverage++;
+      }
+      if (coverage >= bestCoverage) {
+        best = scope;
+        bestCoverage = coverage;
+      }
+    }
+    if (best && (bestCoverage > 1 || best.length >= MIN_SINGLE_SCOPE_LENGTH)) current = best;
+    scopes.push(current);
+  });
+  return scopes;
 }
 
 /** `name` as shown in `scope` (`…/conv1/Conv`), or undefined when it prints in full. */

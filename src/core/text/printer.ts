@@ -36,7 +36,7 @@ import { tensorNumbers } from '../onnx/tensorData';
 import { decodeUtf8 } from '../onnx/wire';
 import type { Dim } from '../shapes/types';
 import { collapsibleGroups } from '../graph/view';
-import { ELISION, displayName, moduleScope, nameAtColumn, ownOutputName } from './names';
+import { ELISION, displayName, moduleScopes, nameAtColumn, ownOutputName } from './names';
 import { textTypeName } from './names';
 
 /** A foldable region; `imports` for what is folded on open (initializers, weight-only nodes). */
@@ -142,6 +142,7 @@ function printGraph(
   }
   const start = out.push(`${indent}{`);
   const runs = clutterRuns(graph);
+  const nodeScopes = moduleScopes(graph.nodes.map((n) => n.name));
   let scope = '';
   let open: { block: TextBlock; last: number } | undefined;
   graph.nodes.forEach((node, i) => {
@@ -152,7 +153,7 @@ function printGraph(
       layout.blocks.push(block);
       open = { block, last: i + run.length - 1 };
     }
-    const next = moduleScope(node.name, scope);
+    const next = nodeScopes[i];
     if (next !== scope) {
       scope = next;
       out.push(`${indent}  ${ELISION} = ${quoted(scope)}`);

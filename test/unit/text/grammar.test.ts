@@ -121,16 +121,15 @@ test('module scope lines and elided names are highlighted', () => {
   b.output(z);
   const { text } = printModel(b.build());
   const all = tokens(text);
-  assert.equal(scopeOf(all, `…/ = "${block}"`, '…/'), 'keyword.other.scope.onnx');
-  assert.equal(scopeOf(all, `…/ = "${block}"`, `"${block}"`), 'entity.name.namespace.scope.onnx');
-  assert.equal(
-    scopeOf(all, '= Conv', '…/block.0/block.0.0/Conv'),
-    'entity.name.tag.node-label.onnx',
-  );
+  // Both nodes fit in their deepest common module: the scope is `${block}/block.0`.
+  const scope = `…/ = "${block}/block.0"`;
+  assert.equal(scopeOf(all, scope, '…/'), 'keyword.other.scope.onnx');
+  assert.equal(scopeOf(all, scope, `"${block}/block.0"`), 'entity.name.namespace.scope.onnx');
+  assert.equal(scopeOf(all, '= Conv', '…/block.0.0/Conv'), 'entity.name.tag.node-label.onnx');
   assert.equal(scopeOf(all, '= Conv', 'Conv'), 'entity.name.function.operator.onnx');
   assert.equal(scopeOf(all, '= Sigmoid', 'Sigmoid'), 'entity.name.function.operator.onnx');
   assert.equal(
-    scopeOf(all, '= Sigmoid', '…/block.0/block.0.0/Conv_output_0'),
+    scopeOf(all, '= Sigmoid', '…/block.0.0/Conv_output_0'),
     'variable.other.tensor.elided.onnx',
   );
   const sigmoid = all.find((l) =>
