@@ -116,6 +116,11 @@ async function measure(page: Page): Promise<ScreenMeasure> {
 
 /** Writes a screenshot to test-output/e2e/NAME.png, and to docs/NAME.png with E2E_UPDATE_DOCS=1. */
 async function docsScreenshot(page: Page, name: string): Promise<void> {
+  // No tooltip of whatever the pointer was last over.
+  const mouse = (page as unknown as { mouse?: { move(x: number, y: number): Promise<void> } })
+    .mouse;
+  await mouse?.move(700, 895).catch(() => undefined);
+  await page.waitForTimeout(300);
   const file = path.join(OUTPUT_DIR, `firstScreen-${name}.png`);
   fs.mkdirSync(OUTPUT_DIR, { recursive: true });
   await page.screenshot({ path: file, timeout: 15_000 });
