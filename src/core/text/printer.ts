@@ -205,11 +205,18 @@ function clutterRuns(graph: Graph): Map<number, { length: number; label: string 
     if (length >= 2) {
       const ops = new Map<string, number>();
       let shape = false;
+      let weights = false;
       for (let k = i; k <= j; k++) {
         ops.set(graph.nodes[k].opType, (ops.get(graph.nodes[k].opType) ?? 0) + 1);
         shape ||= kindOf.get(k) === 'shapeSubgraph';
+        weights ||= kindOf.get(k) === 'constants';
       }
-      const what = shape ? 'constant shape nodes' : 'weight-only nodes';
+      const what =
+        shape && weights
+          ? 'weight-only and constant shape nodes'
+          : shape
+            ? 'constant shape nodes'
+            : 'weight-only nodes';
       const list = [...ops].map(([op, n]) => `${op} ×${n}`).join(', ');
       runs.set(i, { length, label: `${length} ${what}: ${list}` });
     }
