@@ -5,11 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataType } from '../../../src/core/onnx/types';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadModelFile } from '../../../src/core/onnx/load';
+import { DataType, type Graph } from '../../../src/core/onnx/types';
 import { nameAtColumn } from '../../../src/core/text/names';
-import { TextSyntaxError, parseModelText } from '../../../src/core/text/parser';
+import { TextSyntaxError, parseModelText, type TextGraph } from '../../../src/core/text/parser';
 import { definitionAt, id, printModel, type PrintedModel } from '../../../src/core/text/printer';
-import { ModelBuilder } from '../../helpers/modelBuilder';
+import { ModelBuilder, subgraph } from '../../helpers/modelBuilder';
 
 /**
  * The shape of torchvision's EfficientNet-B0 export: a run of weight Identity nodes first, then
@@ -265,4 +268,101 @@ test('go to definition from an elided name lands on its spelling where it is def
   const back = definitionAt(printed.layout, (l) => lines[l], user, col)!;
   assert.equal(back.line, printed.layout.definitions.get(input));
   assert.equal(lines[back.line].slice(back.start, back.end), '…_output_0');
+});
+
+test('scopes inside sub-graphs are their own, and the outer scope resumes after them', () => {
+  const b = new ModelBuilder({ opset: 13 });
+  const x = b.input('x', DataType.FLOAT, [1, 4]);
+  const outer = '/encoder/layers.0/attention';
+  const [a] = b.node(
+    'Relu',
+    [x],
+    {},
+    { name: `${outer}/act/Relu`, outputs: [`${outer}/act/Relu_output_0`] },
+  );
+  const [cond] = b.node(
+    'ReduceMax',
+    [a],
+    { keepdims: 0 },
+    { name: `${outer}/gate/ReduceMax`, outputs: [`${outer}/gate/ReduceMax_output_0`] },
+  );
+  const inner = '/encoder/layers.0/attention/branch';
+  const thenBranch = subgraph((g) => {
+    const [o] = g.node(
+      'Neg',
+      [a],
+      {},
+      { name: `${inner}/then/neg/Neg`, outputs: [`${inner}/then/neg/Neg_output_0`] },
+    );
+    const [p] = g.node(
+      'Abs',
+      [o],
+      {},
+      { name: `${inner}/then/abs/Abs`, outputs: [`${inner}/then/abs/Abs_output_0`] },
+    );
+    g.output(p, DataType.FLOAT, [1, 4]);
+  }, 'then_g');
+  const elseBranch = subgraph((g) => {
+    const [o] = g.node(
+      'Identity',
+      [a],
+      {},
+      { name: `${inner}/else/id/Identity`, outputs: [`${inner}/else/id/Identity_output_0`] },
+    );
+    g.output(o, DataType.FLOAT, [1, 4]);
+  }, 'else_g');
+  const [y] = b.node(
+    'If',
+    [cond],
+    { then_branch: thenBranch, else_branch: elseBranch },
+    { name: `${outer}/branch/If`, outputs: [`${outer}/branch/If_output_0`] },
+  );
+  const [z] = b.node(
+    'Relu',
+    [y],
+    {},
+    { name: `${outer}/out/Relu`, outputs: [`${outer}/out/Relu_output_0`] },
+  );
+  b.output(z);
+  const model = b.build();
+  const printed = printModel(model);
+  assert.match(printed.text, /^ {2}…\/ = "\/encoder\/layers\.0\/attention"$/m);
+  assert.match(printed.text, /^ {8}…\/ = "\/encoder\/layers\.0\/attention\/branch\/then"$/m);
+  assert.match(printed.text, /\[…\/out\/Relu\] …_output_0 = Relu \(…\/branch\/If_output_0\)/);
+  const parsed = parseModelText(printed.text);
+  const names = (g: TextGraph): string[] =>
+    g.nodes.flatMap((n) => [
+      n.name,
+      ...n.inputs,
+      ...n.outputs,
+      ...[...n.attributes.values()].flatMap((v) =>
+        typeof v === 'object' && 'nodes' in v ? names(v) : [],
+      ),
+    ]);
+  const expected = (g: Graph): string[] =>
+    g.nodes.flatMap((n) => [
+      n.name,
+      ...n.inputs,
+      ...n.outputs,
+      ...n.attributes.flatMap((a) => (a.g ? expected(a.g) : [])),
+    ]);
+  assert.deepEqual(names(parsed.graph), expected(model.graph));
+});
+
+test("the repository's real exports parse back with their op within reach", () => {
+  const dir = path.join(__dirname, '../../fixtures/exported');
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.onnx'))) {
+    const model = loadModelFile(path.join(dir, file)).model;
+    const printed = printModel(model);
+    const parsed = parseModelText(printed.text);
+    assert.deepEqual(
+      parsed.graph.nodes.map((n) => [n.name, n.inputs, n.outputs]),
+      model.graph.nodes.map((n) => [n.name, n.inputs, n.outputs]),
+      file,
+    );
+    const lines = printed.text.split('\n');
+    const columns = printed.layout.nodeLines.map((l) => opEnd(lines[l])).sort((p, q) => p - q);
+    const p95 = columns[Math.floor(columns.length * 0.95)];
+    assert.ok(p95 <= 70, `${file}: 95% of ops end by column ${p95}`);
+  }
 });
