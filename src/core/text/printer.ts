@@ -11,11 +11,12 @@
  *
  *   - Module scopes. Exporters name a node after its module path
  *     (`/features/features.1/features.1.0/block/block.0/block.0.0/Conv`), which pushed the op and
- *     its annotation 150 columns right. Before a node whose enclosing module (its path without its
- *     own module and op) differs from the one in effect, a scope line `…/ = "/features/…/block.0"`
- *     is printed; on the node lines that follow, every name starting with that module prints as
- *     `…/block.0.0/Conv`, and an output named after its node (`<node>_output_0`) as `…_output_0`.
- *     The full names stay in the layout (hover, outline, go to definition).
+ *     its annotation 150 columns right. When a node's name doesn't fit the module scope in
+ *     effect, a scope line `…/ = "/features/features.1/features.1.0/block"` is printed (the
+ *     module the most following nodes fit in: `moduleScopes` in names.ts); on the node lines that
+ *     follow, every name starting with that module prints as `…/block.0/block.0.0/Conv`, and an
+ *     output named after its node (`<node>_output_0`) as `…_output_0`. The full names stay in the
+ *     layout (hover, outline, go to definition: `definitionAt`).
  *   - Folded clutter. The initializer list, and each run of weight-only nodes or constant shape
  *     sub-graphs (the groups the graph view collapses, `collapsibleGroups` in graph/view.ts),
  *     are blocks of kind `imports`, which VS Code folds on open (`editor.foldingImportsByDefault`
