@@ -38,7 +38,7 @@ import { ModelLoadError, saveBlocker, saveModelFile } from '../core/onnx/load';
 import { markdownReport } from '../core/text/markdownReport';
 import { ReportViewRequest, type ReportView } from '../shared/reportProtocol';
 import { reportView } from './reportView';
-import { id as quotedId } from '../core/text/printer';
+import { definitionAt } from '../core/text/printer';
 import {
   ApplyFixRequest,
   DevicesRequest,
@@ -429,33 +429,22 @@ export function startServer(connection: Connection): void {
     const uri = params.textDocument.uri;
     const model = modelFor(uri);
     if (!model?.printed || !documents.get(uri)) return null;
-    const line = lineText(uri, model, params.position.line);
-    const name = nameAt(line, params.position.character);
-    const target = name === undefined ? undefined : model.printed.layout.definitions.get(name);
-    if (target === undefined) return null;
-    const targetText = lineText(uri, model, target);
-    const column = Math.max(0, targetText.indexOf(quotedId(name!)));
+    // Names may be shortened under a module scope (`…/conv1/Conv`): the layout expands them.
+    const found = definitionAt(
+      model.printed.layout,
+      (line) => lineText(uri, model, line),
+      params.position.line,
+      params.position.character,
+    );
+    if (!found) return null;
     return {
       uri,
       range: {
-        start: { line: target, character: column },
-        end: { line: target, character: column + quotedId(name!).length },
+        start: { line: found.line, character: found.start },
+        end: { line: found.line, character: found.end },
       },
     };
   });
-
-  /** The tensor name under the cursor: a quoted name or a plain identifier. */
-  function nameAt(line: string, character: number): string | undefined {
-    const pattern = /"((?:[^"\\]|\\.)*)"|[A-Za-z_][A-Za-z0-9_]*/g;
-    for (let m = pattern.exec(line); m; m = pattern.exec(line)) {
-      if (character >= m.index && character <= m.index + m[0].length) {
-        return m[1] !== undefined
-          ? m[1].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
-          : m[0];
-      }
-    }
-    return undefined;
-  }
 
   connection.onRequest(DevicesRequest, (): DevicesResult => {
     const { profiles, problems } = store.deviceProfiles();

@@ -189,6 +189,33 @@ describe(
       assert.ok(markdown.includes('`/fc/Gemm`'));
     });
 
+    test('go to definition from a name shortened under a module scope', async () => {
+      const b = new ModelBuilder({ opset: 13 });
+      let cur = b.input('input', DataType.FLOAT, [1, 3, 8, 8]);
+      for (const [i, m] of ['conv1', 'conv2', 'conv3'].entries()) {
+        [cur] = b.node(
+          'Conv',
+          [cur, b.weight(`w${i}`, [3, 3, 3, 3])],
+          { pads: [1, 1, 1, 1] },
+          { name: `/layer1/layer1.0/${m}/Conv`, outputs: [`/layer1/layer1.0/${m}/Conv_output_0`] },
+        );
+      }
+      b.output(cur);
+      const file = path.join(dir, 'scoped.onnx');
+      saveModelFile(b.build(), file);
+      const { uri, text } = await session.open(file);
+      const lines = text.split('\n');
+      const reader = lines.findIndex((l) => l.includes('(…/conv1/Conv_output_0, w1)'));
+      assert.ok(reader > 0, text);
+      const def: { range: { start: { line: number } } } | null =
+        await session.connection.sendRequest('textDocument/definition', {
+          textDocument: { uri },
+          position: { line: reader, character: lines[reader].indexOf('…/conv1') + 4 },
+        });
+      assert.ok(def, 'a definition');
+      assert.match(lines[def.range.start.line], /\[…\/conv1\/Conv\] …_output_0 = Conv/);
+    });
+
     test('a corrupt file opens with a readable error and one diagnostic', async () => {
       const bad = path.join(dir, 'corrupt.onnx');
       fs.writeFileSync(bad, Buffer.from('this is not an onnx model at all'));
