@@ -70,6 +70,11 @@ export interface GraphViewModel {
 }
 
 const SHAPE_SOURCES = new Set(['Shape', 'Size']);
+/**
+ * Ops whose sub-graphs may read run-time tensors of the enclosing graph that their `inputs` don't
+ * list: never collapsed as constants (a Loop fed a constant trip count can still run on data).
+ */
+const SCOPE_READERS = new Set(['If', 'Loop', 'Scan']);
 
 /** Stable, unique ids: the node name, with `#index` when two nodes share one. */
 export function nodeIds(nodes: readonly ViewNodeInput[]): string[] {
@@ -94,7 +99,7 @@ export function collapsibleGroups(input: ViewInput): CollapsedGroup[] {
   const constant = new Array<boolean>(nodes.length).fill(false);
   const shapeDerived = new Array<boolean>(nodes.length).fill(false);
   nodes.forEach((n, i) => {
-    if (producesOutput(n)) return;
+    if (producesOutput(n) || SCOPE_READERS.has(n.op)) return;
     const inputs = n.inputs.filter(Boolean);
     if (SHAPE_SOURCES.has(n.op)) {
       constant[i] = shapeDerived[i] = true;

@@ -135,4 +135,23 @@ describe('graph view collapsing', () => {
       ['shapeSubgraph:s->r'],
     );
   });
+
+  test('a Loop fed only constants is not collapsed: its body may read run-time tensors', () => {
+    // The body reads 'x' from the outer scope, which the Loop's own inputs don't list.
+    const groups = collapsibleGroups({
+      graphInputs: ['x'],
+      graphOutputs: ['add:0'],
+      nodes: [
+        node('s', 'Shape', ['x']),
+        node('trip', 'Gather', ['s:0', 'zero']),
+        node('loop', 'Loop', ['trip:0', '', 'init']),
+        node('add', 'Add', ['x', 'loop:0']),
+      ],
+    });
+    assert.deepEqual(
+      groups.map((g) => g.members),
+      [[0, 1]],
+      'only Shape → Gather fold; the Loop stays drawn',
+    );
+  });
 });
