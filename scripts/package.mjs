@@ -159,6 +159,8 @@ function checkContents(names, binaries) {
     'extension/dist/webview/graph.js',
     'extension/media/graph.css',
     'extension/syntaxes/onnx.tmLanguage.json',
+    'extension/docs/editor.png',
+    'extension/docs/graph.png',
     'extension/node_modules/onnxruntime-node/package.json',
     'extension/node_modules/onnxruntime-node/dist/index.js',
     'extension/node_modules/onnxruntime-common/dist/cjs/index.js',
@@ -177,7 +179,8 @@ function checkContents(names, binaries) {
   const forbidden = names.filter(
     (n) =>
       /\.(map|ts|mts|cts)$/.test(n) ||
-      /^extension\/(src|test|bench|scripts|docs|webview|\.[^/]*)\//.test(n) ||
+      /^extension\/(src|test|bench|scripts|webview|\.[^/]*)\//.test(n) ||
+      (/^extension\/docs\//.test(n) && !/^extension\/docs\/[^/]+\.png$/.test(n)) ||
       (n.includes('/onnxruntime-node/bin/') && !n.includes(`/${binaries}/`)) ||
       (n.startsWith('extension/node_modules/') &&
         !/^extension\/node_modules\/onnxruntime-(node|common)\//.test(n)),
@@ -263,8 +266,10 @@ function main() {
       vsix,
       '--ignoreFile',
       ignoreFile,
-      // No public repository yet: README.md has no relative links to resolve against one.
+      // No public repository yet, so README.md's relative links (its screenshots in docs/,
+      // which the VSIX carries) stay relative: the extension's page resolves them in the VSIX.
       '--allow-missing-repository',
+      '--no-rewrite-relative-links',
     ]);
   } finally {
     fs.rmSync(ignoreFile, { force: true });

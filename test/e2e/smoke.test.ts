@@ -138,7 +138,9 @@ describe('e2e smoke: the VSIX installed in code-server', { skip: missing }, () =
     );
     const unwanted = files.filter(
       (f) =>
-        /^(src|test|bench|scripts|docs|webview)\//.test(f) ||
+        /^(src|test|bench|scripts|webview)\//.test(f) ||
+        // docs/ only for the README's screenshots.
+        (f.startsWith('docs/') && !/^docs\/[^/]+\.png$/.test(f)) ||
         /\.(map|ts)$/.test(f) ||
         (f.includes('onnxruntime-node/bin/') && !f.includes(`/${ORT_BINARIES}/`)),
     );
