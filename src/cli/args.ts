@@ -54,7 +54,7 @@ export const USAGE = `Usage:
   model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--json | --csv]
   model-lens check FILE --device ID [--input NAME=DIMS ...] [--json]
   model-lens devices [--devices FILE] [--json]
-  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit] [--per-channel] [--reduce-range]
+  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary] [--per-channel] [--reduce-range]
                      [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
                      [--activations auto|int8|uint8 [--calibration DIR] [--calibration-samples N]]
   model-lens verify ORIGINAL COMPRESSED [--input NAME=DIMS ...] [--samples DIR] [--json]

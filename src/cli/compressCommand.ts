@@ -27,19 +27,29 @@ import {
 import type { Model } from '../core/onnx/types';
 import { UsageError, type CompressRequest } from './args';
 
-/** int8 | uint8 | int4 | uint4 | <k>bit (k from 2 to 8, signed). */
-export function quantizeSpec(text: string): Pick<QuantizeOptions, 'bits' | 'signed'> {
-  const named: Record<string, Pick<QuantizeOptions, 'bits' | 'signed'>> = {
+/**
+ * int8 | uint8 | int4 | uint4 | <k>bit (k from 2 to 8, signed) | pow2 | pow2-<N>bit (N from 3 to 8)
+ * | ternary | binary.
+ */
+export function quantizeSpec(text: string): Pick<QuantizeOptions, 'bits' | 'signed' | 'grid'> {
+  const named: Record<string, Pick<QuantizeOptions, 'bits' | 'signed' | 'grid'>> = {
     int8: { bits: 8, signed: true },
     uint8: { bits: 8, signed: false },
     int4: { bits: 4, signed: true },
     uint4: { bits: 4, signed: false },
+    pow2: { bits: 8, signed: true, grid: 'pow2' },
+    ternary: { bits: 2, signed: true, grid: 'ternary' },
+    binary: { bits: 2, signed: true, grid: 'binary' },
   };
   const k = /^(\d)bit$/.exec(text);
-  const spec = named[text] ?? (k ? { bits: Number(k[1]), signed: true } : undefined);
-  if (!spec || spec.bits < 2 || spec.bits > 8) {
+  const p = /^pow2-(\d)bit$/.exec(text);
+  const spec =
+    named[text] ??
+    (k ? { bits: Number(k[1]), signed: true } : undefined) ??
+    (p ? { bits: Number(p[1]), signed: true, grid: 'pow2' as const } : undefined);
+  if (!spec || spec.bits < (spec.grid === 'pow2' ? 3 : 2) || spec.bits > 8) {
     throw new UsageError(
-      `--quantize expects int8, uint8, int4, uint4 or 2bit … 8bit, got '${text}'`,
+      `--quantize expects int8, uint8, int4, uint4, 2bit … 8bit, pow2, pow2-3bit … pow2-8bit, ternary or binary, got '${text}'`,
     );
   }
   return spec;

@@ -47,6 +47,8 @@ export interface NodeReport {
   readonly suggestedWeightBytes: number | null;
   /** Weight SQNR in dB per candidate width (8, 6, 5, 4, 3, 2), the reason for the suggestion. */
   readonly weightSqnrDb: Record<string, number> | null;
+  /** The main weight's multiplier-free grid (compress/lowBitGrids.ts), when it has one. */
+  readonly weightGrid?: 'pow2' | 'ternary' | 'binary';
   readonly latencySeconds?: number;
   readonly energyJoules?: number;
 }

@@ -17,6 +17,8 @@ import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { inferShapes, type ShapeInference } from '../shapes/infer';
 import { GraphEdit, makeNode, withGraph } from './graphEdit';
 import { convertOpset } from './opsetConvert';
+import { gridBits, gridContainer, quantizeToGrid } from './lowBitGrids';
+import { weightGridDoc, type WeightGrid } from '../cost/nodeFigures';
 import {
   containerType,
   quantRange,
@@ -45,6 +47,11 @@ export interface QuantizeOptions {
   layers?: readonly string[];
   /** Bits per node, overriding `bits`. */
   bitsPerLayer?: ReadonlyMap<string, number>;
+  /**
+   * A multiplier-free grid (lowBitGrids.ts): pow2 (`bits` 3..8, levels 0, ±1 … ±2^(bits−2)),
+   * ternary or binary (`bits` ignored), per output channel, symmetric.
+   */
+  grid?: WeightGrid;
 }
 
 /** A layer whose main weight can be quantized. */
@@ -81,13 +88,14 @@ export function quantizeWeights(
   const touched: string[] = [];
   const error = { signal: 0, noise: 0 };
   for (const plan of plans) {
-    const q = applyPlan(edit, view, plan, ext);
+    const q = applyPlan(edit, view, plan, ext, options.grid);
     error.signal += q.signal;
     error.noise += q.noise;
     touched.push(...plan.layers);
   }
   const quantized = raiseOpset(withGraph(model, edit.build()), plans, options, notes, ext);
-  notes.push(...formatNotes(view, plans));
+  notes.push(...(options.grid ? gridNotes(options.grid, options.bits) : []));
+  notes.push(...formatNotes(view, plans, options.grid !== undefined));
   if (error.noise > 0) {
     const db = 10 * Math.log10(error.signal / error.noise);
     notes.push(`weight SQNR over the quantized weights: ${db.toFixed(1)} dB`);
@@ -96,6 +104,20 @@ export function quantizeWeights(
 }
 
 function checkBits(options: QuantizeOptions): void {
+  if (options.grid !== undefined) {
+    if (options.symmetric === false || options.signed === false) {
+      throw new CompressionRefusal(`${options.grid} weights are signed and symmetric`);
+    }
+    if (options.bitsPerLayer?.size) {
+      throw new CompressionRefusal(`${options.grid} weights take no per-layer bits`);
+    }
+    if (options.grid === 'pow2' && !(Number.isInteger(options.bits) && options.bits >= 3)) {
+      throw new CompressionRefusal(
+        `pow2: ${options.bits} bits is out of range (3 to 8: sign, zero and at least ±1, ±2)`,
+      );
+    }
+    if (options.grid !== 'pow2') return;
+  }
   const check = (bits: number, where: string): void => {
     if (!Number.isInteger(bits) || bits < 2 || bits > 8) {
       throw new CompressionRefusal(`${where}: ${bits} bits is out of range (2 to 8)`);
@@ -223,7 +245,7 @@ function raiseOpset(
   external: ExternalData,
 ): Model {
   const needs = (p: WeightPlan): number => {
-    const dt = containerType(p.scheme);
+    const dt = options.grid ? gridContainer(options.grid, p.scheme.bits) : containerType(p.scheme);
     if (dt === DataType.INT4 || dt === DataType.UINT4) return 21;
     return p.axis !== undefined ? 13 : 10;
   };
@@ -232,7 +254,11 @@ function raiseOpset(
     required === 21 ? 'int4/uint4' : required === 13 ? 'per-channel scales' : 'DequantizeLinear';
   const perTensorHint =
     required === 13 && options.perChannel !== false ? ' (per-tensor needs only opset 10)' : '';
-  const raised = convertOpset(model, required, { external, reason, refusalHint: perTensorHint });
+  const raised = convertOpset(model, required, {
+    external,
+    reason: options.grid && required === 21 ? `${options.grid} weights in int4` : reason,
+    refusalHint: perTensorHint,
+  });
   notes.push(...raised.notes);
   return raised.model;
 }
@@ -243,13 +269,20 @@ function applyPlan(
   view: GraphView,
   plan: WeightPlan,
   ext: ExternalData,
+  grid?: WeightGrid,
 ): QuantizedWeight {
-  const q = quantizeTensor(plan.tensor, ext, plan.scheme, plan.axis);
+  const q = grid
+    ? quantizeToGrid(plan.tensor, ext, grid, plan.scheme.bits, plan.axis)
+    : quantizeTensor(plan.tensor, ext, plan.scheme, plan.axis);
   const base = plan.source;
   const qName = edit.uniqueName(`${base}_quantized`);
   const scaleName = edit.uniqueName(`${base}_scale`);
   const paramDims = plan.axis === undefined ? [] : [q.scales.length];
-  edit.setInitializer(makeTensor(qName, q.dataType, plan.tensor.dims, q.data));
+  const stored = makeTensor(qName, q.dataType, plan.tensor.dims, q.data);
+  // The logical width travels with the values, for the analysis (nodeFigures weightGridOf).
+  edit.setInitializer(
+    grid ? { ...stored, docString: weightGridDoc(grid, gridBits(grid, plan.scheme.bits)) } : stored,
+  );
   edit.setInitializer(makeTensor(scaleName, DataType.FLOAT, paramDims, q.scales));
   const inputs = [qName, scaleName];
   // A zero point of 0 is the default (of x's type); store one only when it isn't all zeros.
@@ -285,7 +318,28 @@ function zeroPointBytes(q: { dataType: DataType; zeroPoints: Int32Array }): Uint
   return out;
 }
 
-function formatNotes(view: GraphView, plans: readonly WeightPlan[]): string[] {
+/** What a grid stores and how the analysis counts it. */
+function gridNotes(grid: WeightGrid, bits: number): string[] {
+  const container = dtypeName(gridContainer(grid, bits));
+  if (grid === 'pow2') {
+    const top = 2 ** (bits - 2);
+    return [
+      `power-of-two weights: ±2^k·scale per output channel, levels 0, ±1 … ±${top} stored in ${container}${container === 'int8' ? '' : ` (${bits}-bit levels)`}, rounded in the log domain`,
+      'BOPs and energy count adds only: a multiply by ±2^k is a shift',
+    ];
+  }
+  const logical = gridBits(grid, bits);
+  const rule =
+    grid === 'ternary'
+      ? '{−α, 0, +α} per output channel, Δ = 0.7·mean|w|, α = mean |w| over |w| > Δ (TWN)'
+      : '{−α, +α} per output channel, α = mean|w| (XNOR-Net)';
+  return [
+    `${grid} weights: ${rule}`,
+    `stored in ${container} (the narrowest type ONNX Runtime runs here: int2 needs opset 25, beyond the converter's 21); weight memory counts ${logical} bit${logical > 1 ? 's' : ''} per weight plus scales, the file stores 4`,
+  ];
+}
+
+function formatNotes(view: GraphView, plans: readonly WeightPlan[], onGrid = false): string[] {
   const notes: string[] = [];
   const biased = plans.some((p) =>
     p.layers.some((l) => {
@@ -303,7 +357,7 @@ function formatNotes(view: GraphView, plans: readonly WeightPlan[]): string[] {
       notes.push(`weight '${p.source}' is shared by ${p.layers.join(', ')}: quantized once`);
   }
   const odd = new Set(
-    plans.filter((p) => p.scheme.bits !== 4 && p.scheme.bits !== 8).map((p) => p.scheme),
+    plans.filter((p) => !onGrid && p.scheme.bits !== 4 && p.scheme.bits !== 8).map((p) => p.scheme),
   );
   for (const s of odd) {
     const { qmin, qmax } = quantRange(s);
@@ -315,6 +369,10 @@ function formatNotes(view: GraphView, plans: readonly WeightPlan[]): string[] {
 }
 
 function operationName(options: QuantizeOptions): string {
+  if (options.grid) {
+    const grid = options.grid === 'pow2' ? `pow2 ${options.bits}-bit` : options.grid;
+    return `quantize ${grid} ${options.perChannel === false ? 'per-tensor' : 'per-channel'}`;
+  }
   const signed = options.signed ?? true;
   const bits =
     options.bits === 4 || options.bits === 8

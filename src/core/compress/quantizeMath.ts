@@ -119,7 +119,10 @@ export interface QuantizedWeight {
 }
 
 /** Maps a flat element index to its channel along `axis` (0 for per-tensor). */
-function channelIndexer(dims: readonly number[], axis: number | undefined): (i: number) => number {
+export function channelIndexer(
+  dims: readonly number[],
+  axis: number | undefined,
+): (i: number) => number {
   if (axis === undefined) return () => 0;
   const inner = elementCount(dims.slice(axis + 1));
   const channels = dims[axis];

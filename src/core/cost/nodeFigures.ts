@@ -85,11 +85,12 @@ export function nodeFigures(
   for (const o of origins.values()) {
     if (seen.has(o.source)) continue;
     seen.add(o.source);
-    weights.push({
-      source: o.source,
-      elements: o.elements,
-      bytes: storageBytes(o.dtype, o.elements) + o.quantParamBytes,
-    });
+    // A weight on a low-bit grid (ternary in int4…) counts at its logical width.
+    const grid = weightGridOf(o.tensor?.docString);
+    const stored = grid
+      ? Math.ceil((o.elements * grid.bits) / 8)
+      : storageBytes(o.dtype, o.elements);
+    weights.push({ source: o.source, elements: o.elements, bytes: stored + o.quantParamBytes });
   }
 
   // Activations: non-constant inputs and all outputs, at their dtype.
@@ -106,7 +107,8 @@ export function nodeFigures(
   // The main weight: precision now, and the bit-width hint.
   const main = mainWeight(node, (i) => typeOf(node.inputs[i] ?? '')?.shape?.length);
   const mainOrigin = main ? origins.get(main.input) : undefined;
-  const weightBits = mainOrigin ? dtypeBits(mainOrigin.dtype) : null;
+  const mainGrid = weightGridOf(mainOrigin?.tensor?.docString);
+  const weightBits = mainOrigin ? (mainGrid?.bits ?? dtypeBits(mainOrigin.dtype)) : null;
   let suggestedWeightBits: number | null = null;
   let weightSqnrDb: Record<string, number> | null = null;
   if (main && mainOrigin?.tensor && isFloatType(mainOrigin.dtype) && !context.skipBitHints) {
@@ -149,6 +151,7 @@ export function nodeFigures(
       compute.accumulationDepth,
       weightBits ?? activationBits,
       activationBits,
+      mainGrid?.grid === 'pow2',
     ) + body.bops;
   return {
     report: {
@@ -170,6 +173,7 @@ export function nodeFigures(
       suggestedWeightBits,
       suggestedWeightBytes,
       weightSqnrDb,
+      ...(mainGrid ? { weightGrid: mainGrid.grid } : {}),
     },
     weights,
   };
@@ -287,16 +291,40 @@ function iterations(node: Node, body: Graph, context: FigureContext): number {
 /**
  * BOPs = MACs × (b_a·b_w + b_o), accumulator b_o = b_a + b_w + log2(n·k²)
  * (Baskin et al., "UNIQ", 2018), n·k² being the accumulation depth of one output.
+ * `shiftOnly` (power-of-two weights): the multiply is a shift, so only the accumulation counts,
+ * MACs × b_o.
  */
 export function bitOperations(
   macs: number,
   depth: number | undefined,
   weightBits: number,
   activationBits: number,
+  shiftOnly = false,
 ): number {
   if (macs === 0) return 0;
   const accumulator = activationBits + weightBits + Math.log2(Math.max(1, depth ?? 1));
-  return macs * (activationBits * weightBits + accumulator);
+  return macs * ((shiftOnly ? 0 : activationBits * weightBits) + accumulator);
+}
+
+/** Multiplier-free weight grids (compress/lowBitGrids.ts). */
+export const WEIGHT_GRIDS = ['pow2', 'ternary', 'binary'] as const;
+export type WeightGrid = (typeof WEIGHT_GRIDS)[number];
+
+const GRID_DOC = /^model-lens:weight-grid=(pow2|ternary|binary);bits=(\d+)$/;
+
+/**
+ * The doc_string a quantized initializer carries when its values lie on a low-bit grid: its
+ * logical width (ternary 2 bits in an int4 container), which memory, BOPs and energy count.
+ */
+export function weightGridDoc(grid: WeightGrid, bits: number): string {
+  return `model-lens:weight-grid=${grid};bits=${bits}`;
+}
+
+export function weightGridOf(
+  docString: string | undefined,
+): { grid: WeightGrid; bits: number } | undefined {
+  const m = docString ? GRID_DOC.exec(docString) : null;
+  return m ? { grid: m[1] as WeightGrid, bits: Number(m[2]) } : undefined;
 }
 
 function round2(x: number): number {

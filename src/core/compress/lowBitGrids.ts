@@ -1,0 +1,161 @@
+/**
+ * Multiplier-free weight grids (issue 15): power-of-two, ternary and binary weights, per output
+ * channel, stored so that ONNX Runtime runs them (an integer initializer behind DequantizeLinear):
+ *
+ * - **pow2** (N bits, default 8): w ≈ ±2^k · s with k in 0..N−2, so an 8-bit container holds
+ *   0, ±1, ±2, …, ±64. s = max|w| / 2^(N−2). Rounding is in the log domain: the nearest power of
+ *   two of |w|/s (k = round(log2(|w|/s)), clipped to 0..N−2), and 0 below half the smallest level.
+ *   A multiply by ±2^k is a shift, so the analysis counts adds only.
+ * - **ternary** (TWN, Li & Liu 2016): {−α, 0, +α} with threshold Δ = 0.7·mean|w| and α the mean of
+ *   |w| over |w| > Δ.
+ * - **binary** (XNOR-Net, Rastegari et al. 2016): {−α, +α} with α = mean|w| (w = 0 → +α).
+ *
+ * Ternary and binary values are stored as int4 (opset 21): ONNX Runtime 1.30 runs int2
+ * DequantizeLinear (opset 25), but the opset converter reaches 21. pow2 uses int4 when its levels
+ * fit (N ≤ 4: up to ±4), else int8. The logical width (2 bits ternary, 1 binary, N pow2) is
+ * recorded in the quantized initializer's doc_string (weightGridDoc), which the analysis reads
+ * to count memory at that width and BOPs/energy without multiplies.
+ */
+import type { ExternalData } from '../onnx/externalData';
+import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
+import { DataType, type Tensor } from '../onnx/types';
+import { channelIndexer, packedLength, storeValue, type QuantizedWeight } from './quantizeMath';
+import { CompressionRefusal } from './summary';
+import { WEIGHT_GRIDS, type WeightGrid } from '../cost/nodeFigures';
+
+export { WEIGHT_GRIDS, type WeightGrid };
+
+/** TWN's threshold factor: Δ = 0.7 · mean|w|. */
+export const TERNARY_THRESHOLD = 0.7;
+
+/** Logical bits per weight of a grid (pow2: its N). */
+export function gridBits(grid: WeightGrid, bits: number): number {
+  return grid === 'ternary' ? 2 : grid === 'binary' ? 1 : bits;
+}
+
+/** The container: int4 when the integer levels fit in [−8, 7], else int8. */
+export function gridContainer(grid: WeightGrid, bits: number): DataType {
+  if (grid !== 'pow2') return DataType.INT4;
+  return 2 ** (bits - 2) <= 7 ? DataType.INT4 : DataType.INT8;
+}
+
+/** Largest exponent of an N-bit pow2 grid (N−2: 8 bits → ±64). */
+export function pow2MaxExponent(bits: number): number {
+  return bits - 2;
+}
+
+/** The pow2 integer level (0 or ±2^k) of r = w / scale. */
+export function pow2Level(r: number, maxExponent: number): number {
+  const a = Math.abs(r);
+  if (!(a >= 0.5)) return 0;
+  const k = Math.min(maxExponent, Math.max(0, Math.round(Math.log2(a))));
+  return Math.sign(r) * 2 ** k;
+}
+
+/** Per-channel statistics pass: Σ|w|, max|w| and count. */
+function channelAbs(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  axis: number | undefined,
+): { sum: Float64Array; max: Float64Array; count: Float64Array } {
+  const channels = axis === undefined ? 1 : t.dims[axis];
+  const sum = new Float64Array(channels);
+  const max = new Float64Array(channels);
+  const count = new Float64Array(channels);
+  const channelOf = channelIndexer(t.dims, axis);
+  forEachFloatChunk(t, ext, (chunk, start) => {
+    for (let j = 0; j < chunk.length; j++) {
+      const v = chunk[j];
+      if (!Number.isFinite(v)) {
+        throw new CompressionRefusal(`weight '${t.name}' holds a non-finite value (${v})`);
+      }
+      const c = channelOf(start + j);
+      const a = Math.abs(v);
+      sum[c] += a;
+      count[c]++;
+      if (a > max[c]) max[c] = a;
+    }
+  });
+  return { sum, max, count };
+}
+
+/** Ternary α per channel: mean |w| over |w| > Δ (a third pass). */
+function ternaryAlphas(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  axis: number | undefined,
+  deltas: Float64Array,
+): Float64Array {
+  const sum = new Float64Array(deltas.length);
+  const count = new Float64Array(deltas.length);
+  const channelOf = channelIndexer(t.dims, axis);
+  forEachFloatChunk(t, ext, (chunk, start) => {
+    for (let j = 0; j < chunk.length; j++) {
+      const c = channelOf(start + j);
+      const a = Math.abs(chunk[j]);
+      if (a > deltas[c]) {
+        sum[c] += a;
+        count[c]++;
+      }
+    }
+  });
+  return sum.map((s, c) => (count[c] > 0 ? s / count[c] : 0));
+}
+
+function safeScale(s: number): number {
+  const f = Math.fround(s);
+  return f > 0 && Number.isFinite(f) ? f : 1;
+}
+
+/**
+ * Quantizes a float tensor to a grid, per channel along `axis` (per tensor when undefined):
+ * integer levels in the grid's container, float32 scales, no zero point.
+ */
+export function quantizeToGrid(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  grid: WeightGrid,
+  bits: number,
+  axis: number | undefined,
+): QuantizedWeight {
+  const stats = channelAbs(t, ext, axis);
+  const channels = stats.sum.length;
+  const mean = stats.sum.map((s, c) => (stats.count[c] > 0 ? s / stats.count[c] : 0));
+  const deltas = mean.map((m) => TERNARY_THRESHOLD * m);
+  const maxExponent = pow2MaxExponent(bits);
+  let raw: Float64Array;
+  if (grid === 'pow2') raw = stats.max.map((m) => m / 2 ** maxExponent);
+  else if (grid === 'ternary') raw = ternaryAlphas(t, ext, axis, deltas);
+  else raw = mean;
+  const scales = Float32Array.from(raw, safeScale);
+  const level = (w: number, c: number): number => {
+    if (grid === 'pow2') return pow2Level(w / scales[c], maxExponent);
+    if (grid === 'ternary') return Math.abs(w) > deltas[c] ? Math.sign(w) : 0;
+    return w < 0 ? -1 : 1;
+  };
+  const dataType = gridContainer(grid, bits);
+  const packed = dataType === DataType.INT4;
+  const data = new Uint8Array(packedLength(dataType, elementCount(t.dims)));
+  const channelOf = channelIndexer(t.dims, axis);
+  let signal = 0;
+  let noise = 0;
+  forEachFloatChunk(t, ext, (chunk, start) => {
+    for (let j = 0; j < chunk.length; j++) {
+      const c = channelOf(start + j);
+      const q = level(chunk[j], c);
+      storeValue(data, packed, start + j, q);
+      const err = chunk[j] - q * scales[c];
+      signal += chunk[j] * chunk[j];
+      noise += err * err;
+    }
+  });
+  return {
+    dataType,
+    data,
+    scales,
+    zeroPoints: new Int32Array(channels),
+    axis,
+    signal,
+    noise,
+  };
+}
