@@ -48,6 +48,8 @@ export interface CompressRequest {
   readonly calibrationSamples?: number;
   /** --input NAME=DIMS, for the calibration inputs' symbolic dims. */
   readonly inputShapes?: Map<string, number[]>;
+  /** --export-plan FILE: the retraining plan (JSON) and its PyTorch script next to it. */
+  readonly exportPlan?: string;
 }
 
 export const USAGE = `Usage:
@@ -57,6 +59,7 @@ export const USAGE = `Usage:
   model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary] [--per-channel] [--reduce-range]
                      [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
                      [--activations auto|int8|uint8 [--calibration DIR] [--calibration-samples N]]
+                     [--export-plan PLAN.json]
   model-lens verify ORIGINAL COMPRESSED [--input NAME=DIMS ...] [--samples DIR] [--json]
   model-lens text FILE       the model's text view, as the editor shows it (docs/editors.md)
   model-lens lsp --stdio     the analyzer as a language server on stdin/stdout, for Neovim,
@@ -80,6 +83,9 @@ Options:
   --calibration-samples N  compress: how many calibration samples (default 8, or the whole folder)
   --reduce-range       compress: 7-bit weights in 8-bit storage, so that ONNX Runtime's u8s8
                        kernels on x86 without VNNI don't saturate (as ORT's reduce_range)
+  --export-plan FILE   compress: also write the retraining plan (per-layer bits, sparsity, removed
+                       filters, activation ranges; docs/retraining-plan.schema.json) and, next to
+                       it, FILE's .py: a PyTorch script applying it for quantization-aware training
 
 Exit codes: 0 ok, 1 the check failed (does not fit), 2 bad input.`;
 
@@ -112,6 +118,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         activations: { type: 'string' },
         calibration: { type: 'string' },
         'calibration-samples': { type: 'string' },
+        'export-plan': { type: 'string' },
         stdio: { type: 'boolean', default: false },
       },
     });
@@ -167,6 +174,7 @@ function compressRequest(values: Values): CompressRequest {
     prune: fraction(values.prune, '--prune'),
     structured: fraction(values.structured, '--structured'),
     foldBn: values['fold-bn'] ?? false,
+    exportPlan: values['export-plan'],
     layers: values.layers
       ?.split(',')
       .map((l) => l.trim())
@@ -242,6 +250,7 @@ type Values = {
   activations?: string;
   calibration?: string;
   'calibration-samples'?: string;
+  'export-plan'?: string;
 };
 
 function base(command: CliOptions['command'], values: Values): CliOptions {

@@ -12,6 +12,8 @@ import { pruneUnstructured } from '../core/compress/pruneUnstructured';
 import { quantizeWeights, type QuantizeOptions } from '../core/compress/quantize';
 import { calibrateActivations } from '../core/compress/calibrate';
 import { quantizeActivations } from '../core/compress/quantizeActivations';
+import { retrainingPlan } from '../core/compress/retrainingPlan';
+import { writePlanFiles } from '../core/compress/planScript';
 import type { ChangeSummary } from '../core/compress/summary';
 import { VerifyError } from '../core/verify';
 import { formatBytes, formatCount } from '../core/format';
@@ -138,9 +140,19 @@ export async function compressCommand(
   }
   const written = writeCompressed(model, loaded, request.output);
   if (written) summaries[summaries.length - 1]?.notes.push(written);
+  // The plan is read from the written model, compared with the input for removed filters.
+  const plan = request.exportPlan
+    ? {
+        json: request.exportPlan,
+        script: writePlanFiles(retrainingPlan(model, ext, loaded.model), request.exportPlan),
+      }
+    : undefined;
   if (json) {
+    const planFiles = plan
+      ? { plan: path.resolve(plan.json), planScript: path.resolve(plan.script) }
+      : {};
     process.stdout.write(
-      `${JSON.stringify({ output: path.resolve(request.output), steps: summaries })}\n`,
+      `${JSON.stringify({ output: path.resolve(request.output), steps: summaries, ...planFiles })}\n`,
     );
     return 0;
   }
@@ -151,5 +163,6 @@ export async function compressCommand(
     for (const note of s.notes) process.stdout.write(`  · ${note}\n`);
   }
   process.stdout.write(`wrote ${request.output}\n`);
+  if (plan) process.stdout.write(`wrote retraining plan ${plan.json} and ${plan.script}\n`);
   return 0;
 }
