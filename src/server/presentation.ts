@@ -56,6 +56,15 @@ function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
 }
 
+/** How a multiplier-free weight grid is counted (compress/lowBitGrids.ts). */
+const WEIGHT_GRID_HOVER: Record<NonNullable<NodeReport['weightGrid']>, string> = {
+  pow2: 'power-of-two (±2^k·scale): each multiply is a shift, so BOPs and energy count adds only',
+  ternary:
+    'ternary {−α, 0, +α}: 2 bits per weight (stored in int4); BOPs at 2-bit weights, energy counts adds only',
+  binary:
+    'binary {−α, +α}: 1 bit per weight (stored in int4); BOPs at 1-bit weights, energy counts adds only',
+};
+
 /**
  * A layer's figures as label → value rows, the same in the hover and the graph's side panel.
  * `escape` makes a model string (the device id) safe for where the rows go.
@@ -78,6 +87,7 @@ export function layerRows(
         : '';
     rows.push(['weight memory', now + suggested]);
   }
+  if (n.weightGrid) rows.push(['weight grid', WEIGHT_GRID_HOVER[n.weightGrid]]);
   rows.push(['feature maps (in + out)', formatBytes(n.activationBytes)]);
   if (report.device && n.latencySeconds !== undefined) {
     rows.push([

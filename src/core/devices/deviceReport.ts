@@ -39,6 +39,7 @@ export function fitDevice(
     weightBits: n.weightBits ?? undefined,
     activationBits: n.activationBits,
     folded: isFolded(n, runtime),
+    ...(n.weightGrid ? { weightGrid: n.weightGrid } : {}),
   }));
   const fit = checkFit(device, {
     weightBytes: totals.weightBytes,

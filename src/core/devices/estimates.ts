@@ -14,9 +14,10 @@
  *   fp32     0.9     3.7
  *   32-bit read: SRAM (8 KB) 5, DRAM 640
  *
- * A MAC costs one multiply and one add at the layer's precision. For integer widths not in the
- * table, the multiplier scales with bits² and the adder with bits from int8 (which predicts
- * 3.2 pJ for an int32 multiply against the table's 3.1). Memory costs scale with bits: a weight
+ * A MAC costs one multiply and one add at the layer's precision; with weights on a multiplier-free
+ * grid (power-of-two: the multiply is a shift; ternary/binary: a sign) it costs the add only.
+ * For integer widths not in the table, the multiplier scales with bits² and the adder with bits
+ * from int8 (which predicts 3.2 pJ for an int32 multiply against the table's 3.1). Memory costs scale with bits: a weight
  * or feature-map bit costs 1/32 of a 32-bit read. Each weight is read once and each feature-map
  * byte (inputs + outputs) moved once, from SRAM when it fits on chip and DRAM otherwise: a lower
  * bound on the traffic of real kernels. A device with no `onChipBytes` (an MCU) keeps everything on
@@ -56,6 +57,14 @@ const MAC_PICOJOULES: Record<Precision, number> = {
   int4: integerMacPicojoules(4),
 };
 
+/** Add energy in pJ, for multiplier-free layers (int4: the int8 adder scaled with bits). */
+const ADD_PICOJOULES: Record<Precision, number> = {
+  fp32: 0.9,
+  fp16: 0.4,
+  int8: 0.03,
+  int4: 0.03 * (4 / 8),
+};
+
 /** Widest last: where a device lacks a rate, the next wider precision runs the layer. */
 const BY_WIDTH: readonly Precision[] = ['int4', 'int8', 'fp16', 'fp32'];
 const BITS: Record<Precision, number> = { int4: 4, int8: 8, fp16: 16, fp32: 32 };
@@ -83,7 +92,7 @@ export function estimateLayer(device: DeviceProfile, layer: LayerFigures): Layer
   const weightPerBit = layer.weightBytes <= onChip ? SRAM_PJ_PER_BIT : DRAM_PJ_PER_BIT;
   const mapPerBit = layer.activationBytes <= onChip ? SRAM_PJ_PER_BIT : DRAM_PJ_PER_BIT;
   const picojoules =
-    layer.macs * MAC_PICOJOULES[precision] +
+    layer.macs * (layer.weightGrid ? ADD_PICOJOULES : MAC_PICOJOULES)[precision] +
     layer.weightBytes * 8 * weightPerBit +
     layer.activationBytes * 8 * mapPerBit;
 

@@ -39,6 +39,8 @@ export interface LayerFigures {
   outputChannels?: number;
   /** Every output is folded at analysis time (a shape computation): the layer never runs. */
   folded?: boolean;
+  /** Weights on a multiplier-free grid (pow2, ternary, binary): its MACs cost an add each. */
+  weightGrid?: 'pow2' | 'ternary' | 'binary';
 }
 
 /** A tensor that exists while the model runs (not a weight, constant or folded shape). */
