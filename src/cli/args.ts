@@ -32,7 +32,7 @@ export interface CliOptions {
 
 export interface CompressRequest {
   readonly output: string;
-  /** int8 | int4 | uint8 | uint4 | <k>bit */
+  /** int8 | int4 | uint8 | uint4 | <k>bit | … | fp16 | bf16 (convertFloat.ts) */
   readonly quantize?: string;
   readonly perChannel: boolean;
   /** 7-bit weights in int8/uint8 storage, as ORT's quantizer's reduce_range (see verify.ts). */
@@ -56,7 +56,7 @@ export const USAGE = `Usage:
   model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--json | --csv]
   model-lens check FILE --device ID [--input NAME=DIMS ...] [--json]
   model-lens devices [--devices FILE] [--json]
-  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary] [--per-channel] [--reduce-range]
+  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary|fp16|bf16] [--per-channel] [--reduce-range]
                      [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
                      [--activations auto|int8|uint8 [--calibration DIR] [--calibration-samples N]]
                      [--export-plan PLAN.json]

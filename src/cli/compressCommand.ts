@@ -10,6 +10,7 @@ import { foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
 import { quantizeWeights, type QuantizeOptions } from '../core/compress/quantize';
+import { convertFloat } from '../core/compress/convertFloat';
 import { calibrateActivations } from '../core/compress/calibrate';
 import { quantizeActivations } from '../core/compress/quantizeActivations';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
@@ -97,7 +98,12 @@ export async function compressCommand(
     steps.push((m) =>
       pruneUnstructured(m, { sparsity: request.prune!, scope: 'layer', layers }, ext),
     );
-  if (request.quantize) {
+  if (request.quantize === 'fp16' || request.quantize === 'bf16') {
+    const format = request.quantize;
+    if (layers)
+      throw new UsageError(`--quantize ${format} converts the whole model; drop --layers`);
+    steps.push((m) => convertFloat(m, { format }, ext));
+  } else if (request.quantize) {
     const spec = quantizeSpec(request.quantize);
     // Reduced range: 7 bits in 8-bit storage, so that x86 u8s8 kernels without VNNI (16-bit
     // pairwise sums of u8·s8 products) cannot saturate: 2·255·63 < 2^15.
