@@ -12,6 +12,7 @@ import { foldablePairs, foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
 import { quantizeWeights } from '../core/compress/quantize';
+import { convertFloat, type FloatFormat } from '../core/compress/convertFloat';
 import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
 import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import type { DeviceProfile } from '../core/devices';
@@ -19,6 +20,12 @@ import { formatBytes, formatCount, formatPercent } from '../core/format';
 import type { Model } from '../core/onnx/types';
 import type { ApplyFixArgs, Fix } from '../shared/protocol';
 import type { OpenModel } from './modelStore';
+
+/**
+ * "Convert to fp16 / bf16": a whole-model quantize fix at 16 bits that names its float format
+ * (convertFloat.ts), carried in the protocol's quantize fix.
+ */
+type FloatFix = Extract<Fix, { kind: 'quantize' }> & { readonly float?: FloatFormat };
 
 /** The client command every fix action runs (it asks for a fraction when the fix needs one). */
 export const APPLY_FIX_COMMAND = 'modelLens.applyFix';
@@ -103,6 +110,15 @@ export function codeActionsFor(
     add('Quantize all layers to their suggested widths', { kind: 'quantize', bits: 'suggested' });
   }
   if (floatLayers.length > 0) add('Prune every layer to a sparsity…', { kind: 'prune' });
+  if (report.nodes.some((n) => n.weightBits === 32)) {
+    const float = (format: FloatFormat): FloatFix => ({
+      kind: 'quantize',
+      bits: 16,
+      float: format,
+    });
+    add('Convert to fp16 (weights and compute; inputs and outputs stay float32)', float('fp16'));
+    add('Convert to bf16 (weights stored as bfloat16, computed in float32)', float('bf16'));
+  }
 
   const device = report.device;
   if (device && !device.fits) {
@@ -212,6 +228,11 @@ export async function runFix(
   });
   switch (fix.kind) {
     case 'quantize': {
+      const format = (fix as FloatFix).float;
+      if (format) {
+        const r = convertFloat(model, { format }, ext);
+        return single(r.summary, r.model);
+      }
       if (fix.bits !== 'suggested') {
         const r = quantizeWeights(model, { bits: fix.bits, layers: fix.layers }, ext);
         return single(r.summary, r.model);
