@@ -10,7 +10,8 @@
  *   holds every stored value (a 6-bit weight in int8 storage spans ±31), the container is the
  *   stored type; per-channel when the scale is a vector;
  * - sparsity: the fraction of weight elements that are exactly zero (q = zero point when
- *   quantized), dense or sparse_initializer alike;
+ *   quantized), dense or sparse_initializer alike; a quantized weight counts as pruned only when
+ *   it has more zeros than values one step from zero (rounding alone gives about as many);
  * - structured removals: a layer with fewer output channels than the same node in `original`
  *   (only when the original is given: the model alone can't say what was there);
  * - kept float: a layer whose weight is stored as float;
@@ -290,6 +291,7 @@ function quantizedWeight(
   let lo = Infinity;
   let hi = -Infinity;
   let zeros = 0;
+  let nextToZero = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v < lo) lo = v;
@@ -297,6 +299,7 @@ function quantizedWeight(
     const zp =
       zeroPoints.length === 1 ? zeroPoints[0] : zeroPoints[Math.floor(i / stride) % channels];
     if (v === zp) zeros++;
+    else if (Math.abs(v - zp) === 1) nextToZero++;
   }
   // The smallest width whose integer range holds [lo, hi].
   let bits = type.bits;
@@ -313,6 +316,9 @@ function quantizedWeight(
     ? zeroPoints.every((z) => z === 0)
     : zeroPoints.every((z) => z === half);
   const { quantMin, quantMax } = intRange(bits, type.signed, symmetric);
+  // Rounding alone zeroes the weights within half a step of 0, about as many as land on ±1
+  // step; magnitude pruning zeroes those too, so it leaves far more zeros than ±1s.
+  const pruned = zeros > nextToZero + 3;
   return {
     quantization: {
       bits,
@@ -323,7 +329,7 @@ function quantizedWeight(
       quantMin,
       quantMax,
     },
-    sparsity: values.length === 0 ? 0 : zeros / values.length,
+    sparsity: values.length === 0 || !pruned ? 0 : zeros / values.length,
   };
 }
 
@@ -343,8 +349,7 @@ function intRange(
 
 /**
  * The module path of a layer from the PyTorch exporter's names: the weight initializer
- * `<module>.weight` when it has that form, else the node's scope `/a/a.0/conv1/Conv` (each scope
- * segment is either the full path so far, `a.0` under `a`, or one attribute name under it).
+ * `<module>.weight` when it has that form, else the node's scope name (moduleFromNodeName).
  */
 export function modulePath(
   node: Node,
@@ -356,16 +361,39 @@ export function modulePath(
   return fromNode ? { module: fromNode, moduleFrom: 'node' } : { module: null, moduleFrom: null };
 }
 
+/**
+ * torch.onnx names a node `/<scope>/…/<scope>/<Op>[_k]`, one scope per module from the root,
+ * each the module's qualified name cut to its last non-numeric atom and the numbers after it
+ * (torch.onnx.utils._unqualified_variable_name): `features.1.conv.0.0` is the scope `conv.0.0`
+ * under `conv.0` under `conv` under `features.1` under `features`. So a scope without numbers
+ * is an attribute appended to the path; one with numbers replaces the path from the last
+ * occurrence of its atom that the numbers continue; one of numbers only (`0.1`, nested
+ * Sequentials at the root) is the whole path.
+ */
 export function moduleFromNodeName(name: string): string | null {
   if (!name.startsWith('/')) return null;
   const segments = name.split('/').slice(1, -1);
   if (segments.length === 0) return null;
-  let path = '';
+  let path: string[] = [];
   for (const s of segments) {
     if (!/^[\w.]+$/.test(s)) return null;
-    path = path === '' || s.startsWith(`${path}.`) ? s : `${path}.${s}`;
+    const atoms = s.split('.');
+    const k = atoms.findLastIndex((a) => !/^\d+$/.test(a));
+    const numbers = atoms.slice(k + 1);
+    if (k < 0) {
+      path = atoms;
+      continue;
+    }
+    let j = -1;
+    if (numbers.length > 0 && k === 0) {
+      for (let i = path.length - 1; i >= 0 && j < 0; i--) {
+        const after = path.slice(i + 1);
+        if (path[i] === atoms[0] && after.every((a, x) => a === numbers[x])) j = i;
+      }
+    }
+    path = j >= 0 ? [...path.slice(0, j + 1), ...numbers] : [...path, ...atoms];
   }
-  return path;
+  return path.join('.');
 }
 
 function activationRanges(
