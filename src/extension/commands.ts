@@ -14,6 +14,7 @@ import { readSettings, setDevice } from './config';
 import { fileInputShapes, registerSetInputShape } from './inputShapes';
 import { isModelUri, showGraph } from './graphPanel';
 import { showReportPanel } from './reportPanel';
+import { exportRetrainingPlan } from './retrainingPlan';
 
 function activeModelEditor(): vscode.TextEditor | undefined {
   const editor = vscode.window.activeTextEditor;
@@ -92,6 +93,11 @@ export function registerCommands(context: vscode.ExtensionContext, client: Langu
     const position = new vscode.Position(line, 0);
     editor.selection = new vscode.Selection(position, position);
     editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenter);
+  });
+
+  register('modelLens.exportRetrainingPlan', (uri?: vscode.Uri) => {
+    const target = isModelUri(uri) ? uri : activeModelEditor()?.document.uri;
+    if (target) return exportRetrainingPlan(target);
   });
 
   // From the editor title the model's URI comes as the argument; from the palette, the editor.
