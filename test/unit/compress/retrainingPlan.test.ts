@@ -342,6 +342,99 @@ test(
   },
 );
 
+/** torchvision.models.resnet18's module tree (torchvision itself need not be installed). */
+const RESNET18_MODULE = `
+from torch import nn
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, inp, out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out, out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out)
+        self.downsample = None
+        if stride != 1 or inp != out:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inp, out, 1, stride, bias=False), nn.BatchNorm2d(out)
+            )
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        y = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(y)) + identity)
+
+
+class ResNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        widths = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)]
+        for i, (inp, out, stride) in enumerate(widths):
+            layer = nn.Sequential(BasicBlock(inp, out, stride), BasicBlock(out, out, 1))
+            setattr(self, "layer%d" % (i + 1), layer)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, 1000)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
+
+
+def resnet18():
+    return ResNet()
+`;
+
+test(
+  "resnet18's plan applies to torchvision's resnet18 module tree in PyTorch",
+  {
+    skip: !PYTHON
+      ? 'no Python with PyTorch (python3 -c "import torch")'
+      : fs.existsSync(RESNET18)
+        ? false
+        : 'no ../shared/models/resnet18.onnx',
+  },
+  () => {
+    const loaded = loadModelFile(RESNET18);
+    let model = pruneUnstructured(loaded.model, { sparsity: 0.5, scope: 'layer' }).model;
+    model = quantizeWeights(model, { bits: 4 }, loaded.external).model;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-resnet-'));
+    const script = writePlanFiles(
+      retrainingPlan(model, loaded.external, loaded.model),
+      path.join(dir, 'plan.json'),
+    );
+    fs.writeFileSync(path.join(dir, 'tv_resnet.py'), RESNET18_MODULE);
+    const run = spawnSync(PYTHON!, [script, 'tv_resnet:resnet18', '--input', '1x3x64x64'], {
+      cwd: dir,
+      env: { ...process.env, PYTHONPATH: dir },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const summary = JSON.parse(run.stdout) as {
+      layers: Record<string, { sparsity: number; bits?: number; levels?: number }>;
+      missing: string[];
+      float: string[];
+    };
+    assert.deepEqual(summary.missing, []);
+    assert.deepEqual(summary.float, []);
+    assert.deepEqual(Object.keys(summary.layers).sort(), [...TORCHVISION_RESNET18].sort());
+    for (const [module, layer] of Object.entries(summary.layers)) {
+      assert.equal(layer.bits, 4, module);
+      assert.ok(
+        Math.abs(layer.sparsity - 0.5) < 0.01,
+        `${module}: mask sparsity ${layer.sparsity}`,
+      );
+      assert.ok(layer.levels! <= 15, `${module}: ${layer.levels} levels`);
+    }
+  },
+);
+
 test('the script embeds the plan file name and no Python is needed to write it', () => {
   const plan = retrainingPlan(tinyModel());
   const text = planScript(plan, { planFile: 'my plan.json' });
