@@ -20,6 +20,7 @@
 import { opsetVersions } from '../onnx/opsets';
 import { mainWeight, WEIGHT_LAYER_OPS } from '../cost/weights';
 import { weightOrigin } from '../cost/weightOrigin';
+import { halfTensor, isHalfType, WEIGHT_FLOAT_TYPES } from './halfWeights';
 import { buildGraphView, nodeLabel, type GraphView } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
 import { ExternalData } from '../onnx/externalData';
@@ -118,8 +119,8 @@ function inspectLayer(
   const constant = producer?.opType === 'Constant' ? producer : undefined;
   const tensor = initializer ?? constant?.attributes.find((a) => a.name === 'value')?.t;
   if (!tensor) return `layer '${label}': weight '${origin.source}' is not stored as a tensor`;
-  if (tensor.dataType !== DataType.FLOAT) {
-    return `layer '${label}': weight '${origin.source}' is not float32; only float32 weights are pruned`;
+  if (!WEIGHT_FLOAT_TYPES.has(tensor.dataType)) {
+    return `layer '${label}': weight '${origin.source}' is not float32, float16 or bfloat16; only float weights are pruned`;
   }
   return { source: origin.source, tensor, constant };
 }
@@ -222,13 +223,16 @@ function storeTarget(
   const smaller = nnz * SPARSE_BYTES_PER_VALUE < values.length * 4;
   if (
     storage !== 'dense' &&
+    tensor.dataType === DataType.FLOAT && // float16 weights stay dense: 2 bytes against 10 sparse
     (storage === 'sparse' || smaller) &&
     isPlainInitializer(view, target)
   ) {
     edit.removeInitializer(tensor.name);
     return toSparse(tensor.name, tensor.dims, values);
   }
-  const made = makeTensor(tensor.name, DataType.FLOAT, tensor.dims, values);
+  const made = isHalfType(tensor.dataType)
+    ? halfTensor(tensor.name, tensor.dataType, tensor.dims, values)
+    : makeTensor(tensor.name, DataType.FLOAT, tensor.dims, values);
   const dense = { ...made, extra: tensor.extra, docString: tensor.docString };
   if (!target.constant) {
     edit.setInitializer(dense);

@@ -9,6 +9,14 @@
 import { opsetVersions } from '../onnx/opsets';
 import { mainWeight, WEIGHT_LAYER_OPS } from '../cost/weights';
 import { weightOrigin } from '../cost/weightOrigin';
+import {
+  castReplacements,
+  dequantizeTarget,
+  isFloatCast,
+  isHalfType,
+  scaleTensor,
+  WEIGHT_FLOAT_TYPES,
+} from './halfWeights';
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
 import { dtypeName } from '../onnx/dtype';
@@ -156,15 +164,16 @@ function inspectLayer(
     if (producer?.opType === 'DequantizeLinear') {
       return `layer '${label}' is already quantized (its weight comes from DequantizeLinear '${nodeLabel(producer)}')`;
     }
-    if (producer?.opType !== 'Identity') {
+    // A Cast between float types (an fp16 weight cast up) keeps the layout.
+    if (producer?.opType !== 'Identity' && !isFloatCast(producer)) {
       return `layer '${label}': its weight reaches it through ${producer?.opType ?? 'an unknown op'}, which may move the channel axis`;
     }
-    name = producer.inputs[0];
+    name = producer!.inputs[0];
   }
   const tensor = storedTensor(origin.source, view);
   if (!tensor) return `layer '${label}': weight '${origin.source}' is not stored as a tensor`;
-  if (tensor.dataType !== DataType.FLOAT) {
-    return `layer '${label}': weight '${origin.source}' is ${dtypeName(tensor.dataType)}; only float32 weights are quantized`;
+  if (!WEIGHT_FLOAT_TYPES.has(tensor.dataType)) {
+    return `layer '${label}': weight '${origin.source}' is ${dtypeName(tensor.dataType)}; only float32/float16/bfloat16 weights are quantized`;
   }
   return { node, label, source: origin.source, tensor, axis: main.channelAxis };
 }
@@ -247,11 +256,19 @@ function raiseOpset(
   const needs = (p: WeightPlan): number => {
     const dt = options.grid ? gridContainer(options.grid, p.scheme.bits) : containerType(p.scheme);
     if (dt === DataType.INT4 || dt === DataType.UINT4) return 21;
+    if (isHalfType(p.tensor.dataType) && model.graph.nodes.some((n) => n.inputs.includes(p.source)))
+      return 19; // its DequantizeLinear outputs float16/bfloat16 (halfWeights.ts)
     return p.axis !== undefined ? 13 : 10;
   };
   const required = Math.max(...plans.map(needs));
   const reason =
-    required === 21 ? 'int4/uint4' : required === 13 ? 'per-channel scales' : 'DequantizeLinear';
+    required === 21
+      ? 'int4/uint4'
+      : required === 19
+        ? 'float16 DequantizeLinear'
+        : required === 13
+          ? 'per-channel scales'
+          : 'DequantizeLinear';
   const perTensorHint =
     required === 13 && options.perChannel !== false ? ' (per-tensor needs only opset 10)' : '';
   const raised = convertOpset(model, required, {
@@ -283,7 +300,10 @@ function applyPlan(
   edit.setInitializer(
     grid ? { ...stored, docString: weightGridDoc(grid, gridBits(grid, plan.scheme.bits)) } : stored,
   );
-  edit.setInitializer(makeTensor(scaleName, DataType.FLOAT, paramDims, q.scales));
+  // float16/bfloat16 weights (halfWeights.ts): the DequantizeLinear replaces their Cast, or
+  // produces their own type for a float16 reader.
+  const target = dequantizeTarget(view, base, plan.tensor.dataType);
+  edit.setInitializer(scaleTensor(scaleName, target.scaleType, paramDims, q.scales));
   const inputs = [qName, scaleName];
   // A zero point of 0 is the default (of x's type); store one only when it isn't all zeros.
   if (q.zeroPoints.some((z) => z !== 0)) {
@@ -295,9 +315,17 @@ function applyPlan(
     name: edit.uniqueName(`${base}_DequantizeLinear`),
     opType: 'DequantizeLinear',
     inputs,
-    outputs: [base],
+    outputs: [target.output],
     attributes: plan.axis === undefined ? [] : [makeAttribute('axis', plan.axis)],
   });
+  if (target.cast) {
+    const stored = view.producer.get(base);
+    if (stored) edit.replaceNode(stored, []);
+    else edit.removeInitializer(base);
+    edit.replaceNode(target.cast, dq);
+    for (const { cast, identity } of castReplacements(target)) edit.replaceNode(cast, identity);
+    return q;
+  }
   const constant = view.producer.get(base);
   if (constant) {
     edit.replaceNode(constant, dq);
