@@ -4,7 +4,8 @@
  *
  * - **pow2** (N bits, default 8): w ≈ ±2^k · s with k in 0..N−2, so an 8-bit container holds
  *   0, ±1, ±2, …, ±64. s = max|w| / 2^(N−2). Rounding is in the log domain: the nearest power of
- *   two of |w|/s (k = round(log2(|w|/s)), clipped to 0..N−2), and 0 below half the smallest level.
+ *   two of |w|/s (k = round(log2(|w|/s)), clipped to 0..N−2), and 0 below half the smallest level;
+ *   the stored scale is then refitted by least squares over those levels (see quantizeToGrid).
  *   A multiply by ±2^k is a shift, so the analysis counts adds only.
  * - **ternary** (TWN, Li & Liu 2016): {−α, 0, +α} with threshold Δ = 0.7·mean|w| and α the mean of
  *   |w| over |w| > Δ.
@@ -102,6 +103,29 @@ function ternaryAlphas(
   return sum.map((s, c) => (count[c] > 0 ? s / count[c] : 0));
 }
 
+/** Least-squares scales Σw·q / Σq² for the pow2 levels q taken at `levelScales` (in place). */
+function refitScales(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  axis: number | undefined,
+  levelScales: Float32Array,
+  maxExponent: number,
+  out: Float32Array,
+): void {
+  const wq = new Float64Array(out.length);
+  const qq = new Float64Array(out.length);
+  const channelOf = channelIndexer(t.dims, axis);
+  forEachFloatChunk(t, ext, (chunk, start) => {
+    for (let j = 0; j < chunk.length; j++) {
+      const c = channelOf(start + j);
+      const q = pow2Level(chunk[j] / levelScales[c], maxExponent);
+      wq[c] += chunk[j] * q;
+      qq[c] += q * q;
+    }
+  });
+  for (let c = 0; c < out.length; c++) if (qq[c] > 0) out[c] = safeScale(wq[c] / qq[c]);
+}
+
 function safeScale(s: number): number {
   const f = Math.fround(s);
   return f > 0 && Number.isFinite(f) ? f : 1;
@@ -128,8 +152,13 @@ export function quantizeToGrid(
   else if (grid === 'ternary') raw = ternaryAlphas(t, ext, axis, deltas);
   else raw = mean;
   const scales = Float32Array.from(raw, safeScale);
+  // pow2: the levels come from s0 = max|w|/2^(N−2); the stored scale is then refitted by least
+  // squares (Σw·q / Σq²), which removes the gain that log-domain rounding adds (uniform |w|
+  // rounds up more often than down: +6%, compounding over a deep model's layers).
+  const levelScales = Float32Array.from(scales);
+  if (grid === 'pow2') refitScales(t, ext, axis, levelScales, maxExponent, scales);
   const level = (w: number, c: number): number => {
-    if (grid === 'pow2') return pow2Level(w / scales[c], maxExponent);
+    if (grid === 'pow2') return pow2Level(w / levelScales[c], maxExponent);
     if (grid === 'ternary') return Math.abs(w) > deltas[c] ? Math.sign(w) : 0;
     return w < 0 ? -1 : 1;
   };

@@ -90,7 +90,7 @@ test('pow2: log-domain rounding, zero below half the smallest level', () => {
   assert.equal(pow2Level(7, 2), 4);
 });
 
-test('pow2: every stored level is 0 or ±2^k (k ≤ 6 in int8), scale = max|w| / 64', () => {
+test('pow2: every stored level is 0 or ±2^k (k ≤ 6 in int8), rounded at max|w|/64, scale refitted', () => {
   const model = smallConv();
   const w = weightValues(model, 'w');
   const r = quantizeWeights(model, { bits: 8, grid: 'pow2' });
@@ -104,11 +104,14 @@ test('pow2: every stored level is 0 or ±2^k (k ≤ 6 in int8), scale = max|w| /
   }
   for (let c = 0; c < 3; c++) {
     const ch = w.slice(c * CHANNEL, (c + 1) * CHANNEL);
-    const max = Math.max(...ch.map(Math.abs));
-    assert.equal(scales[c], Math.fround(max / 64));
-    ch.forEach((x, j) => assert.equal(values[c * CHANNEL + j], pow2Level(x / scales[c], 6)));
+    const s0 = Math.fround(Math.max(...ch.map(Math.abs)) / 64);
+    const qs = ch.map((x) => pow2Level(x / s0, 6));
+    qs.forEach((l, j) => assert.equal(values[c * CHANNEL + j], l));
     // The largest weight sits on the top level.
-    assert.equal(Math.max(...values.slice(c * CHANNEL, (c + 1) * CHANNEL).map(Math.abs)), 64);
+    assert.equal(Math.max(...qs.map(Math.abs)), 64);
+    // The stored scale is the least-squares one for these levels.
+    const ls = qs.reduce((a, l, j) => a + l * ch[j], 0) / qs.reduce((a, l) => a + l * l, 0);
+    assert.ok(Math.abs(scales[c] - ls) < 1e-6 * ls, `scale of channel ${c}`);
   }
   // pow2-4bit: ±1, ±2, ±4 fit int4.
   const r4 = quantizeWeights(model, { bits: 4, grid: 'pow2' });
