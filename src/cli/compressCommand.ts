@@ -5,6 +5,7 @@
  * are the ones the final model produces), then writes OUT atomically. Every figure in the
  * summary comes from the engine's change summaries.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
@@ -86,6 +87,10 @@ export async function compressCommand(
   request: CompressRequest,
   json: boolean,
 ): Promise<number> {
+  const planFolder = request.exportPlan && path.dirname(path.resolve(request.exportPlan));
+  if (planFolder && !fs.existsSync(planFolder)) {
+    throw new UsageError(`--export-plan: folder ${planFolder} does not exist`);
+  }
   const loaded = loadModelFile(input);
   const ext = loaded.external;
   const layers = request.layers;
