@@ -339,6 +339,37 @@ test(
     assert.equal(summary.layers['fc'].bits, undefined);
     assert.deepEqual(Object.keys(summary.activations).sort(), ['conv1', 'fc', 'layer1.0.conv1']);
     assert.equal(summary.activations['layer1.0.conv1'].min, 0);
+
+    // Fine-tune a few steps through the fake-quant and masks, then finalize.
+    const train = spawnSync(
+      PYTHON!,
+      [
+        '-c',
+        [
+          'import importlib.util, json, torch, tiny',
+          'spec = importlib.util.spec_from_file_location("plan", "tiny-plan.py")',
+          'plan = importlib.util.module_from_spec(spec); spec.loader.exec_module(plan)',
+          'm = tiny.build(); plan.apply_plan(m)',
+          'opt = torch.optim.SGD(m.parameters(), lr=0.01)',
+          'for _ in range(3):',
+          '    loss = m(torch.randn(4, 3, 8, 8)).pow(2).mean()',
+          '    opt.zero_grad(); loss.backward(); opt.step()',
+          'plan.finalize(m)',
+          'w = m.layer1[0].conv1.weight',
+          'print(json.dumps({"parameter": isinstance(w, torch.nn.Parameter),',
+          '  "zeros": float((w == 0).float().mean()),',
+          '  "levels": max(int(torch.unique(r).numel()) for r in w.reshape(8, -1)),',
+          '  "filters": int((m.conv1.weight.abs().sum((1, 2, 3)) == 0).sum())}))',
+        ].join('\n'),
+      ],
+      { cwd: dir, env: { ...process.env, PYTHONPATH: dir }, encoding: 'utf8' },
+    );
+    assert.equal(train.status, 0, train.stderr);
+    const trained = JSON.parse(train.stdout) as Record<string, number | boolean>;
+    assert.equal(trained.parameter, true, 'finalize leaves plain parameters');
+    assert.ok(Math.abs((trained.zeros as number) - 0.5) < 0.01, `zeros ${trained.zeros}`);
+    assert.ok((trained.levels as number) <= 63, `${trained.levels} levels at 6 bits`);
+    assert.equal(trained.filters, 2, 'the removed filters stay zero');
   },
 );
 
