@@ -21,6 +21,7 @@ import { DataType, type Model, type Tensor } from '../../../src/core/onnx/types'
 import { inputSpecs, randomInputsFor, runModel, verifyModels } from '../../../src/core/verify';
 import { openModel } from '../../../src/core/verify/inputs';
 import { quantizeSpec } from '../../../src/cli/compressCommand';
+import { layerMarkdown } from '../../../src/server/presentation';
 import { ModelBuilder, seededRandom } from '../../helpers/modelBuilder';
 
 /** Conv [3,2,3,3] (pads 1) on a 1×2×4×4 input, with bias: 48 outputs × 18 = 864 MACs. */
@@ -218,6 +219,10 @@ test('memory, BOPs and energy of a small Conv against a hand count', () => {
     },
   );
   const conv = report.nodes.find((x) => x.op === 'Conv');
+  assert.ok(conv);
+  const hover = layerMarkdown(conv, report);
+  assert.match(hover, /\| weight grid \| ternary \{−α, 0, \+α\}: 2 bits per weight/);
+  assert.match(hover, /weight memory \| 38 B at 2-bit/);
   const memory = (ternary.weightBytes + ternary.activationBytes) * 8 * (5 / 32);
   assert.ok(Math.abs((conv?.energyJoules ?? 0) - (macs * 0.9 + memory) * 1e-12) < 1e-18);
 });
