@@ -114,7 +114,9 @@ export async function compressCommand(
     // pairwise sums of u8·s8 products) cannot saturate: 2·255·63 < 2^15.
     const bits = request.reduceRange ? 7 : spec.bits;
     steps.push((m) => {
-      const r = quantizeWeights(m, { ...spec, bits, perChannel: request.perChannel, layers }, ext);
+      // pow2/ternary/binary grids are per output channel by definition (TWN, XNOR-Net).
+      const perChannel = spec.grid ? true : request.perChannel;
+      const r = quantizeWeights(m, { ...spec, bits, perChannel, layers }, ext);
       if (request.reduceRange) {
         r.summary.notes.push(
           "reduced range: ONNX Runtime's u8s8 kernels on x86 without VNNI cannot saturate",

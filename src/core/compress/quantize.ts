@@ -102,7 +102,8 @@ export function quantizeWeights(
     touched.push(...plan.layers);
   }
   const quantized = raiseOpset(withGraph(model, edit.build()), plans, options, notes, ext);
-  notes.push(...(options.grid ? gridNotes(options.grid, options.bits) : []));
+  if (options.grid)
+    notes.push(...gridNotes(options.grid, options.bits, options.perChannel ?? true));
   notes.push(...formatNotes(view, plans, options.grid !== undefined));
   if (error.noise > 0) {
     const db = 10 * Math.log10(error.signal / error.noise);
@@ -347,23 +348,26 @@ function zeroPointBytes(q: { dataType: DataType; zeroPoints: Int32Array }): Uint
 }
 
 /** What a grid stores and how the analysis counts it. */
-function gridNotes(grid: WeightGrid, bits: number): string[] {
+function gridNotes(grid: WeightGrid, bits: number, perChannel: boolean): string[] {
   const container = dtypeName(gridContainer(grid, bits));
+  const stored = container === 'int8' ? 8 : 4;
+  const per = perChannel ? 'per output channel' : 'per tensor';
+  const logical = gridBits(grid, bits);
+  const memory = `weight memory counts ${logical} bit${logical > 1 ? 's' : ''} per weight plus scales${logical === stored ? '' : `, the file stores ${stored}`}`;
   if (grid === 'pow2') {
     const top = 2 ** (bits - 2);
     return [
-      `power-of-two weights: ±2^k·scale per output channel, levels 0, ±1 … ±${top} stored in ${container}${container === 'int8' ? '' : ` (${bits}-bit levels)`}, rounded in the log domain`,
+      `power-of-two weights: ±2^k·scale ${per}, levels 0, ±1 … ±${top} (${bits}-bit) stored in ${container}, rounded in the log domain, scale refitted by least squares; ${memory}`,
       'BOPs and energy count adds only: a multiply by ±2^k is a shift',
     ];
   }
-  const logical = gridBits(grid, bits);
   const rule =
     grid === 'ternary'
-      ? '{−α, 0, +α} per output channel, Δ = 0.7·mean|w|, α = mean |w| over |w| > Δ (TWN)'
-      : '{−α, +α} per output channel, α = mean|w| (XNOR-Net)';
+      ? `{−α, 0, +α} ${per}, Δ = 0.7·mean|w|, α = mean |w| over |w| > Δ (TWN)`
+      : `{−α, +α} ${per}, α = mean|w| (XNOR-Net)`;
   return [
     `${grid} weights: ${rule}`,
-    `stored in ${container} (the narrowest type ONNX Runtime runs here: int2 needs opset 25, beyond the converter's 21); weight memory counts ${logical} bit${logical > 1 ? 's' : ''} per weight plus scales, the file stores 4`,
+    `stored in ${container}, the narrowest type here (ONNX Runtime 1.30 runs int2 DequantizeLinear, but int2 needs opset 25 and the opset converter reaches 21); ${memory}`,
   ];
 }
 
