@@ -36,6 +36,7 @@ Or check the mapping from the command line (a factory returning your module):
 
     python3 plan.py my_package.models:build_model [--input 1x3x224x224]
 
+Weights on a multiplier-free grid (pow2, ternary, binary) train through GridFakeQuant.
 Layers are found by module path (ONNX node /layer1/layer1.0/conv1/Conv -> layer1.0.conv1).
 Pruning masks are recomputed on your weights by magnitude (L1) to the planned sparsity and
 number of removed filters. Needs PyTorch (torch.ao.quantization, torch.nn.utils.prune).
@@ -71,13 +72,47 @@ def _dtype(signed, bits):
     return torch.qint8 if signed else torch.quint8
 
 
+class GridFakeQuant(nn.Module):
+    """Multiplier-free grids per output channel, with straight-through gradients: pow2
+    (0, +-2^k * s, k in 0..bits-2, s = max|w| / 2^(bits-2), rounded in the log domain), ternary
+    (TWN: +-alpha beyond 0.7 * mean|w|, else 0), binary (XNOR-Net: +-mean|w|)."""
+
+    def __init__(self, grid, bits, ch_axis):
+        super().__init__()
+        self.grid = grid
+        self.bits = bits
+        self.ch_axis = ch_axis
+
+    def forward(self, w):
+        dims = [d for d in range(w.dim()) if d != self.ch_axis]
+        a = w.abs()
+        if self.grid == "binary":
+            alpha = a.mean(dim=dims, keepdim=True)
+            q = torch.where(w >= 0, alpha, -alpha)
+        elif self.grid == "ternary":
+            keep = (a > 0.7 * a.mean(dim=dims, keepdim=True)).to(w.dtype)
+            count = keep.sum(dim=dims, keepdim=True).clamp(min=1)
+            q = torch.sign(w) * keep * (a * keep).sum(dim=dims, keepdim=True) / count
+        else:
+            top = self.bits - 2
+            s = (a.amax(dim=dims, keepdim=True) / 2**top).clamp(min=1e-12)
+            r = a / s
+            k = torch.round(torch.log2(r.clamp(min=1e-12))).clamp(0, top)
+            q = torch.sign(w) * torch.where(r < 0.5, torch.zeros_like(r), 2**k) * s
+        # Exactly q forward (w - w.detach() is 0), the identity backward.
+        return q.detach() + (w - w.detach())
+
+
 def _weight_fake_quant(q, module):
     signed = q["signed"]
     symmetric = q["symmetric"]
     kwargs = {}
-    if q["axis"] is not None:
-        # torch keeps nn.Linear weights as [out, in]: axis 0 whatever the ONNX layout was.
-        kwargs["ch_axis"] = 0 if isinstance(module, nn.Linear) else q["axis"]
+    # torch keeps nn.Linear weights as [out, in]: axis 0 whatever the ONNX layout was.
+    axis = None if q["axis"] is None else 0 if isinstance(module, nn.Linear) else q["axis"]
+    if q.get("grid"):
+        return GridFakeQuant(q["grid"], q["bits"], axis)
+    if axis is not None:
+        kwargs["ch_axis"] = axis
         observer = MovingAveragePerChannelMinMaxObserver
         qscheme = torch.per_channel_symmetric if symmetric else torch.per_channel_affine
     else:

@@ -27,6 +27,8 @@ import type { ExternalData } from '../onnx/externalData';
 import { dtypeName } from '../onnx/dtype';
 import { elementCount, forEachFloatChunk, tensorNumbers } from '../onnx/tensorData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
+import { weightGridOf } from '../cost/nodeFigures';
+import { isFloatCast } from './halfWeights';
 
 export const PLAN_FORMAT = 'model-lens-retraining-plan';
 export const PLAN_VERSION = 1;
@@ -65,8 +67,13 @@ export interface PlanLayer {
 }
 
 export interface WeightQuantization {
-  /** 2..16: the smallest width whose range holds every stored value. */
+  /**
+   * 2..16: the smallest width whose range holds every stored value; on a grid, its logical
+   * width (ternary 2, binary 1, pow2 N).
+   */
   readonly bits: number;
+  /** A multiplier-free grid (lowBitGrids.ts), or null for uniform levels. */
+  readonly grid: 'pow2' | 'ternary' | 'binary' | null;
   readonly signed: boolean;
   /** Zero point 0 (signed) or the middle of the range (unsigned) everywhere. */
   readonly symmetric: boolean;
@@ -162,7 +169,7 @@ function weightChain(name: string, view: GraphView): WeightChain | undefined {
       return t ? { tensor: t, dequantize } : undefined;
     }
     if (producer.opType === 'DequantizeLinear' && !dequantize) dequantize = producer;
-    else if (producer.opType !== 'Identity') return undefined;
+    else if (producer.opType !== 'Identity' && !isFloatCast(producer)) return undefined;
     current = producer.inputs[0];
   }
   return undefined;
@@ -215,7 +222,8 @@ function planLayer(
     sparsity = q.sparsity;
   } else if (
     chain.tensor.dataType === DataType.FLOAT ||
-    chain.tensor.dataType === DataType.FLOAT16
+    chain.tensor.dataType === DataType.FLOAT16 ||
+    chain.tensor.dataType === DataType.BFLOAT16
   ) {
     sparsity = floatSparsity(chain.tensor, external);
   } else {
@@ -315,13 +323,20 @@ function quantizedWeight(
   const symmetric = type.signed
     ? zeroPoints.every((z) => z === 0)
     : zeroPoints.every((z) => z === half);
-  const { quantMin, quantMax } = intRange(bits, type.signed, symmetric);
+  const grid = weightGridOf(stored.docString);
+  // A grid's levels: ternary and binary in ±1 (binary has no 0), pow2 N bits in ±2^(N−2).
+  const { quantMin, quantMax } = !grid
+    ? intRange(bits, type.signed, symmetric)
+    : grid.grid === 'pow2'
+      ? { quantMin: -(2 ** (grid.bits - 2)), quantMax: 2 ** (grid.bits - 2) }
+      : { quantMin: -1, quantMax: 1 };
   // Rounding alone zeroes the weights within half a step of 0, about as many as land on ±1
   // step; magnitude pruning zeroes those too, so it leaves far more zeros than ±1s.
   const pruned = zeros > nextToZero + 3;
   return {
     quantization: {
-      bits,
+      bits: grid?.bits ?? bits,
+      grid: grid?.grid ?? null,
       signed: type.signed,
       symmetric,
       axis,

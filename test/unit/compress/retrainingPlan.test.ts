@@ -373,6 +373,52 @@ test(
   },
 );
 
+test('grid weights: the plan names the grid, and the script trains each on its own levels', async (t) => {
+  let model = quantizeWeights(tinyModel(), {
+    bits: 8,
+    grid: 'ternary',
+    layers: ['/conv1/Conv'],
+  }).model;
+  model = quantizeWeights(model, {
+    bits: 5,
+    grid: 'pow2',
+    layers: ['/layer1/layer1.0/conv1/Conv'],
+  }).model;
+  model = quantizeWeights(model, { bits: 8, grid: 'binary', layers: ['/fc/Gemm'] }).model;
+  const plan = retrainingPlan(model);
+  validate(plan);
+  const grids = plan.layers.map((l) => [
+    l.module,
+    l.quantization?.grid,
+    l.quantization?.bits,
+    l.quantization?.quantMin,
+    l.quantization?.quantMax,
+  ]);
+  assert.deepEqual(grids, [
+    ['conv1', 'ternary', 2, -1, 1],
+    ['layer1.0.conv1', 'pow2', 5, -8, 8],
+    ['fc', 'binary', 1, -1, 1],
+  ]);
+  assert.ok(
+    plan.layers.every((l) => l.sparsity === 0),
+    'ternary zeros are not pruning',
+  );
+  if (!PYTHON) return t.skip('no Python with PyTorch (python3 -c "import torch")');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-grid-'));
+  const script = writePlanFiles(plan, path.join(dir, 'plan.json'));
+  fs.writeFileSync(path.join(dir, 'tiny.py'), TINY_MODULE);
+  const run = spawnSync(PYTHON, [script, 'tiny:build', '--input', '2x3x8x8'], {
+    cwd: dir,
+    env: { ...process.env, PYTHONPATH: dir },
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 0, run.stderr);
+  const summary = JSON.parse(run.stdout) as { layers: Record<string, { levels: number }> };
+  assert.ok(summary.layers['conv1'].levels <= 3, 'ternary: -α, 0, α');
+  assert.ok(summary.layers['layer1.0.conv1'].levels <= 9, 'pow2 5 bits: 0, ±1 … ±8');
+  assert.ok(summary.layers['fc'].levels <= 2, 'binary: ±α');
+});
+
 /** torchvision.models.resnet18's module tree (torchvision itself need not be installed). */
 const RESNET18_MODULE = `
 from torch import nn
