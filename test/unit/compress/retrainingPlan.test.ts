@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { calibrateActivations } from '../../../src/core/compress/calibrate';
+import { convertFloat } from '../../../src/core/compress/convertFloat';
 import { planScript, writePlanFiles } from '../../../src/core/compress/planScript';
 import { pruneFilters } from '../../../src/core/compress/pruneStructured';
 import { pruneUnstructured } from '../../../src/core/compress/pruneUnstructured';
@@ -417,6 +418,35 @@ test('grid weights: the plan names the grid, and the script trains each on its o
   assert.ok(summary.layers['conv1'].levels <= 3, 'ternary: -α, 0, α');
   assert.ok(summary.layers['layer1.0.conv1'].levels <= 9, 'pow2 5 bits: 0, ±1 … ±8');
   assert.ok(summary.layers['fc'].levels <= 2, 'binary: ±α');
+});
+
+test('float16 and bfloat16 weights are planned like float32 ones', () => {
+  for (const format of ['fp16', 'bf16'] as const) {
+    const half = convertFloat(tinyModel(), { format }).model;
+    const plan = retrainingPlan(half);
+    validate(plan);
+    assert.deepEqual(
+      plan.layers.map((l) => [l.module, l.quantization]),
+      [
+        ['conv1', null],
+        ['layer1.0.conv1', null],
+        ['fc', null],
+      ],
+      format,
+    );
+  }
+  const quantized = quantizeWeights(convertFloat(tinyModel(), { format: 'bf16' }).model, {
+    bits: 8,
+  }).model;
+  const plan = retrainingPlan(quantized);
+  assert.deepEqual(
+    plan.layers.map((l) => [l.module, l.quantization?.bits]),
+    [
+      ['conv1', 8],
+      ['layer1.0.conv1', 8],
+      ['fc', 8],
+    ],
+  );
 });
 
 /** torchvision.models.resnet18's module tree (torchvision itself need not be installed). */
