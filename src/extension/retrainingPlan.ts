@@ -3,14 +3,16 @@
  * from the model file itself, so it describes what the compressed model IS relative to float:
  * a view with unsaved quick fixes is saved first (the plan must describe a file you have), then
  * the plan and its PyTorch script (planScript.ts) are written where the save dialog says.
- * Filters removed by structured pruning are not listed here: that needs the original model,
- * which `model-lens compress --export-plan` has.
+ * Filters removed by structured pruning are seen against the file as it was before that save
+ * (the unsaved quick fixes' starting point); on a clean view there is nothing to compare with,
+ * as `model-lens compress --export-plan` compares with its input.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writePlanFiles } from '../core/compress/planScript';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
 import { loadModelFile } from '../core/onnx/load';
+import type { Model } from '../core/onnx/types';
 import { MODEL_SCHEME } from '../shared/protocol';
 
 export async function exportRetrainingPlan(uri: vscode.Uri): Promise<void> {
@@ -18,6 +20,7 @@ export async function exportRetrainingPlan(uri: vscode.Uri): Promise<void> {
   const document = vscode.workspace.textDocuments.find(
     (d) => d.uri.scheme === MODEL_SCHEME && d.uri.path === file,
   );
+  let original: Model | undefined;
   if (document?.isDirty) {
     const save = 'Save and Export';
     const choice = await vscode.window.showWarningMessage(
@@ -25,7 +28,13 @@ export async function exportRetrainingPlan(uri: vscode.Uri): Promise<void> {
       { modal: true },
       save,
     );
-    if (choice !== save || !(await document.save())) return;
+    if (choice !== save) return;
+    try {
+      original = loadModelFile(file).model;
+    } catch {
+      // A file that can't be read now is compared with nothing.
+    }
+    if (!(await document.save())) return;
   }
   const target = await vscode.window.showSaveDialog({
     title: 'Model Lens: export retraining plan (a PyTorch script is written next to it)',
@@ -43,7 +52,8 @@ export async function exportRetrainingPlan(uri: vscode.Uri): Promise<void> {
       },
       async () => {
         const loaded = loadModelFile(file);
-        return writePlanFiles(retrainingPlan(loaded.model, loaded.external), target.fsPath);
+        const plan = retrainingPlan(loaded.model, loaded.external, original);
+        return writePlanFiles(plan, target.fsPath);
       },
     );
     const open = 'Open Script';
