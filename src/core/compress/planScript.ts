@@ -17,6 +17,7 @@ export interface PlanScriptOptions {
 
 export function planScript(plan: RetrainingPlan, options: PlanScriptOptions = {}): string {
   const planFile = options.planFile ?? 'plan.json';
+  const module = path.basename(planScriptPath(planFile), '.py');
   const quantized = plan.layers.filter((l) => l.quantization).length;
   const pruned = plan.layers.filter((l) => l.sparsity > 0 || l.structured).length;
   return `#!/usr/bin/env python3
@@ -26,7 +27,7 @@ PyTorch module it was exported from, for quantization-aware fine-tuning.
 Plan: ${JSON.stringify(planFile)} (next to this file): ${plan.layers.length} layers, ${quantized} quantized, ${pruned} pruned,
 ${plan.activations.length} calibrated activation ranges.
 
-    from plan import apply_plan, finalize    # this file
+    from ${module} import apply_plan, finalize    # this file
     model = MyNet(); model.load_state_dict(torch.load("float.pt"))
     summary = apply_plan(model)              # masks + fake-quant on the planned modules
     ...fine-tune as usual...
@@ -34,7 +35,7 @@ ${plan.activations.length} calibrated activation ranges.
 
 Or check the mapping from the command line (a factory returning your module):
 
-    python3 plan.py my_package.models:build_model [--input 1x3x224x224]
+    python3 ${module}.py my_package.models:build_model [--input 1x3x224x224]
 
 Weights on a multiplier-free grid (pow2, ternary, binary) train through GridFakeQuant.
 Layers are found by module path (ONNX node /layer1/layer1.0/conv1/Conv -> layer1.0.conv1).
@@ -261,9 +262,14 @@ if __name__ == "__main__":
 `;
 }
 
-/** plan.json → plan.py; any other name gets .py appended. */
+/**
+ * The script next to the plan, named so that Python can import it: plan.json → plan.py,
+ * resnet18.plan.json → resnet18_plan.py.
+ */
 export function planScriptPath(planPath: string): string {
-  return /\.json$/i.test(planPath) ? planPath.replace(/\.json$/i, '.py') : `${planPath}.py`;
+  const stem = path.basename(planPath).replace(/\.json$/i, '');
+  const name = stem.replace(/\W/g, '_').replace(/^(?=\d)/, '_') || 'plan';
+  return path.join(path.dirname(planPath), `${name}.py`);
 }
 
 /** Writes the plan as JSON and its script next to it; returns the script's path. */

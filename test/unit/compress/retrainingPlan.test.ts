@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { calibrateActivations } from '../../../src/core/compress/calibrate';
 import { convertFloat } from '../../../src/core/compress/convertFloat';
-import { planScript, writePlanFiles } from '../../../src/core/compress/planScript';
+import { planScript, planScriptPath, writePlanFiles } from '../../../src/core/compress/planScript';
 import { pruneFilters } from '../../../src/core/compress/pruneStructured';
 import { pruneUnstructured } from '../../../src/core/compress/pruneUnstructured';
 import { quantizeWeights } from '../../../src/core/compress/quantize';
@@ -306,7 +306,7 @@ test(
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-py-'));
     const plan = retrainingPlan(model, undefined, original);
     const script = writePlanFiles(plan, path.join(dir, 'tiny-plan.json'));
-    assert.equal(script, path.join(dir, 'tiny-plan.py'));
+    assert.equal(script, path.join(dir, 'tiny_plan.py'), 'a name Python can import');
     fs.writeFileSync(path.join(dir, 'tiny.py'), TINY_MODULE);
     const run = spawnSync(PYTHON!, [script, 'tiny:build', '--input', '2x3x8x8'], {
       cwd: dir,
@@ -347,9 +347,8 @@ test(
       [
         '-c',
         [
-          'import importlib.util, json, torch, tiny',
-          'spec = importlib.util.spec_from_file_location("plan", "tiny-plan.py")',
-          'plan = importlib.util.module_from_spec(spec); spec.loader.exec_module(plan)',
+          'import json, torch, tiny',
+          'import tiny_plan as plan',
           'm = tiny.build(); plan.apply_plan(m)',
           'opt = torch.optim.SGD(m.parameters(), lr=0.01)',
           'for _ in range(3):',
@@ -546,5 +545,8 @@ test('the script embeds the plan file name and no Python is needed to write it',
   const plan = retrainingPlan(tinyModel());
   const text = planScript(plan, { planFile: 'my plan.json' });
   assert.match(text, /"my plan\.json"/);
+  assert.match(text, /from my_plan import apply_plan, finalize/);
+  assert.equal(planScriptPath('/models/resnet18.plan.json'), '/models/resnet18_plan.py');
+  assert.equal(planScriptPath('plan.json'), 'plan.py');
   assert.match(text, /def apply_plan\(model, plan=None, activations=True\):/);
 });
