@@ -12,7 +12,8 @@
  * - **binary** (XNOR-Net, Rastegari et al. 2016): {−α, +α} with α = mean|w| (w = 0 → +α).
  *
  * Ternary and binary values are stored as int4 (opset 21): ONNX Runtime 1.30 runs int2
- * DequantizeLinear (opset 25), but the opset converter reaches 21. pow2 uses int4 when its levels
+ * DequantizeLinear (opset 25), but the opset converter reaches 21, so int2 is used only for a
+ * model already at opset 25 or later. pow2 uses int4 when its levels
  * fit (N ≤ 4: up to ±4), else int8. The logical width (2 bits ternary, 1 binary, N pow2) is
  * recorded in the quantized initializer's doc_string (weightGridDoc), which the analysis reads
  * to count memory at that width and BOPs/energy without multiplies.
@@ -34,9 +35,12 @@ export function gridBits(grid: WeightGrid, bits: number): number {
   return grid === 'ternary' ? 2 : grid === 'binary' ? 1 : bits;
 }
 
-/** The container: int4 when the integer levels fit in [−8, 7], else int8. */
-export function gridContainer(grid: WeightGrid, bits: number): DataType {
-  if (grid !== 'pow2') return DataType.INT4;
+/**
+ * The container: ternary/binary in int2 when the model is already at opset ≥ 25 (`int2`), else
+ * int4; pow2 in int4 when its levels fit in [−8, 7], else int8.
+ */
+export function gridContainer(grid: WeightGrid, bits: number, int2 = false): DataType {
+  if (grid !== 'pow2') return int2 ? DataType.INT2 : DataType.INT4;
   return 2 ** (bits - 2) <= 7 ? DataType.INT4 : DataType.INT8;
 }
 
@@ -126,6 +130,11 @@ function refitScales(
   for (let c = 0; c < out.length; c++) if (qq[c] > 0) out[c] = safeScale(wq[c] / qq[c]);
 }
 
+/** int2: four values per byte, element 4k in bits 0–1 of byte k (ONNX's low-first packing). */
+function storeCrumb(out: Uint8Array, i: number, v: number): void {
+  out[i >> 2] |= (v & 0x03) << ((i & 3) * 2);
+}
+
 function safeScale(s: number): number {
   const f = Math.fround(s);
   return f > 0 && Number.isFinite(f) ? f : 1;
@@ -141,6 +150,7 @@ export function quantizeToGrid(
   grid: WeightGrid,
   bits: number,
   axis: number | undefined,
+  int2 = false,
 ): QuantizedWeight {
   const stats = channelAbs(t, ext, axis);
   const channels = stats.sum.length;
@@ -162,9 +172,11 @@ export function quantizeToGrid(
     if (grid === 'ternary') return Math.abs(w) > deltas[c] ? Math.sign(w) : 0;
     return w < 0 ? -1 : 1;
   };
-  const dataType = gridContainer(grid, bits);
+  const dataType = gridContainer(grid, bits, int2);
   const packed = dataType === DataType.INT4;
-  const data = new Uint8Array(packedLength(dataType, elementCount(t.dims)));
+  const crumbs = dataType === DataType.INT2;
+  const n = elementCount(t.dims);
+  const data = new Uint8Array(crumbs ? Math.ceil(n / 4) : packedLength(dataType, n));
   const channelOf = channelIndexer(t.dims, axis);
   let signal = 0;
   let noise = 0;
@@ -172,7 +184,8 @@ export function quantizeToGrid(
     for (let j = 0; j < chunk.length; j++) {
       const c = channelOf(start + j);
       const q = level(chunk[j], c);
-      storeValue(data, packed, start + j, q);
+      if (crumbs) storeCrumb(data, start + j, q);
+      else storeValue(data, packed, start + j, q);
       const err = chunk[j] - q * scales[c];
       signal += chunk[j] * chunk[j];
       noise += err * err;

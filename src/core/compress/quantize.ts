@@ -23,7 +23,7 @@ import { dtypeName } from '../onnx/dtype';
 import { ExternalData } from '../onnx/externalData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { inferShapes, type ShapeInference } from '../shapes/infer';
-import { GraphEdit, makeNode, withGraph } from './graphEdit';
+import { defaultOpset, GraphEdit, makeNode, withGraph } from './graphEdit';
 import { convertOpset } from './opsetConvert';
 import { gridBits, gridContainer, quantizeToGrid } from './lowBitGrids';
 import { weightGridDoc, type WeightGrid } from '../cost/nodeFigures';
@@ -92,18 +92,20 @@ export function quantizeWeights(
   const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
   const notes: string[] = [];
   const plans = planWeights(view, shapes, options, notes);
+  // Ternary/binary in int2 where the model's opset already allows it (the converter reaches 21).
+  const int2 = defaultOpset(model) >= 25;
   const edit = new GraphEdit(model.graph);
   const touched: string[] = [];
   const error = { signal: 0, noise: 0 };
   for (const plan of plans) {
-    const q = applyPlan(edit, view, plan, ext, options.grid);
+    const q = applyPlan(edit, view, plan, ext, options.grid, int2);
     error.signal += q.signal;
     error.noise += q.noise;
     touched.push(...plan.layers);
   }
-  const quantized = raiseOpset(withGraph(model, edit.build()), plans, options, notes, ext);
+  const quantized = raiseOpset(withGraph(model, edit.build()), plans, options, notes, ext, int2);
   if (options.grid)
-    notes.push(...gridNotes(options.grid, options.bits, options.perChannel ?? true));
+    notes.push(...gridNotes(options.grid, options.bits, options.perChannel ?? true, int2));
   notes.push(...formatNotes(view, plans, options.grid !== undefined));
   if (error.noise > 0) {
     const db = 10 * Math.log10(error.signal / error.noise);
@@ -253,9 +255,13 @@ function raiseOpset(
   options: QuantizeOptions,
   notes: string[],
   external: ExternalData,
+  int2: boolean,
 ): Model {
   const needs = (p: WeightPlan): number => {
-    const dt = options.grid ? gridContainer(options.grid, p.scheme.bits) : containerType(p.scheme);
+    const dt = options.grid
+      ? gridContainer(options.grid, p.scheme.bits, int2)
+      : containerType(p.scheme);
+    if (dt === DataType.INT2) return 25;
     if (dt === DataType.INT4 || dt === DataType.UINT4) return 21;
     if (isHalfType(p.tensor.dataType) && model.graph.nodes.some((n) => n.inputs.includes(p.source)))
       return 19; // its DequantizeLinear outputs float16/bfloat16 (halfWeights.ts)
@@ -288,9 +294,10 @@ function applyPlan(
   plan: WeightPlan,
   ext: ExternalData,
   grid?: WeightGrid,
+  int2 = false,
 ): QuantizedWeight {
   const q = grid
-    ? quantizeToGrid(plan.tensor, ext, grid, plan.scheme.bits, plan.axis)
+    ? quantizeToGrid(plan.tensor, ext, grid, plan.scheme.bits, plan.axis, int2)
     : quantizeTensor(plan.tensor, ext, plan.scheme, plan.axis);
   const base = plan.source;
   const qName = edit.uniqueName(`${base}_quantized`);
@@ -348,9 +355,9 @@ function zeroPointBytes(q: { dataType: DataType; zeroPoints: Int32Array }): Uint
 }
 
 /** What a grid stores and how the analysis counts it. */
-function gridNotes(grid: WeightGrid, bits: number, perChannel: boolean): string[] {
-  const container = dtypeName(gridContainer(grid, bits));
-  const stored = container === 'int8' ? 8 : 4;
+function gridNotes(grid: WeightGrid, bits: number, perChannel: boolean, int2: boolean): string[] {
+  const container = dtypeName(gridContainer(grid, bits, int2));
+  const stored = container === 'int8' ? 8 : container === 'int2' ? 2 : 4;
   const per = perChannel ? 'per output channel' : 'per tensor';
   const logical = gridBits(grid, bits);
   const memory = `weight memory counts ${logical} bit${logical > 1 ? 's' : ''} per weight plus scales${logical === stored ? '' : `, the file stores ${stored}`}`;
@@ -367,7 +374,9 @@ function gridNotes(grid: WeightGrid, bits: number, perChannel: boolean): string[
       : `{−α, +α} ${per}, α = mean|w| (XNOR-Net)`;
   return [
     `${grid} weights: ${rule}`,
-    `stored in ${container}, the narrowest type here (ONNX Runtime 1.30 runs int2 DequantizeLinear, but int2 needs opset 25 and the opset converter reaches 21); ${memory}`,
+    int2
+      ? `stored in int2 (the model is at opset ≥ 25); ${memory}`
+      : `stored in ${container}, the narrowest type here (ONNX Runtime 1.30 runs int2 DequantizeLinear, but int2 needs opset 25 and the opset converter reaches 21); ${memory}`,
   ];
 }
 

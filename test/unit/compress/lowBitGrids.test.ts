@@ -42,8 +42,8 @@ function smallConv(weights?: number[]): Model {
 }
 
 /** A Conv → Relu → Flatten → Gemm → MatMul classifier, for running in ONNX Runtime. */
-function smallNet(): Model {
-  const b = new ModelBuilder({ opset: 13, seed: 9 });
+function smallNet(opset = 13): Model {
+  const b = new ModelBuilder({ opset, seed: 9 });
   const x = b.input('x', DataType.FLOAT, [2, 3, 8, 8]);
   const [c] = b.node('Conv', [x, b.weight('wc', [4, 3, 3, 3]), b.weight('bc', [4])], {
     pads: [1, 1, 1, 1],
@@ -248,6 +248,30 @@ test('pow2, ternary and binary models run in ONNX Runtime with unchanged output 
   const ternary = quantizeWeights(model, { bits: 8, grid: 'ternary' });
   assert.ok(ternary.summary.notes.some((n) => /stored in int4.*2 bits per weight/.test(n)));
   assert.ok(ternary.summary.notes.some((n) => /opset raised 13 → 21/.test(n)));
+});
+
+test('a model already at opset 25 gets int2 storage, which ONNX Runtime runs', async () => {
+  const model = smallNet(25);
+  const original = encodeModel(model);
+  for (const grid of ['ternary', 'binary'] as const) {
+    const r = quantizeWeights(model, { bits: 8, grid });
+    const q = initializer(r.model, 'wg_quantized');
+    assert.equal(q.dataType, DataType.INT2);
+    assert.equal(q.rawData?.length, (16 * 256) / 4);
+    assert.ok(r.summary.notes.some((n) => /stored in int2/.test(n)));
+    const result = await verifyModels(original, encodeModel(r.model), { samples: 2 });
+    // The same values as the int4 file: int2 changes the storage, not the weights.
+    const int4 = quantizeWeights(smallNet(13), { bits: 8, grid });
+    const reference = await verifyModels(encodeModel(smallNet(13)), encodeModel(int4.model), {
+      samples: 2,
+    });
+    assert.ok(Math.abs(result.sqnrDb - reference.sqnrDb) < 1e-3, `${grid}`);
+    const n = analyzeBytes(encodeModel(r.model), { skipBitHints: true }).nodes.find(
+      (x) => x.op === 'Gemm',
+    );
+    const bits = grid === 'ternary' ? 2 : 1;
+    assert.equal(n?.weightBytes, (16 * 256 * bits) / 8 + 16 * 4 + 16 * 4);
+  }
 });
 
 test('refusals and the CLI spec', () => {
