@@ -107,6 +107,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
       peakStep: memory.peakStep,
       liveAtPeak: memory.liveAtPeak,
       liveBytesPerStep: memory.liveBytesPerStep,
+      lifetimes: memory.lifetimes,
     },
     nodes: deviceReports,
     inputs: view.inputNames.map((n) => outputReport(n, shapes.types.get(n))),

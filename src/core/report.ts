@@ -6,6 +6,7 @@ import { dtypeName, storageBytes } from './onnx/dtype';
 import { elementCount } from './onnx/tensorData';
 import { concreteShape } from './shapes/infer';
 import type { Dim, TensorType } from './shapes/types';
+import type { TensorLifetime } from './memory/liveness';
 
 export interface Diagnostic {
   readonly severity: 'error' | 'warning' | 'info';
@@ -95,6 +96,8 @@ export interface AnalysisReport {
     peakStep: number;
     liveAtPeak: { name: string; bytes: number }[];
     liveBytesPerStep: number[];
+    /** Every run-time tensor's bytes and the steps it is alive (the planner's, for hovers). */
+    lifetimes: readonly TensorLifetime[];
   };
   readonly nodes: NodeReport[];
   readonly inputs: OutputReport[];

@@ -128,6 +128,7 @@ export function planActivations(
     peakStep: plan.peakStep,
     liveAtPeak: plan.liveAtPeak,
     liveBytesPerStep: plan.liveBytesPerStep,
+    lifetimes: plan.lifetimes,
     /** The tensors that exist at run time (sized or not), for the device's precision rule. */
     runtimeTensors: tensors,
   };

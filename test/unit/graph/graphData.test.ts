@@ -4,8 +4,10 @@
  * model strings passed through as data (the webview sets them as text).
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { analyzeLoaded } from '../../../src/core/analyze';
+import { analyzeFile, analyzeLoaded } from '../../../src/core/analyze';
 import { formatBytes, formatCount } from '../../../src/core/format';
 import { DataType } from '../../../src/core/onnx/types';
 import { buildGraphData } from '../../../src/server/graphData';
@@ -84,6 +86,17 @@ describe('graph data', () => {
         `step ${step}: ${JSON.stringify(live)}`,
       );
     });
+  });
+
+  test('on every exported fixture, control flow included, the hover lists what each bar counts', () => {
+    const fixtures = path.resolve(__dirname, '../../fixtures/exported');
+    for (const f of fs.readdirSync(fixtures).filter((n) => n.endsWith('.onnx'))) {
+      const r = analyzeFile(path.join(fixtures, f));
+      r.memory.liveBytesPerStep.forEach((bytes, step) => {
+        const live = liveTensorsAt(r, step).reduce((s, t) => s + t.bytes, 0);
+        assert.equal(live, bytes, `${f} step ${step}`);
+      });
+    }
   });
 
   test('sensitivity, when measured, colors by the output SQNR at 4 bits', () => {
