@@ -117,6 +117,8 @@ const TYPE_RANGE: Partial<Record<DataType, { bits: number; signed: boolean }>> =
   [DataType.UINT8]: { bits: 8, signed: false },
   [DataType.INT4]: { bits: 4, signed: true },
   [DataType.UINT4]: { bits: 4, signed: false },
+  [DataType.INT2]: { bits: 2, signed: true },
+  [DataType.UINT2]: { bits: 2, signed: false },
   [DataType.INT16]: { bits: 16, signed: true },
   [DataType.UINT16]: { bits: 16, signed: false },
 };
@@ -279,7 +281,7 @@ function quantizedWeight(
 ): { quantization: WeightQuantization; sparsity: number } | undefined {
   const type = TYPE_RANGE[stored.dataType];
   if (!type) return undefined;
-  const values = tensorNumbers(stored, external);
+  const values = storedIntegers(stored, external);
   const param = (i: number): Tensor | undefined => {
     const name = dq.inputs[i];
     return name ? (weightChain(name, view)?.tensor ?? view.initializers.get(name)) : undefined;
@@ -346,6 +348,19 @@ function quantizedWeight(
     },
     sparsity: values.length === 0 || !pruned ? 0 : zeros / values.length,
   };
+}
+
+/** A quantized weight's stored integers; int2/uint2 unpacked here (4 per byte, low bits first). */
+function storedIntegers(t: Tensor, external: ExternalData | undefined): number[] {
+  if (t.dataType !== DataType.INT2 && t.dataType !== DataType.UINT2) {
+    return tensorNumbers(t, external);
+  }
+  const raw = t.external ? external?.read(t.external, t.name) : t.rawData;
+  if (!raw) throw new Error(`tensor '${t.name}' (${dtypeName(t.dataType)}) has no raw data`);
+  return Array.from({ length: elementCount(t.dims) }, (_, i) => {
+    const v = (raw[i >> 2] >> ((i & 3) * 2)) & 3;
+    return t.dataType === DataType.INT2 && v >= 2 ? v - 4 : v;
+  });
 }
 
 /**

@@ -37,8 +37,8 @@ function validate(plan: unknown): void {
  * Named as torch.onnx names a module's nodes: conv1 with a folded weight (`onnx::Conv_1`, found
  * through the node name), layer1.0.conv1 with its own, fc a Linear.
  */
-function tinyModel(): Model {
-  const b = new ModelBuilder({ opset: 13, seed: 3 });
+function tinyModel(opset = 13): Model {
+  const b = new ModelBuilder({ opset, seed: 3 });
   const x = b.input('input', DataType.FLOAT, [1, 3, 8, 8]);
   const conv = (name: string, input: string, w: string, bias: string, inC: number): string =>
     b.node(
@@ -444,6 +444,30 @@ test('float16 and bfloat16 weights are planned like float32 ones', () => {
       ['conv1', 8],
       ['layer1.0.conv1', 8],
       ['fc', 8],
+    ],
+  );
+});
+
+test('ternary and binary weights stored in int2 (opset 25) are read at 2 bits', () => {
+  let model = quantizeWeights(tinyModel(25), {
+    bits: 8,
+    grid: 'ternary',
+    layers: ['/conv1/Conv'],
+  }).model;
+  model = quantizeWeights(model, { bits: 8, grid: 'binary', layers: ['/fc/Gemm'] }).model;
+  const plan = retrainingPlan(model);
+  validate(plan);
+  assert.deepEqual(
+    plan.layers.map((l) => [
+      l.module,
+      l.quantization?.storage,
+      l.quantization?.grid,
+      l.quantization?.bits,
+    ]),
+    [
+      ['conv1', 'int2', 'ternary', 2],
+      ['layer1.0.conv1', undefined, undefined, undefined],
+      ['fc', 'int2', 'binary', 1],
     ],
   );
 });
