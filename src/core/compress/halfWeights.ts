@@ -9,10 +9,12 @@
  *   weight's own name, through scales of that type (DequantizeLinear-19).
  */
 import type { GraphView } from '../graph/graph';
-import { makeTensor } from '../onnx/build';
-import { DataType, type Node, type Tensor } from '../onnx/types';
+import { makeAttribute, makeTensor } from '../onnx/build';
+import type { ExternalData } from '../onnx/externalData';
+import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
+import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { floatToBfloat16Bits, floatToHalfBits } from './convertFloat';
-import { makeNode } from './graphEdit';
+import { makeNode, withGraph } from './graphEdit';
 
 /** The stored float types compression reads as weights. */
 export const WEIGHT_FLOAT_TYPES: ReadonlySet<DataType> = new Set([
@@ -96,4 +98,97 @@ export function castReplacements(target: DequantizeTarget): { cast: Node; identi
       outputs: cast.outputs,
     }),
   }));
+}
+
+/** A float16/bfloat16 weight lifted to float32 for an operation that edits float32 tensors. */
+export interface LiftedWeight {
+  readonly source: string;
+  readonly dataType: DataType.FLOAT16 | DataType.BFLOAT16;
+}
+
+/**
+ * Lifts every float16/bfloat16 initializer read only through Cast(to=FLOAT) to a float32
+ * initializer under the Cast's output name (exact: both types are subsets of float32), so that
+ * operations that follow Identity chains to float32 tensors (structured pruning) see it.
+ * restoreHalfWeights() stores the edited tensors back in their type behind a Cast.
+ */
+export function liftHalfWeights(
+  model: Model,
+  ext: ExternalData | undefined,
+): { model: Model; lifted: Map<string, LiftedWeight> } {
+  const lifted = new Map<string, LiftedWeight>();
+  const graph = model.graph;
+  const toFloat = (n: Node): boolean =>
+    n.opType === 'Cast' && n.attributes.find((a) => a.name === 'to')?.i === DataType.FLOAT;
+  const removed = new Set<Node>();
+  const replaced = new Map<Node, Node>();
+  const initializers: Tensor[] = [];
+  for (const t of graph.initializers) {
+    const readers = graph.nodes.filter((n) => n.inputs.includes(t.name));
+    if (
+      !isHalfType(t.dataType) ||
+      readers.length === 0 ||
+      !readers.every(toFloat) ||
+      graph.outputs.some((o) => o.name === t.name) ||
+      graph.inputs.some((i) => i.name === t.name)
+    ) {
+      initializers.push(t);
+      continue;
+    }
+    const [cast, ...others] = readers;
+    const name = cast.outputs[0];
+    const values = new Float32Array(elementCount(t.dims));
+    forEachFloatChunk(t, ext, (chunk, start) => values.set(chunk, start));
+    initializers.push(makeTensor(name, DataType.FLOAT, t.dims, values));
+    lifted.set(name, { source: t.name, dataType: t.dataType });
+    removed.add(cast);
+    for (const other of others) {
+      replaced.set(
+        other,
+        makeNode({ name: other.name, opType: 'Identity', inputs: [name], outputs: other.outputs }),
+      );
+    }
+  }
+  if (lifted.size === 0) return { model, lifted };
+  const nodes = graph.nodes.filter((n) => !removed.has(n)).map((n) => replaced.get(n) ?? n);
+  const { raw: _raw, ...rest } = graph;
+  return { model: withGraph(model, { ...rest, nodes, initializers }), lifted };
+}
+
+/** Stores lifted weights (as edited) back in their own type, read through Cast(to=FLOAT). */
+export function restoreHalfWeights(model: Model, lifted: ReadonlyMap<string, LiftedWeight>): Model {
+  if (lifted.size === 0) return model;
+  const graph = model.graph;
+  const casts = new Map<string, Node>();
+  const initializers = graph.initializers.map((t) => {
+    const w = lifted.get(t.name);
+    if (!w || t.dataType !== DataType.FLOAT) return t;
+    const values = new Float32Array(elementCount(t.dims));
+    forEachFloatChunk(t, undefined, (chunk, start) => values.set(chunk, start));
+    casts.set(
+      t.name,
+      makeNode({
+        name: `${w.source}_Cast`,
+        opType: 'Cast',
+        inputs: [w.source],
+        outputs: [t.name],
+        attributes: [makeAttribute('to', DataType.FLOAT)],
+      }),
+    );
+    return halfTensor(w.source, w.dataType, t.dims, values);
+  });
+  const nodes: Node[] = [];
+  const placed = new Set<string>();
+  for (const n of graph.nodes) {
+    for (const input of n.inputs) {
+      const cast = casts.get(input);
+      if (cast && !placed.has(input)) {
+        nodes.push(cast);
+        placed.add(input);
+      }
+    }
+    nodes.push(n);
+  }
+  const { raw: _raw, ...rest } = graph;
+  return withGraph(model, { ...rest, nodes, initializers });
 }

@@ -8,6 +8,7 @@ import { analyzeLoaded, type AnalysisReport } from '../analyze';
 import { nodeDependencies, nodeLabel } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
 import { ExternalData } from '../onnx/externalData';
+import { isHalfType, liftHalfWeights, restoreHalfWeights } from './halfWeights';
 import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../onnx/types';
 import {
@@ -39,9 +40,11 @@ export function pruneFilters(
   external?: ExternalData,
 ): CompressionResult {
   const ext = external ?? new ExternalData(undefined);
-  const plan = planPruning(model, options, ext);
-  const { graph, touched } = applyPlan(model.graph, plan, ext);
-  const pruned = withGraph(model, graph);
+  // float16/bfloat16 weights behind Cast are pruned as float32, then stored back (halfWeights.ts).
+  const lift = liftHalfWeights(model, ext);
+  const plan = halfRefusal(lift.model, () => planPruning(lift.model, options, ext));
+  const { graph, touched } = applyPlan(lift.model.graph, plan, ext);
+  const pruned = restoreHalfWeights(withGraph(lift.model, graph), lift.lifted);
   return compressionResult(
     `structured filter pruning ${Math.round(options.fraction * 100)}%`,
     model,
@@ -50,6 +53,25 @@ export function pruneFilters(
     touched,
     [...plan.notes],
   );
+}
+
+/** A float16 model's Convs read float16 weights directly: say so rather than "no filters". */
+function halfRefusal<T>(model: Model, plan: () => T): T {
+  try {
+    return plan();
+  } catch (e) {
+    const half = model.graph.nodes.some(
+      (n) =>
+        n.opType === 'Conv' &&
+        isHalfType(model.graph.initializers.find((t) => t.name === n.inputs[1])?.dataType ?? 0),
+    );
+    if (e instanceof CompressionRefusal && half && /no Conv filters/.test(e.message)) {
+      throw new CompressionRefusal(
+        'structured pruning edits float32 weights (or float16/bfloat16 behind a Cast); these Convs compute in float16',
+      );
+    }
+    throw e;
+  }
 }
 
 /**

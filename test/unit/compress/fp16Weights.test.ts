@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantizeWeights } from '../../../src/core/compress/quantize';
 import { pruneUnstructured } from '../../../src/core/compress/pruneUnstructured';
+import { pruneFilters } from '../../../src/core/compress/pruneStructured';
+import * as ort from 'onnxruntime-node';
 import { convertFloat } from '../../../src/core/compress/convertFloat';
 import { halfTensor } from '../../../src/core/compress/halfWeights';
 import { analyzeBytes } from '../../../src/core/analyze';
@@ -138,4 +140,37 @@ test('analysis: float16 weights count 2 bytes each, and a float16 layer costs fp
   const e = estimateLayer(device, layer as Parameters<typeof estimateLayer>[1]);
   assert.equal(e.precision, 'fp16');
   assert.ok(Math.abs(e.energyJoules - 1000 * (1.1 + 0.4) * 1e-12) < 1e-18, `${e.energyJoules}`);
+});
+
+test('structured pruning: float16 filters behind Cast are removed and stored back as float16', async () => {
+  const b = new ModelBuilder({ opset: 13 });
+  const graph = b.graph();
+  const half = (name: string, dims: number[]): string => {
+    const n = dims.reduce((a, c) => a * c, 1);
+    (graph.initializers as Tensor[]).push(halfTensor(name, DataType.FLOAT16, dims, values(n)));
+    const [out] = b.node('Cast', [name], { to: DataType.FLOAT }, { name: `${name}_cast` });
+    return out;
+  };
+  const x = b.input('x', DataType.FLOAT, [1, 3, 8, 8]);
+  const [c1] = b.node('Conv', [x, half('w1', [8, 3, 3, 3]), half('b1', [8])], {}, { name: 'c1' });
+  const [r] = b.node('Relu', [c1], {}, { name: 'relu' });
+  const [c2] = b.node('Conv', [r, half('w2', [4, 8, 3, 3])], {}, { name: 'c2' });
+  b.output(c2, DataType.FLOAT, [1, 4, 4, 4]);
+  const model = decodeModel(encodeModel({ ...b.build(), graph }));
+  const { model: p } = pruneFilters(model, { fraction: 0.5, layers: ['c1'] });
+  const inits = new Map(p.graph.initializers.map((t) => [t.name, t]));
+  assert.equal(inits.get('w1')?.dataType, DataType.FLOAT16);
+  assert.deepEqual(inits.get('w1')?.dims, [4, 3, 3, 3]);
+  assert.deepEqual(inits.get('w2')?.dims, [4, 4, 3, 3]);
+  assert.equal(inits.get('b1')?.dataType, DataType.FLOAT16);
+  const session = await ort.InferenceSession.create(encodeModel(p));
+  const out = await session.run({
+    x: new ort.Tensor('float32', new Float32Array(192), [1, 3, 8, 8]),
+  });
+  assert.deepEqual(out[session.outputNames[0]].dims, [1, 4, 4, 4]);
+  // A model computing in float16 is refused in one line.
+  assert.throws(
+    () => pruneFilters(fp16Model(), { fraction: 0.5 }),
+    /these Convs compute in float16/,
+  );
 });
