@@ -392,7 +392,10 @@ function formatNotes(view: GraphView, plans: readonly WeightPlan[], onGrid = fal
       );
     }),
   );
-  if (biased) notes.push('bias kept as float32 (its scale is s_w·s_x)');
+  // A float16 model's bias stays float16 like its weights' readers (halfWeights.ts).
+  const halfModel = plans.some((p) => isHalfType(p.tensor.dataType));
+  if (biased && !halfModel) notes.push('bias kept as float32 (its scale is s_w·s_x)');
+  if (biased && halfModel) notes.push('bias kept as stored (float16/bfloat16 biases stay so)');
   for (const p of plans) {
     if (p.layers.length > 1)
       notes.push(`weight '${p.source}' is shared by ${p.layers.join(', ')}: quantized once`);
