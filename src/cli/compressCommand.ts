@@ -12,6 +12,7 @@ import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
 import { quantizeWeights, type QuantizeOptions } from '../core/compress/quantize';
 import { convertFloat } from '../core/compress/convertFloat';
+import { withHalfWeightsLifted } from '../core/compress/halfWeights';
 import { calibrateActivations } from '../core/compress/calibrate';
 import { quantizeActivations } from '../core/compress/quantizeActivations';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
@@ -96,7 +97,8 @@ export async function compressCommand(
   const layers = request.layers;
   type Step = (m: Model) => { model: Model; summary: ChangeSummary };
   const steps: (Step | ((m: Model) => Promise<ReturnType<Step>>))[] = [];
-  if (request.foldBn) steps.push((m) => foldBatchNorm(m, { layers }, ext));
+  if (request.foldBn)
+    steps.push((m) => withHalfWeightsLifted(m, ext, (l) => foldBatchNorm(l, { layers }, ext)));
   if (request.structured !== undefined)
     steps.push((m) => pruneFilters(m, { fraction: request.structured!, layers }, ext));
   if (request.prune !== undefined)

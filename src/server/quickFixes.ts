@@ -13,6 +13,7 @@ import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
 import { quantizeWeights } from '../core/compress/quantize';
 import { convertFloat, type FloatFormat } from '../core/compress/convertFloat';
+import { liftHalfWeights, withHalfWeightsLifted } from '../core/compress/halfWeights';
 import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
 import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import type { DeviceProfile } from '../core/devices';
@@ -184,7 +185,9 @@ function candidates(state: OpenModel): ReturnType<typeof factorizationCandidates
 function foldPairFor(state: OpenModel, node: NodeReport): { conv: string; bn: string } | undefined {
   let pairs = foldCache.get(state);
   if (!pairs) {
-    pairs = state.loaded ? foldablePairs(state.loaded.model) : [];
+    // float16/bfloat16 weights behind Cast fold too (halfWeights.ts).
+    const loaded = state.loaded;
+    pairs = loaded ? foldablePairs(liftHalfWeights(loaded.model, loaded.external).model) : [];
     foldCache.set(state, pairs);
   }
   return pairs.find((p) => p.conv === node.name || p.bn === node.name);
@@ -270,7 +273,9 @@ export async function runFix(
       return single(r.summary, r.model);
     }
     case 'foldBatchNorm': {
-      const r = foldBatchNorm(model, { layers: fix.layers }, ext);
+      const r = withHalfWeightsLifted(model, ext, (m) =>
+        foldBatchNorm(m, { layers: fix.layers }, ext),
+      );
       return single(r.summary, r.model);
     }
     case 'factorize': {

@@ -15,6 +15,7 @@ import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { floatToBfloat16Bits, floatToHalfBits } from './convertFloat';
 import { makeNode, withGraph } from './graphEdit';
+import { compressionResult, type CompressionResult } from './summary';
 
 /** The stored float types compression reads as weights. */
 export const WEIGHT_FLOAT_TYPES: ReadonlySet<DataType> = new Set([
@@ -124,7 +125,9 @@ export function liftHalfWeights(
   const replaced = new Map<Node, Node>();
   const initializers: Tensor[] = [];
   for (const t of graph.initializers) {
-    const readers = graph.nodes.filter((n) => n.inputs.includes(t.name));
+    const readers = isHalfType(t.dataType)
+      ? graph.nodes.filter((n) => n.inputs.includes(t.name))
+      : [];
     if (
       !isHalfType(t.dataType) ||
       readers.length === 0 ||
@@ -191,4 +194,22 @@ export function restoreHalfWeights(model: Model, lifted: ReadonlyMap<string, Lif
   }
   const { raw: _raw, ...rest } = graph;
   return withGraph(model, { ...rest, nodes, initializers });
+}
+
+/**
+ * Runs an operation that edits float32 weights (BatchNorm folding) on a model whose weights are
+ * float16/bfloat16 behind Cast: lifted, edited, stored back in their type. The summary's figures
+ * compare the model as given with the result.
+ */
+export function withHalfWeightsLifted(
+  model: Model,
+  ext: ExternalData,
+  operation: (lifted: Model) => CompressionResult,
+): CompressionResult {
+  const lift = liftHalfWeights(model, ext);
+  if (lift.lifted.size === 0) return operation(model);
+  const r = operation(lift.model);
+  const restored = restoreHalfWeights(r.model, lift.lifted);
+  const s = r.summary;
+  return compressionResult(s.operation, model, restored, ext, s.layersTouched, s.notes);
 }

@@ -10,7 +10,9 @@ import { pruneUnstructured } from '../../../src/core/compress/pruneUnstructured'
 import { pruneFilters } from '../../../src/core/compress/pruneStructured';
 import * as ort from 'onnxruntime-node';
 import { convertFloat } from '../../../src/core/compress/convertFloat';
-import { halfTensor } from '../../../src/core/compress/halfWeights';
+import { halfTensor, withHalfWeightsLifted } from '../../../src/core/compress/halfWeights';
+import { foldBatchNorm } from '../../../src/core/compress/foldBatchNorm';
+import { ExternalData } from '../../../src/core/onnx/externalData';
 import { analyzeBytes } from '../../../src/core/analyze';
 import { BUILTIN_DEVICES, estimateLayer } from '../../../src/core/devices';
 import { encodeModel } from '../../../src/core/onnx/encode';
@@ -173,4 +175,36 @@ test('structured pruning: float16 filters behind Cast are removed and stored bac
     () => pruneFilters(fp16Model(), { fraction: 0.5 }),
     /these Convs compute in float16/,
   );
+});
+
+test('BatchNorm folding: float16 Conv and BN parameters behind Cast fold, stored back as float16', async () => {
+  const b = new ModelBuilder({ opset: 13 });
+  const graph = b.graph();
+  const half = (name: string, dims: number[], v?: number[]): string => {
+    const n = dims.reduce((a, c) => a * c, 1);
+    (graph.initializers as Tensor[]).push(halfTensor(name, DataType.FLOAT16, dims, v ?? values(n)));
+    const [out] = b.node('Cast', [name], { to: DataType.FLOAT }, { name: `${name}_cast` });
+    return out;
+  };
+  const x = b.input('x', DataType.FLOAT, [1, 3, 8, 8]);
+  const [c] = b.node('Conv', [x, half('w', [4, 3, 3, 3])], {}, { name: 'conv' });
+  const bn = [
+    half('g', [4]),
+    half('beta', [4]),
+    half('mu', [4]),
+    half('var', [4], [1, 2, 0.5, 1.5]),
+  ];
+  const [y] = b.node('BatchNormalization', [c, ...bn], {}, { name: 'bn' });
+  b.output(y, DataType.FLOAT, [1, 4, 6, 6]);
+  const model = decodeModel(encodeModel({ ...b.build(), graph }));
+  const folded = withHalfWeightsLifted(model, new ExternalData(undefined), (m) =>
+    foldBatchNorm(m, {}),
+  );
+  assert.ok(!folded.model.graph.nodes.some((n) => n.opType === 'BatchNormalization'));
+  const types = new Map(folded.model.graph.initializers.map((t) => [t.name, t.dataType]));
+  assert.equal(types.get('w'), DataType.FLOAT16, 'the folded weight is stored back as float16');
+  assert.equal(types.get('conv_bias'), DataType.FLOAT, 'the new bias is float32');
+  assert.ok(folded.summary.bytesAfter < folded.summary.bytesBefore);
+  const v = await verifyModels(encodeModel(model), encodeModel(folded.model), { samples: 2 });
+  assert.ok(v.sqnrDb > 45, `output SQNR ${v.sqnrDb}`);
 });
