@@ -16,6 +16,10 @@ import {
   FP16_OPS,
 } from '../../../src/core/compress/convertFloat';
 import { CompressionRefusal } from '../../../src/core/compress/summary';
+import { analyzeLoaded } from '../../../src/core/analyze';
+import { codeActionsFor, runFix, summaryLine } from '../../../src/server/quickFixes';
+import type { OpenModel } from '../../../src/server/modelStore';
+import type { ApplyFixArgs } from '../../../src/shared/protocol';
 import { encodeModel } from '../../../src/core/onnx/encode';
 import { decodeModel } from '../../../src/core/onnx/decode';
 import { loadModelFile } from '../../../src/core/onnx/load';
@@ -367,4 +371,31 @@ test("FP16_OPS matches what ONNX Runtime's CPU provider does with float16, op by
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('quick fixes: Convert to fp16 / bf16 are offered on a float32 model and run the conversion', async () => {
+  const loaded = loadModelFile(path.join(FIXTURES, 'lstm_gru.onnx'));
+  const report = analyzeLoaded(loaded, { skipBitHints: true });
+  const state = { loaded, report } as unknown as OpenModel;
+  const actions = codeActionsFor(state, undefined, { uri: 'onnx-model:/m', diagnostics: [] });
+  const titles = actions.map((a) => a.title);
+  const fp16 = actions.find((a) => a.title.startsWith('Convert to fp16'));
+  const bf16 = actions.find((a) => a.title.startsWith('Convert to bf16'));
+  assert.ok(fp16?.command && bf16?.command, titles.join(' | '));
+  for (const action of [fp16, bf16]) {
+    const args = action.command!.arguments![0] as ApplyFixArgs;
+    const outcome = await runFix(state, args.fix);
+    assert.match(outcome.description, /^convert (fp16|bf16)/);
+    const s = outcome.summaries[0];
+    assert.ok(s.bytesAfter < s.bytesBefore * 0.52, summaryLine(s));
+  }
+  // Not offered once the weights are 16-bit.
+  const converted = convertFloat(loaded.model, { format: 'fp16' }).model;
+  const half = { model: converted, external: loaded.external, fileBytes: 0 };
+  const again = codeActionsFor(
+    { loaded: half, report: analyzeLoaded(half, { skipBitHints: true }) } as unknown as OpenModel,
+    undefined,
+    { uri: 'onnx-model:/m', diagnostics: [] },
+  );
+  assert.ok(!again.some((a) => a.title.startsWith('Convert to')));
 });
