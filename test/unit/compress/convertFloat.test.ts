@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -399,3 +400,54 @@ test('quick fixes: Convert to fp16 / bf16 are offered on a float32 model and run
   );
   assert.ok(!again.some((a) => a.title.startsWith('Convert to')));
 });
+
+const cli = path.resolve(__dirname, '../../../dist/cli.js');
+test(
+  'CLI: compress --quantize fp16|bf16 writes a model that verify accepts; --layers is refused in one line',
+  { skip: fs.existsSync(cli) ? false : 'dist/cli.js not built' },
+  () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp16-cli-'));
+    try {
+      const input = path.join(FIXTURES, 'lstm_gru.onnx');
+      for (const [format, minDb] of [
+        ['fp16', 50],
+        ['bf16', 30],
+      ] as const) {
+        const out = path.join(dir, `${format}.onnx`);
+        const run = spawnSync(
+          process.execPath,
+          [cli, 'compress', input, '-o', out, '--quantize', format],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, new RegExp(`^convert ${format}: weights `));
+        const verify = spawnSync(process.execPath, [cli, 'verify', input, out, '--json'], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(verify.status, 0, verify.stderr);
+        const { sqnrDb } = JSON.parse(verify.stdout) as { sqnrDb: number };
+        assert.ok(sqnrDb >= minDb, `${format}: ${sqnrDb} dB`);
+      }
+      const refused = spawnSync(
+        process.execPath,
+        [
+          cli,
+          'compress',
+          input,
+          '-o',
+          path.join(dir, 'x.onnx'),
+          '--quantize',
+          'fp16',
+          '--layers',
+          'a',
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(refused.status, 2);
+      assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
