@@ -89,7 +89,7 @@ export function codeActionsFor(
     if (!refusal) {
       add(`Prune ${name} to a sparsity…`, { kind: 'prune', layers: [name] });
     }
-    if (node.op === 'Conv' && node.weightBits === 32) {
+    if (node.op === 'Conv' && isFloatWeight(node.weightBits)) {
       add(`Remove a fraction of ${name}'s filters…`, { kind: 'removeFilters', layers: [name] });
     }
     const factor = factorizationFor(state, name);
@@ -106,7 +106,9 @@ export function codeActionsFor(
     add('Fold every BatchNormalization into its Conv', { kind: 'foldBatchNorm' });
   }
 
-  const floatLayers = report.nodes.filter((n) => n.weightBits === 32 && WEIGHT_LAYER_OPS.has(n.op));
+  const floatLayers = report.nodes.filter(
+    (n) => isFloatWeight(n.weightBits) && WEIGHT_LAYER_OPS.has(n.op),
+  );
   if (floatLayers.some((n) => n.suggestedWeightBits !== null && n.suggestedWeightBits < 32)) {
     add('Quantize all layers to their suggested widths', { kind: 'quantize', bits: 'suggested' });
   }
@@ -147,6 +149,14 @@ export function codeActionsFor(
   return actions;
 }
 
+/**
+ * float32, or float16/bfloat16 (16 bits: the weights of fp16/bf16 models, which the engine
+ * quantizes and prunes too; an int16 weight is refused by the engine when chosen).
+ */
+function isFloatWeight(bits: number | null): boolean {
+  return bits === 32 || bits === 16;
+}
+
 /** Why this layer's weights can't be quantized, in the words a refusal uses. */
 function quantizeRefusal(node: NodeReport): string | undefined {
   if (node.weightBits === null) {
@@ -154,7 +164,7 @@ function quantizeRefusal(node: NodeReport): string | undefined {
       ? `${node.name} has no constant weight to quantize (its weight is computed at run time)`
       : `${node.op} has no known weight axis: Model Lens quantizes the weights of Conv, ConvTranspose, Gemm and MatMul`;
   }
-  if (node.weightBits !== 32) {
+  if (!isFloatWeight(node.weightBits)) {
     return `${node.name} is already quantized (its weights are stored at ${node.weightBits}-bit)`;
   }
   return undefined;
@@ -244,7 +254,12 @@ export async function runFix(
       for (const n of report.nodes) {
         if (fix.layers && !fix.layers.includes(n.name)) continue;
         const s = n.suggestedWeightBits;
-        if (n.weightBits === 32 && WEIGHT_LAYER_OPS.has(n.op) && s !== null && s < 32) {
+        if (
+          isFloatWeight(n.weightBits) &&
+          WEIGHT_LAYER_OPS.has(n.op) &&
+          s !== null &&
+          s < n.weightBits!
+        ) {
           bitsPerLayer.set(n.name, s);
         }
       }

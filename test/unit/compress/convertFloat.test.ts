@@ -399,6 +399,21 @@ test('quick fixes: Convert to fp16 / bf16 are offered on a float32 model and run
     { uri: 'onnx-model:/m', diagnostics: [] },
   );
   assert.ok(!again.some((a) => a.title.startsWith('Convert to')));
+  // …while its float16 layers can still be quantized.
+  const halfState = {
+    loaded: half,
+    report: analyzeLoaded(half, { skipBitHints: true }),
+  } as unknown as OpenModel;
+  const gemm = halfState.report!.nodes.find((n) => n.op === 'Gemm')!;
+  assert.equal(gemm.weightBits, 16);
+  const offered = codeActionsFor(halfState, gemm, { uri: 'onnx-model:/m', diagnostics: [] });
+  const int8 = offered.find((a) => a.title.startsWith(`Quantize ${gemm.name} to int8`));
+  assert.ok(
+    int8?.command,
+    offered.map((a) => `${a.title} ${a.disabled?.reason ?? ''}`).join(' | '),
+  );
+  const q = await runFix(halfState, (int8.command.arguments![0] as ApplyFixArgs).fix);
+  assert.ok(q.summaries[0].bytesAfter < q.summaries[0].bytesBefore);
 });
 
 const cli = path.resolve(__dirname, '../../../dist/cli.js');
