@@ -18,7 +18,7 @@
 import { opsetVersions } from '../onnx/opsets';
 import { weightInputIndices } from '../cost/weights';
 import { weightOrigin } from '../cost/weightOrigin';
-import { buildGraphView, nodeLabel, type GraphView } from '../graph/graph';
+import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
 import { ExternalData } from '../onnx/externalData';
 import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
@@ -264,10 +264,17 @@ export function convertFloat(
   return options.format === 'fp16' ? convertFp16(model, ext) : convertBf16(model, ext);
 }
 
-function analyse(model: Model, ext: ExternalData): { view: GraphView; shapes: ShapeInference } {
-  if (model.graph.nodes.some((n) => n.attributes.some((a) => a.g || a.graphs.length > 0))) {
+function analyse(
+  model: Model,
+  ext: ExternalData,
+  subgraphs: 'refuse' | 'allow',
+): { view: GraphView; shapes: ShapeInference } {
+  const nested = model.graph.nodes.some((n) =>
+    n.attributes.some((a) => a.g || a.graphs.length > 0),
+  );
+  if (subgraphs === 'refuse' && nested) {
     throw new CompressionRefusal(
-      'float16/bfloat16 conversion does not handle sub-graphs (If/Loop/Scan) yet',
+      'fp16: models with sub-graphs (If/Loop/Scan) are not converted yet; bf16 is',
     );
   }
   const view = buildGraphView(model.graph);
@@ -286,7 +293,7 @@ function constantTensor(name: string, view: GraphView): Tensor | undefined {
 
 function convertFp16(model: Model, ext: ExternalData): CompressionResult {
   const before = modelFigures(model, ext);
-  const { view, shapes } = analyse(model, ext);
+  const { view, shapes } = analyse(model, ext, 'refuse');
   const isFloat = (name: string): boolean =>
     !!name &&
     (view.initializers.get(name)?.dataType ?? shapes.types.get(name)?.dtype) === DataType.FLOAT;
@@ -511,7 +518,8 @@ function raise(
  */
 function convertBf16(model: Model, ext: ExternalData): CompressionResult {
   const before = modelFigures(model, ext);
-  const { view, shapes } = analyse(model, ext);
+  // Sub-graphs read the weights by name, which the Cast keeps: they need no change.
+  const { view, shapes } = analyse(model, ext, 'allow');
   const isConstant = (n: string): boolean => shapes.constants.has(n);
   const elements = (n: string): number => {
     const t = shapes.types.get(n);
@@ -551,7 +559,8 @@ function convertBf16(model: Model, ext: ExternalData): CompressionResult {
       continue;
     }
     edit.removeInitializer(source);
-    const first = model.graph.nodes.find((n) => n.inputs.includes(source));
+    // nodeDependencies: a sub-graph's reads of the outer weight count.
+    const first = model.graph.nodes.find((n) => nodeDependencies(n).includes(source));
     if (first) edit.insertBefore(first, [cast]);
   }
   const converted = raise(withGraph(model, edit.build()), 13, ext, 'Cast from bfloat16');

@@ -127,6 +127,18 @@ for (const file of [
   });
 }
 
+test('bf16 on a model with Loop/If/Scan: outer weights cast up under their names, read by the bodies', async () => {
+  const file = path.join(FIXTURES, 'control_flow.onnx');
+  const loaded = loadModelFile(file);
+  const { model } = convertFloat(loaded.model, { format: 'bf16' }, loaded.external);
+  assert.ok(model.graph.initializers.some((t) => t.dataType === DataType.BFLOAT16));
+  const v = await verifyModels(encodeModel(loaded.model), encodeModel(model), {
+    samples: 2,
+    inputShapes: fixtureShapes('control_flow.onnx'),
+  });
+  assert.ok(v.sqnrDb >= 30, `SQNR ${v.sqnrDb}`);
+});
+
 test('refusals are one clear line: sub-graphs, no float tensor, no op with a float16 path', () => {
   const refusal = (model: Model, format: 'fp16' | 'bf16'): string => {
     try {
