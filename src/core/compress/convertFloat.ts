@@ -293,6 +293,13 @@ function constantTensor(name: string, view: GraphView): Tensor | undefined {
 
 function convertFp16(model: Model, ext: ExternalData): CompressionResult {
   const before = modelFigures(model, ext);
+  const inits = model.graph.initializers;
+  if (
+    inits.some((t) => t.dataType === DataType.FLOAT16) &&
+    !inits.some((t) => t.dataType === DataType.FLOAT && elementCount(t.dims) > 1)
+  ) {
+    throw new CompressionRefusal('fp16: the model already stores its weights in float16');
+  }
   const { view, shapes } = analyse(model, ext, 'refuse');
   const isFloat = (name: string): boolean =>
     !!name &&

@@ -402,6 +402,10 @@ test('quick fixes: Convert to fp16 / bf16 are offered on a float32 model and run
     const s = outcome.summaries[0];
     assert.ok(s.bytesAfter < s.bytesBefore * 0.52, summaryLine(s));
   }
+  assert.throws(
+    () => convertFloat(convertFloat(loaded.model, { format: 'fp16' }).model, { format: 'fp16' }),
+    /^CompressionRefusal: fp16: the model already stores its weights in float16$/,
+  );
   // Not offered once the weights are 16-bit.
   const converted = convertFloat(loaded.model, { format: 'fp16' }).model;
   const half = { model: converted, external: loaded.external, fileBytes: 0 };
