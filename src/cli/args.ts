@@ -183,6 +183,11 @@ function compressRequest(values: Values): CompressRequest {
   if (request.reduceRange && !/^u?int8$/.test(request.quantize ?? '')) {
     throw new UsageError('--reduce-range applies to --quantize int8 or uint8');
   }
+  if (request.activations && request.quantize === 'fp16') {
+    throw new UsageError(
+      '--activations quantizes float32 activations; --quantize fp16 makes them float16',
+    );
+  }
   if (
     !request.quantize &&
     request.prune === undefined &&
