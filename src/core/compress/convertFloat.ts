@@ -21,7 +21,7 @@ import { weightOrigin } from '../cost/weightOrigin';
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
 import { ExternalData } from '../onnx/externalData';
-import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
+import { bfloatToFloat, elementCount, forEachFloatChunk, halfToFloat } from '../onnx/tensorData';
 import {
   AttributeType,
   DataType,
@@ -224,8 +224,7 @@ export function encodeHalfTensor(
   const n = elementCount(t.dims);
   const bits = new Uint16Array(n);
   const encode = dataType === DataType.FLOAT16 ? floatToHalfBits : floatToBfloat16Bits;
-  const decode =
-    dataType === DataType.FLOAT16 ? halfBitsToFloat : (b: number): number => bfloatBitsToFloat(b);
+  const decode = dataType === DataType.FLOAT16 ? halfToFloat : bfloatToFloat;
   forEachFloatChunk(t, ext, (chunk, start) => {
     for (let j = 0; j < chunk.length; j++) {
       const v = chunk[j];
@@ -240,19 +239,6 @@ export function encodeHalfTensor(
     }
   });
   return makeTensor(name, dataType, t.dims, new Uint8Array(bits.buffer));
-}
-
-function halfBitsToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function bfloatBitsToFloat(bits: number): number {
-  return new Float32Array(new Uint32Array([(bits & 0xffff) << 16]).buffer)[0];
 }
 
 export function convertFloat(

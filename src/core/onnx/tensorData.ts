@@ -220,8 +220,8 @@ export function halfToFloat(bits: number): number {
 
 const bfloatScratch = new DataView(new ArrayBuffer(4));
 
-/** bfloat16 is the top half of a float32. */
-function bfloatToFloat(bits: number): number {
+/** bfloat16 bits (the top half of a float32) to a number. */
+export function bfloatToFloat(bits: number): number {
   bfloatScratch.setUint32(0, (bits & 0xffff) << 16);
   return bfloatScratch.getFloat32(0);
 }
