@@ -13,7 +13,7 @@
  */
 import { nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import type { DataType } from '../onnx/types';
-import type { ShapeInference } from '../shapes/infer';
+import { NONDETERMINISTIC, type ShapeInference } from '../shapes/infer';
 import { tensorBytes, type Diagnostic } from '../report';
 import { planMemory } from './arenaPlanner';
 
@@ -25,20 +25,6 @@ export interface RuntimeTensor {
   /** The node that produces it; for a graph input, the first node that reads it at run time. */
   readonly node: string;
 }
-
-/**
- * Ops whose outputs differ from run to run, so they are never folded (as in shapes/infer.ts,
- * which does not mark their outputs constant either).
- */
-const NONDETERMINISTIC = new Set([
-  'RandomNormal',
-  'RandomNormalLike',
-  'RandomUniform',
-  'RandomUniformLike',
-  'Multinomial',
-  'Bernoulli',
-  'Dropout',
-]);
 
 /**
  * Tensors whose values are known at analysis time: weights and constants (`shapes.constants`),

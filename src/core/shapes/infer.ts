@@ -58,7 +58,7 @@ export interface InferOptions {
 }
 
 /** Ops that produce different values on each run, so their outputs are never constant. */
-const NONDETERMINISTIC = new Set([
+export const NONDETERMINISTIC = new Set([
   'RandomNormal',
   'RandomNormalLike',
   'RandomUniform',
