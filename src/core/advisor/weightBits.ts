@@ -13,9 +13,11 @@
  * 32 k sample estimates the SQNR within a tenth of a dB (tested against the exact sum),
  * while a 100 M-parameter layer costs one streaming pass rather than six quantizations.
  */
+import { gridLevel, pow2MaxExponent, safeScale, TERNARY_THRESHOLD } from '../compress/gridLevels';
 import type { ExternalData } from '../onnx/externalData';
-import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
+import { elementCount, forEachFloatChunk, halfToFloat } from '../onnx/tensorData';
 import type { Tensor } from '../onnx/types';
+import { floatToHalf } from '../verify/inputs';
 
 export const CANDIDATE_BITS = [8, 6, 5, 4, 3, 2] as const;
 export const DEFAULT_ERROR_TARGET_DB = 30;
@@ -24,16 +26,38 @@ const SAMPLE_LIMIT = 1 << 15;
 export interface WeightSqnr {
   /** SQNR in dB per candidate width; Infinity when the weight is all zeros. */
   readonly sqnrDb: Readonly<Record<number, number>>;
+  /**
+   * SQNR in dB of the other number formats the compressor writes: fp16 (round to half, beyond
+   * ±65504 saturates, as convertFloat does) and the multiplier-free grids of lowBitGrids.ts, per
+   * output channel: pow2 at its default 8 bits, ternary, binary. Same sample as `sqnrDb`.
+   */
+  readonly formats: WeightFormatSqnr;
   /** True when the error sums used a strided sample (large tensors). */
   readonly sampled: boolean;
 }
+
+export const WEIGHT_FORMATS = ['fp16', 'pow2', 'ternary', 'binary'] as const;
+export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
+export type WeightFormatSqnr = Readonly<Record<WeightFormat, number>>;
+/** The pow2 width the advisor measures: the compressor's default (`--quantize pow2`). */
+export const POW2_BITS = 8;
+/** Bits per weight of each format (pow2 counts its storage width). */
+export const WEIGHT_FORMAT_BITS: Readonly<Record<WeightFormat, number>> = {
+  fp16: 16,
+  pow2: POW2_BITS,
+  ternary: 2,
+  binary: 1,
+};
+const FP16_MAX = 65504;
 
 /** Per-channel symmetric quantization SQNR of `tensor` at every candidate width. */
 export function weightSqnr(tensor: Tensor, channelAxis: number, ext?: ExternalData): WeightSqnr {
   const dims = tensor.dims;
   const channels = dims.length === 0 ? 1 : dims[channelAxis] || 1;
   const inner = dims.length === 0 ? 1 : elementCount(dims.slice(channelAxis + 1));
-  const { maxAbs, samples, sampleChannels, sampled } = scanWeights(tensor, channels, inner, ext);
+  const n = elementCount(dims);
+  const scan = scanWeights(tensor, channels, inner, ext);
+  const { maxAbs, samples, sampleChannels, sampled } = scan;
 
   // Normalise each sample by its channel's max once; every width then quantizes u·L.
   const count = samples.length;
@@ -63,12 +87,79 @@ export function weightSqnr(tensor: Tensor, channelAxis: number, ext?: ExternalDa
     noise /= levels * levels;
     sqnrDb[b] = noise === 0 ? Infinity : 10 * Math.log10(signal / noise);
   }
-  return { sqnrDb, sampled };
+  const meanAbs = scan.sumAbs.map((v) => v / (n / channels));
+  return { sqnrDb, formats: formatSqnr(samples, sampleChannels, maxAbs, meanAbs, signal), sampled };
+}
+
+const toDb = (signal: number, noise: number): number =>
+  noise === 0 ? Infinity : 10 * Math.log10(signal / noise);
+
+/**
+ * fp16 and the lowBitGrids.ts grids over the sample. The per-channel max and mean|w| come from
+ * the full streaming pass; the parameters that need a second look at the weights (ternary α, the
+ * mean |w| above the threshold; pow2's least-squares scale) come from the sample, so they are
+ * exact for an unsampled tensor.
+ */
+function formatSqnr(
+  samples: Float64Array,
+  sampleChannels: Int32Array,
+  maxAbs: Float64Array,
+  meanAbs: Float64Array,
+  signal: number,
+): WeightFormatSqnr {
+  const count = samples.length;
+  const channels = maxAbs.length;
+  const maxExponent = pow2MaxExponent(POW2_BITS);
+  const deltas = meanAbs.map((m) => TERNARY_THRESHOLD * m);
+  const levelScales = Float32Array.from(maxAbs, (m) => safeScale(m / 2 ** maxExponent));
+  const aboveSum = new Float64Array(channels);
+  const aboveCount = new Float64Array(channels);
+  const wq = new Float64Array(channels);
+  const qq = new Float64Array(channels);
+  let fp16Noise = 0;
+  for (let i = 0; i < count; i++) {
+    const w = samples[i];
+    const c = sampleChannels[i];
+    const a = Math.abs(w);
+    if (a > deltas[c]) {
+      aboveSum[c] += a;
+      aboveCount[c]++;
+    }
+    const q = gridLevel('pow2', w, levelScales[c], 0, maxExponent);
+    wq[c] += w * q;
+    qq[c] += q * q;
+    const h = halfToFloat(floatToHalf(Math.max(-FP16_MAX, Math.min(FP16_MAX, w))));
+    fp16Noise += (w - h) * (w - h);
+  }
+  const scale = {
+    pow2: levelScales.map((s, c) => (qq[c] > 0 ? safeScale(wq[c] / qq[c]) : s)),
+    ternary: Float32Array.from(aboveSum, (s, c) =>
+      safeScale(aboveCount[c] > 0 ? s / aboveCount[c] : 0),
+    ),
+    binary: Float32Array.from(meanAbs, safeScale),
+  };
+  const noise = { pow2: 0, ternary: 0, binary: 0 };
+  for (let i = 0; i < count; i++) {
+    const w = samples[i];
+    const c = sampleChannels[i];
+    for (const grid of ['pow2', 'ternary', 'binary'] as const) {
+      const q = gridLevel(grid, w, levelScales[c], deltas[c], maxExponent);
+      const e = w - q * scale[grid][c];
+      noise[grid] += e * e;
+    }
+  }
+  return {
+    fp16: toDb(signal, fp16Noise),
+    pow2: toDb(signal, noise.pow2),
+    ternary: toDb(signal, noise.ternary),
+    binary: toDb(signal, noise.binary),
+  };
 }
 
 /**
  * One streaming pass: max|w| per output channel (channel = floor(index / inner) mod channels),
- * plus an evenly strided sample of the values with their channels.
+ * Σ|w| per channel (the grids' mean|w|), plus an evenly strided sample of the values with their
+ * channels.
  */
 function scanWeights(
   tensor: Tensor,
@@ -82,6 +173,7 @@ function scanWeights(
   const samples = new Float64Array(sampleCount);
   const sampleChannels = new Int32Array(sampleCount);
   const maxAbs = new Float64Array(channels);
+  const sumAbs = new Float64Array(channels);
   let c = 0;
   let pos = 0;
   let taken = 0;
@@ -91,18 +183,23 @@ function scanWeights(
     let channel = c;
     let position = pos;
     let m = maxAbs[channel];
+    let sum = sumAbs[channel];
     const length = chunk.length;
     for (let i = 0; i < length; i++) {
       const a = Math.abs(chunk[i]);
       if (a > m) m = a;
+      sum += a;
       if (++position === inner) {
         maxAbs[channel] = m;
+        sumAbs[channel] = sum;
         position = 0;
         channel = channel + 1 === channels ? 0 : channel + 1;
         m = maxAbs[channel];
+        sum = sumAbs[channel];
       }
     }
     maxAbs[channel] = m;
+    sumAbs[channel] = sum;
     // The strided sample, visited separately so the loop above stays branch-light.
     for (let i = nextSample - start; i < length; i += stride) {
       samples[taken] = chunk[i];
@@ -114,6 +211,7 @@ function scanWeights(
   });
   return {
     maxAbs,
+    sumAbs,
     samples: samples.subarray(0, taken),
     sampleChannels: sampleChannels.subarray(0, taken),
     sampled: stride > 1,

@@ -25,10 +25,10 @@ import { channelIndexer, packedLength, storeValue, type QuantizedWeight } from '
 import { CompressionRefusal } from './summary';
 import { WEIGHT_GRIDS, type WeightGrid } from '../cost/nodeFigures';
 
-export { WEIGHT_GRIDS, type WeightGrid };
+import { gridLevel, pow2Level, pow2MaxExponent, safeScale, TERNARY_THRESHOLD } from './gridLevels';
 
-/** TWN's threshold factor: Δ = 0.7 · mean|w|. */
-export const TERNARY_THRESHOLD = 0.7;
+export { WEIGHT_GRIDS, type WeightGrid };
+export { pow2Level, pow2MaxExponent, TERNARY_THRESHOLD };
 
 /** Logical bits per weight of a grid (pow2: its N). */
 export function gridBits(grid: WeightGrid, bits: number): number {
@@ -42,19 +42,6 @@ export function gridBits(grid: WeightGrid, bits: number): number {
 export function gridContainer(grid: WeightGrid, bits: number, int2 = false): DataType {
   if (grid !== 'pow2') return int2 ? DataType.INT2 : DataType.INT4;
   return 2 ** (bits - 2) <= 7 ? DataType.INT4 : DataType.INT8;
-}
-
-/** Largest exponent of an N-bit pow2 grid (N−2: 8 bits → ±64). */
-export function pow2MaxExponent(bits: number): number {
-  return bits - 2;
-}
-
-/** The pow2 integer level (0 or ±2^k) of r = w / scale. */
-export function pow2Level(r: number, maxExponent: number): number {
-  const a = Math.abs(r);
-  if (!(a >= 0.5)) return 0;
-  const k = Math.min(maxExponent, Math.max(0, Math.round(Math.log2(a))));
-  return Math.sign(r) * 2 ** k;
 }
 
 /** Per-channel statistics pass: Σ|w|, max|w| and count. */
@@ -135,11 +122,6 @@ function storeCrumb(out: Uint8Array, i: number, v: number): void {
   out[i >> 2] |= (v & 0x03) << ((i & 3) * 2);
 }
 
-function safeScale(s: number): number {
-  const f = Math.fround(s);
-  return f > 0 && Number.isFinite(f) ? f : 1;
-}
-
 /**
  * Quantizes a float tensor to a grid, per channel along `axis` (per tensor when undefined):
  * integer levels in the grid's container, float32 scales, no zero point.
@@ -167,11 +149,8 @@ export function quantizeToGrid(
   // rounds up more often than down: +6%, compounding over a deep model's layers).
   const levelScales = Float32Array.from(scales);
   if (grid === 'pow2') refitScales(t, ext, axis, levelScales, maxExponent, scales);
-  const level = (w: number, c: number): number => {
-    if (grid === 'pow2') return pow2Level(w / levelScales[c], maxExponent);
-    if (grid === 'ternary') return Math.abs(w) > deltas[c] ? Math.sign(w) : 0;
-    return w < 0 ? -1 : 1;
-  };
+  const level = (w: number, c: number): number =>
+    gridLevel(grid, w, levelScales[c], deltas[c], maxExponent);
   const dataType = gridContainer(grid, bits, int2);
   const packed = dataType === DataType.INT4;
   const crumbs = dataType === DataType.INT2;

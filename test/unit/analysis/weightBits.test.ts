@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { suggestBits, weightSqnr } from '../../../src/core/advisor/weightBits';
+import { POW2_BITS, suggestBits, weightSqnr } from '../../../src/core/advisor/weightBits';
+import { floatToHalfBits } from '../../../src/core/compress/convertFloat';
+import { quantizeToGrid, WEIGHT_GRIDS } from '../../../src/core/compress/lowBitGrids';
+import { halfToFloat } from '../../../src/core/onnx/tensorData';
 import { DataType } from '../../../src/core/onnx/types';
 import { makeTensor, seededRandom } from '../../helpers/modelBuilder';
 
@@ -57,4 +60,54 @@ test('a large tensor is sampled and the estimate stays within 0.1 dB of the exac
   }
   const exact = 10 * Math.log10(signal / noise);
   assert.ok(Math.abs(s.sqnrDb[4] - exact) < 0.1, `sampled ${s.sqnrDb[4]} dB, exact ${exact} dB`);
+});
+
+test('fp16, pow2, ternary and binary SQNR match the compressor exactly on a small tensor', () => {
+  const rand = seededRandom(11);
+  // Channels of different spread, a zero channel and a value beyond fp16's range.
+  const base = Array.from({ length: 6 * 40 }, (_, i) => {
+    const c = Math.floor(i / 40);
+    return c === 4 ? 0 : (rand() * 2 - 1) * 10 ** (c - 2);
+  });
+  const outlier = [...base];
+  outlier[5] = 70000;
+  for (const [axis, values] of [
+    [0, base],
+    [1, base],
+    [0, outlier],
+  ] as const) {
+    const dims = axis === 0 ? [6, 40] : [40, 6];
+    const t = makeTensor('w', DataType.FLOAT, dims, values);
+    const s = weightSqnr(t, axis);
+    assert.equal(s.sampled, false);
+    for (const grid of WEIGHT_GRIDS) {
+      const q = quantizeToGrid(t, undefined, grid, POW2_BITS, axis);
+      const exact = 10 * Math.log10(q.signal / q.noise);
+      assert.ok(
+        Math.abs(s.formats[grid] - exact) < 1e-9,
+        `${grid}: ${s.formats[grid]} vs ${exact}`,
+      );
+    }
+    // fp16: what convertFloat writes (round to nearest even, saturating at ±65504), read back.
+    let signal = 0;
+    let noise = 0;
+    for (const v of Float32Array.from(values)) {
+      const h = halfToFloat(floatToHalfBits(v));
+      signal += v * v;
+      noise += (v - h) ** 2;
+    }
+    const exact = 10 * Math.log10(signal / noise);
+    assert.ok(Math.abs(s.formats.fp16 - exact) < 1e-9, `fp16: ${s.formats.fp16} vs ${exact}`);
+  }
+});
+
+test('the format SQNRs of uniform weights are in their expected order', () => {
+  const rand = seededRandom(5);
+  const values = Array.from({ length: 32 * 256 }, () => rand() * 2 - 1);
+  const s = weightSqnr(makeTensor('w', DataType.FLOAT, [32, 256], values), 0);
+  assert.ok(s.formats.fp16 > 60, `fp16 ${s.formats.fp16}`);
+  assert.ok(s.formats.fp16 > s.sqnrDb[8]);
+  assert.ok(s.formats.pow2 > s.formats.ternary, `pow2 ${s.formats.pow2}`);
+  assert.ok(s.formats.ternary > s.formats.binary, `ternary ${s.formats.ternary}`);
+  assert.ok(s.formats.binary > 0);
 });
