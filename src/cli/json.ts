@@ -34,6 +34,11 @@ export function toJson(r: AnalysisReport): unknown {
         Object.fromEntries(
           Object.entries(n.weightSqnrDb).map(([b, v]) => [b, Number.isFinite(v) ? v : null]),
         ),
+      weightFormatSqnrDb:
+        n.weightFormatSqnrDb &&
+        Object.fromEntries(
+          Object.entries(n.weightFormatSqnrDb).map(([f, v]) => [f, Number.isFinite(v) ? v : null]),
+        ),
       share: { ...n.share, activationBytes: rows[i].activationShare },
       ...(n.latencySeconds !== undefined
         ? { latencySeconds: n.latencySeconds, energyJoules: n.energyJoules }

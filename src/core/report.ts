@@ -48,6 +48,13 @@ export interface NodeReport {
   readonly suggestedWeightBytes: number | null;
   /** Weight SQNR in dB per candidate width (8, 6, 5, 4, 3, 2), the reason for the suggestion. */
   readonly weightSqnrDb: Record<string, number> | null;
+  /**
+   * Weight SQNR in dB of the other formats the compressor writes (fp16; pow2 at 8 bits, ternary,
+   * binary per output channel), from the same sample as `weightSqnrDb`; null with it.
+   */
+  readonly weightFormatSqnrDb: Readonly<
+    Record<'fp16' | 'pow2' | 'ternary' | 'binary', number>
+  > | null;
   /** The main weight's multiplier-free grid (compress/lowBitGrids.ts), when it has one. */
   readonly weightGrid?: 'pow2' | 'ternary' | 'binary';
   readonly latencySeconds?: number;

@@ -8,7 +8,7 @@ import type { AnalysisReport, NodeReport, OutputReport } from '../core/analyze';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
 import { formatBytes, formatCount } from '../core/format';
 import { buildViewModel, type ViewItem } from '../core/graph/view';
-import { layerRows, sqnrCurve } from './presentation';
+import { formatsCurve, layerRows, sqnrCurve } from './presentation';
 import type {
   FoldedGroup,
   GraphData,
@@ -180,6 +180,12 @@ function nodeFigures(
     rows.push([
       `weight SQNR (target ${report.errorTargetDb} dB)`,
       sqnrCurve(n.weightSqnrDb, report.errorTargetDb),
+    ]);
+  }
+  if (n.weightFormatSqnrDb) {
+    rows.push([
+      'other formats (weight SQNR)',
+      formatsCurve(n.weightFormatSqnrDb, report.errorTargetDb),
     ]);
   }
   rows.push([

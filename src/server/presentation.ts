@@ -109,6 +109,30 @@ export function sqnrCurve(sqnrByBits: Record<string, number>, targetDb: number):
     .join(' · ');
 }
 
+/** How each other format is named in the curve: its width in bits, pow2 at its storage width. */
+const FORMAT_LABELS: Record<keyof NonNullable<NodeReport['weightFormatSqnrDb']>, string> = {
+  fp16: 'fp16',
+  pow2: 'pow2 8 b',
+  ternary: 'ternary 2 b',
+  binary: 'binary 1 b',
+};
+
+/**
+ * "fp16: 71.3 dB ✓ · pow2 8 b: 22.4 dB · ternary 2 b: 9.0 dB · binary 1 b: 4.9 dB": the weight
+ * SQNR of the other formats (NodeReport.weightFormatSqnrDb), ✓ where the target is met.
+ */
+export function formatsCurve(
+  formats: NonNullable<NodeReport['weightFormatSqnrDb']>,
+  targetDb: number,
+): string {
+  return (Object.keys(FORMAT_LABELS) as (keyof typeof FORMAT_LABELS)[])
+    .map((f) => {
+      const db = formats[f];
+      return `${FORMAT_LABELS[f]}: ${Number.isFinite(db) ? db.toFixed(1) : '∞'} dB${db >= targetDb ? ' ✓' : ''}`;
+    })
+    .join(' · ');
+}
+
 /**
  * The hover: every figure of the layer, the device estimates, why we suggest its width, and the
  * measured output sensitivity once it has been measured.
@@ -141,6 +165,12 @@ export function layerMarkdown(
     lines.push(
       '',
       `**Why ${n.suggestedWeightBits}-bit:** weight SQNR per output channel (target ${report.errorTargetDb} dB): ${sqnrCurve(n.weightSqnrDb, report.errorTargetDb)}`,
+    );
+  }
+  if (n.weightFormatSqnrDb) {
+    lines.push(
+      '',
+      `**Other formats:** weight SQNR (grids per output channel; output sensitivity covers the integer widths only): ${formatsCurve(n.weightFormatSqnrDb, report.errorTargetDb)}`,
     );
   }
   if (sensitivity) lines.push('', ...sensitivityTable(sensitivity));

@@ -111,12 +111,20 @@ export function nodeFigures(
   const weightBits = mainOrigin ? (mainGrid?.bits ?? dtypeBits(mainOrigin.dtype)) : null;
   let suggestedWeightBits: number | null = null;
   let weightSqnrDb: Record<string, number> | null = null;
+  let weightFormatSqnrDb: NodeReport['weightFormatSqnrDb'] = null;
   if (main && mainOrigin?.tensor && isFloatType(mainOrigin.dtype) && !context.skipBitHints) {
     try {
       const sqnr = weightSqnr(mainOrigin.tensor, main.channelAxis, context.external);
       weightSqnrDb = Object.fromEntries(
         Object.entries(sqnr.sqnrDb).map(([b, db]) => [b, round2(db)]),
       );
+      const f = sqnr.formats;
+      weightFormatSqnrDb = {
+        fp16: round2(f.fp16),
+        pow2: round2(f.pow2),
+        ternary: round2(f.ternary),
+        binary: round2(f.binary),
+      };
       suggestedWeightBits = suggestBits(sqnr, context.errorTargetDb, dtypeBits(mainOrigin.dtype));
     } catch (e) {
       diagnostics.push({
@@ -173,6 +181,7 @@ export function nodeFigures(
       suggestedWeightBits,
       suggestedWeightBytes,
       weightSqnrDb,
+      weightFormatSqnrDb,
       ...(mainGrid ? { weightGrid: mainGrid.grid } : {}),
     },
     weights,

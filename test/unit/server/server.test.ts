@@ -13,6 +13,8 @@ import { DataType } from '../../../src/core/onnx/types';
 import { formatCount, formatBytes } from '../../../src/core/format';
 import { PeakLineRequest, ReportRequest, SettingsNotification } from '../../../src/shared/protocol';
 import { DEFAULT_SETTINGS } from '../../../src/server/modelStore';
+import { formatsCurve } from '../../../src/server/presentation';
+import { toJson } from '../../../src/cli/json';
 import { ModelBuilder } from '../../helpers/modelBuilder';
 import { ServerSession } from '../../helpers/serverSession';
 
@@ -101,6 +103,20 @@ describe(
       );
       assert.match(hover.contents.value, new RegExp(`MACs \\| ${formatCount(conv.macs)} `));
       assert.match(hover.contents.value, /Why \d+-bit/);
+      // The other formats' weight SQNR, the same figures as the CLI's (and its JSON's).
+      assert.ok(conv.weightFormatSqnrDb, 'format SQNRs for a float Conv');
+      const curve = formatsCurve(conv.weightFormatSqnrDb, report.errorTargetDb);
+      assert.match(curve, /^fp16: .* · pow2 8 b: .* · ternary 2 b: .* · binary 1 b: /);
+      assert.ok(hover.contents.value.includes(`**Other formats:**`), hover.contents.value);
+      assert.ok(hover.contents.value.includes(curve), hover.contents.value);
+      const json = toJson(report) as { nodes: { name: string; weightFormatSqnrDb: unknown }[] };
+      const jsonConv = json.nodes.find((n) => n.name === '/block/Conv')!;
+      assert.deepEqual(Object.keys(jsonConv.weightFormatSqnrDb as object), [
+        'fp16',
+        'pow2',
+        'ternary',
+        'binary',
+      ]);
     });
 
     test('diagnostics land on the right lines, and a device makes them errors then clears them', async () => {
