@@ -99,6 +99,7 @@ function analyzeCommand(options: CliOptions): number {
     device,
     errorTargetDb: options.errorTargetDb,
     countBiasFlops: options.biasFlops,
+    weightFormats: options.json,
   });
   const inputErrors = report.diagnostics.filter((d) => d.message.startsWith('--input'));
   if (inputErrors.length > 0) throw new UsageError(inputErrors[0].message);

@@ -29,6 +29,12 @@ export interface AnalyzeOptions {
   readonly countBiasFlops?: boolean;
   /** Skip the weight SQNR pass (reading every weight); suggestions are then null. */
   readonly skipBitHints?: boolean;
+  /**
+   * Also measure each layer's weight SQNR in fp16 and the pow2/ternary/binary grids
+   * (`weightFormatSqnrDb`; the CLI's --json). Off by default: it costs more than the integer
+   * widths together.
+   */
+  readonly weightFormats?: boolean;
 }
 
 export function analyzeFile(file: string, options: AnalyzeOptions = {}): AnalysisReport {
@@ -68,6 +74,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     errorTargetDb,
     countBiasFlops: options.countBiasFlops ?? true,
     skipBitHints: options.skipBitHints ?? false,
+    weightFormats: options.weightFormats ?? false,
     diagnostics,
     fileIndex: new Map(model.graph.nodes.map((n, i) => [n, i])),
   };

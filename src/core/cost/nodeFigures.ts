@@ -32,6 +32,8 @@ export interface FigureContext {
   readonly errorTargetDb: number;
   readonly countBiasFlops: boolean;
   readonly skipBitHints: boolean;
+  /** Also the weight SQNR of fp16 and the pow2/ternary/binary grids (AnalyzeOptions). */
+  readonly weightFormats: boolean;
   readonly diagnostics: Diagnostic[];
   /** Position of each node in its graph's node list, as printed. */
   readonly fileIndex: ReadonlyMap<Node, number>;
@@ -114,17 +116,21 @@ export function nodeFigures(
   let weightFormatSqnrDb: NodeReport['weightFormatSqnrDb'] = null;
   if (main && mainOrigin?.tensor && isFloatType(mainOrigin.dtype) && !context.skipBitHints) {
     try {
-      const sqnr = weightSqnr(mainOrigin.tensor, main.channelAxis, context.external);
+      const sqnr = weightSqnr(mainOrigin.tensor, main.channelAxis, context.external, {
+        formats: context.weightFormats,
+      });
       weightSqnrDb = Object.fromEntries(
         Object.entries(sqnr.sqnrDb).map(([b, db]) => [b, round2(db)]),
       );
       const f = sqnr.formats;
-      weightFormatSqnrDb = {
-        fp16: round2(f.fp16),
-        pow2: round2(f.pow2),
-        ternary: round2(f.ternary),
-        binary: round2(f.binary),
-      };
+      weightFormatSqnrDb = f
+        ? {
+            fp16: round2(f.fp16),
+            pow2: round2(f.pow2),
+            ternary: round2(f.ternary),
+            binary: round2(f.binary),
+          }
+        : null;
       suggestedWeightBits = suggestBits(sqnr, context.errorTargetDb, dtypeBits(mainOrigin.dtype));
     } catch (e) {
       diagnostics.push({

@@ -78,14 +78,14 @@ test('fp16, pow2, ternary and binary SQNR match the compressor exactly on a smal
   ] as const) {
     const dims = axis === 0 ? [6, 40] : [40, 6];
     const t = makeTensor('w', DataType.FLOAT, dims, values);
-    const s = weightSqnr(t, axis);
+    const s = weightSqnr(t, axis, undefined, { formats: true });
     assert.equal(s.sampled, false);
     for (const grid of WEIGHT_GRIDS) {
       const q = quantizeToGrid(t, undefined, grid, POW2_BITS, axis);
       const exact = 10 * Math.log10(q.signal / q.noise);
       assert.ok(
-        Math.abs(s.formats[grid] - exact) < 1e-9,
-        `${grid}: ${s.formats[grid]} vs ${exact}`,
+        Math.abs(s.formats![grid] - exact) < 1e-9,
+        `${grid}: ${s.formats![grid]} vs ${exact}`,
       );
     }
     // fp16: what convertFloat writes (round to nearest even, saturating at ±65504), read back.
@@ -97,17 +97,19 @@ test('fp16, pow2, ternary and binary SQNR match the compressor exactly on a smal
       noise += (v - h) ** 2;
     }
     const exact = 10 * Math.log10(signal / noise);
-    assert.ok(Math.abs(s.formats.fp16 - exact) < 1e-9, `fp16: ${s.formats.fp16} vs ${exact}`);
+    assert.ok(Math.abs(s.formats!.fp16 - exact) < 1e-9, `fp16: ${s.formats!.fp16} vs ${exact}`);
   }
 });
 
 test('the format SQNRs of uniform weights are in their expected order', () => {
   const rand = seededRandom(5);
   const values = Array.from({ length: 32 * 256 }, () => rand() * 2 - 1);
-  const s = weightSqnr(makeTensor('w', DataType.FLOAT, [32, 256], values), 0);
-  assert.ok(s.formats.fp16 > 60, `fp16 ${s.formats.fp16}`);
-  assert.ok(s.formats.fp16 > s.sqnrDb[8]);
-  assert.ok(s.formats.pow2 > s.formats.ternary, `pow2 ${s.formats.pow2}`);
-  assert.ok(s.formats.ternary > s.formats.binary, `ternary ${s.formats.ternary}`);
-  assert.ok(s.formats.binary > 0);
+  const s = weightSqnr(makeTensor('w', DataType.FLOAT, [32, 256], values), 0, undefined, {
+    formats: true,
+  });
+  assert.ok(s.formats!.fp16 > 60, `fp16 ${s.formats!.fp16}`);
+  assert.ok(s.formats!.fp16 > s.sqnrDb[8]);
+  assert.ok(s.formats!.pow2 > s.formats!.ternary, `pow2 ${s.formats!.pow2}`);
+  assert.ok(s.formats!.ternary > s.formats!.binary, `ternary ${s.formats!.ternary}`);
+  assert.ok(s.formats!.binary > 0);
 });
