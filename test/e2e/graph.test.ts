@@ -28,7 +28,7 @@ import {
   type Page,
   type Workbench,
 } from './harness';
-import { cliAnalyze, e2eMissing, goToLine, placeResnet18 } from './models';
+import { cliAnalyze, e2eMissing, goToLine, placeResnet18, waitFor } from './models';
 
 const missing = e2eMissing();
 
@@ -52,16 +52,6 @@ function nodeLines(file: string): Map<string, number> {
   const loaded = loadModelFile(file);
   const { layout } = printModel(loaded.model);
   return new Map(loaded.model.graph.nodes.map((n, i) => [n.name, layout.nodeLines[i]]));
-}
-
-async function waitFor<T>(probe: () => Promise<T>, ok: (t: T) => boolean, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    last = await probe();
-  }
-  return last;
 }
 
 /** The cursor line (0-based) of the active editor, from the status bar's "Ln 12, Col 1". */

@@ -15,7 +15,7 @@ import { saveModelFile } from '../../src/core/onnx/load';
 import { DataType } from '../../src/core/onnx/types';
 import { ModelBuilder } from '../helpers/modelBuilder';
 import { openFile, startWorkbench, waitForEditorText, type Page, type Workbench } from './harness';
-import { e2eMissing, goToLine } from './models';
+import { e2eMissing, goToLine, waitFor } from './models';
 
 const missing = e2eMissing();
 
@@ -38,16 +38,6 @@ function writeOcrModel(file: string): void {
 function convMacs(file: string, shape?: number[]): string {
   const report = analyzeFile(file, { inputShapes: shape && new Map([['x', shape]]) });
   return `${formatCount(report.nodes.find((n) => n.name === '/rec/Conv')!.macs)} MACs`;
-}
-
-async function waitFor<T>(probe: () => Promise<T>, ok: (t: T) => boolean, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 300));
-    last = await probe();
-  }
-  return last;
 }
 
 /** The device verdict item's text ('' when not shown). */

@@ -19,27 +19,9 @@ import {
   type Page,
   type Workbench,
 } from './harness';
-import { cliAnalyze, e2eMissing, goToLine, placeResnet18 } from './models';
+import { cliAnalyze, e2eMissing, goToLine, placeResnet18, problemsText, waitFor } from './models';
 
 const missing = e2eMissing();
-
-async function problemsText(page: Page): Promise<string> {
-  await runCommand(page, 'View: Focus Problems (Errors, Warnings, Infos)').catch(() =>
-    runCommand(page, 'View: Toggle Problems (Errors, Warnings, Infos)'),
-  );
-  await page.waitForSelector('.markers-panel', { state: 'visible', timeout: 10_000 });
-  return page.locator('.markers-panel').first().innerText({ timeout: 5_000 });
-}
-
-async function waitFor<T>(probe: () => Promise<T>, ok: (t: T) => boolean, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 300));
-    last = await probe();
-  }
-  return last;
-}
 
 async function selectDevice(page: Page, id: string): Promise<void> {
   await runCommand(page, 'Model Lens: Select Device');

@@ -9,7 +9,7 @@ import { saveModelFile } from '../../src/core/onnx/load';
 import { DataType } from '../../src/core/onnx/types';
 import { ModelBuilder } from '../helpers/modelBuilder';
 import { SHARED_MODELS_DIR } from '../helpers/sharedModels';
-import { REPO_ROOT, runtimeMissing, vsixMissing, type Page } from './harness';
+import { REPO_ROOT, runCommand, runtimeMissing, vsixMissing, type Page } from './harness';
 
 /**
  * Why the e2e tests can't run (no runtime from setup.sh, no VSIX to install, or the repo's
@@ -81,4 +81,28 @@ export async function goToLine(page: Page, line: number): Promise<void> {
   await page.waitForSelector('.quick-input-widget', { state: 'visible', timeout: 5_000 });
   await page.keyboard.insertText(String(line + 1));
   await page.keyboard.press('Enter');
+}
+
+/** Polls `probe` until `ok` holds or `ms` pass; returns the last value either way. */
+export async function waitFor<T>(
+  probe: () => Promise<T>,
+  ok: (t: T) => boolean,
+  ms: number,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last = await probe();
+  while (!ok(last) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 300));
+    last = await probe();
+  }
+  return last;
+}
+
+/** The Problems panel's text, after opening it. */
+export async function problemsText(page: Page): Promise<string> {
+  await runCommand(page, 'View: Focus Problems (Errors, Warnings, Infos)').catch(() =>
+    runCommand(page, 'View: Toggle Problems (Errors, Warnings, Infos)'),
+  );
+  await page.waitForSelector('.markers-panel', { state: 'visible', timeout: 10_000 });
+  return page.locator('.markers-panel').first().innerText({ timeout: 5_000 });
 }

@@ -13,15 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { saveModelFile } from '../../src/core/onnx/load';
 import { DataType } from '../../src/core/onnx/types';
 import { ModelBuilder } from '../helpers/modelBuilder';
-import {
-  openFile,
-  runCommand,
-  startWorkbench,
-  waitForEditorText,
-  type Page,
-  type Workbench,
-} from './harness';
-import { e2eMissing } from './models';
+import { openFile, startWorkbench, waitForEditorText, type Workbench } from './harness';
+import { e2eMissing, problemsText } from './models';
 
 const missing = e2eMissing();
 
@@ -69,14 +62,6 @@ function writeModel(file: string): void {
   b.output(logits);
   b.output(cls);
   saveModelFile(b.build(), file);
-}
-
-async function problemsText(page: Page): Promise<string> {
-  await runCommand(page, 'View: Focus Problems (Errors, Warnings, Infos)').catch(() =>
-    runCommand(page, 'View: Toggle Problems (Errors, Warnings, Infos)'),
-  );
-  await page.waitForSelector('.markers-panel', { state: 'visible', timeout: 10_000 });
-  return page.locator('.markers-panel').first().innerText({ timeout: 5_000 });
 }
 
 describe('e2e: no false alarms on an MCU', { skip: missing }, () => {
