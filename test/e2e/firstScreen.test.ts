@@ -139,7 +139,7 @@ async function docsScreenshot(page: Page, name: string): Promise<void> {
   }
 }
 
-describe('e2e: the first screen of a model', { skip: missing }, () => {
+describe('e2e: the first screen of a model', { skip: missing ?? noResnet18 }, () => {
   let workbench: Workbench;
   let workspace: string;
 
@@ -159,57 +159,53 @@ describe('e2e: the first screen of a model', { skip: missing }, () => {
     if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
   });
 
-  test(
-    'resnet18 opens on its layers, each op and its MACs inside the visible width',
-    { skip: noResnet18 },
-    async () => {
-      const { page } = workbench;
-      await openFile(page, 'resnet18.onnx');
-      await waitForEditorText(page, (t) => t.includes('MACs'), 60_000);
-      // Folding ranges arrive after the text: wait until the initializers are folded away.
-      const deadline = Date.now() + 30_000;
-      let m = await measure(page);
-      const layerLines = (s: ScreenMeasure) => s.lines.filter((l) => l.op && l.op !== 'Identity');
-      while (
-        Date.now() < deadline &&
-        (m.lines.some((l) => /^\s*float\[/.test(l.text)) ||
-          layerLines(m).filter((l) => l.macsRight).length < 10)
-      ) {
-        await page.waitForTimeout(500);
-        m = await measure(page);
-      }
-      await docsScreenshot(page, 'editor');
-      const width = m.editor.right - m.editor.left;
-      const layers = layerLines(m);
-      const report = layers
-        .map((l) => `${Math.round((l.macsRight ?? l.opRight ?? 0) - m.editor.left)}px  ${l.text}`)
-        .join('\n');
-      console.log(
-        `firstScreen: editor ${Math.round(width)}px wide, ${m.lines.length} lines:\n${report}`,
-      );
+  test('resnet18 opens on its layers, each op and its MACs inside the visible width', async () => {
+    const { page } = workbench;
+    await openFile(page, 'resnet18.onnx');
+    await waitForEditorText(page, (t) => t.includes('MACs'), 60_000);
+    // Folding ranges arrive after the text: wait until the initializers are folded away.
+    const deadline = Date.now() + 30_000;
+    let m = await measure(page);
+    const layerLines = (s: ScreenMeasure) => s.lines.filter((l) => l.op && l.op !== 'Identity');
+    while (
+      Date.now() < deadline &&
+      (m.lines.some((l) => /^\s*float\[/.test(l.text)) ||
+        layerLines(m).filter((l) => l.macsRight).length < 10)
+    ) {
+      await page.waitForTimeout(500);
+      m = await measure(page);
+    }
+    await docsScreenshot(page, 'editor');
+    const width = m.editor.right - m.editor.left;
+    const layers = layerLines(m);
+    const report = layers
+      .map((l) => `${Math.round((l.macsRight ?? l.opRight ?? 0) - m.editor.left)}px  ${l.text}`)
+      .join('\n');
+    console.log(
+      `firstScreen: editor ${Math.round(width)}px wide, ${m.lines.length} lines:\n${report}`,
+    );
 
-      assert.equal(m.scrollLeft, 0, 'not scrolled sideways');
-      assert.ok(
-        !m.lines.some((l) => /^\s*float\[/.test(l.text)),
-        `initializers folded:\n${m.lines.map((l) => l.text).join('\n')}`,
-      );
-      assert.ok(!m.lines.some((l) => / = Identity /.test(l.text)), 'weight Identity nodes folded');
-      const withMacs = layers.filter((l) => l.macsRight !== undefined);
-      assert.ok(
-        withMacs.length >= 10,
-        `${withMacs.length} layer lines with MACs visible:\n${report}`,
-      );
-      for (const l of layers) {
-        assert.ok(l.opRight !== undefined && l.opRight <= m.editor.right, `op inside: ${l.text}`);
-        if (l.macsRight !== undefined)
-          assert.ok(
-            l.macsRight <= m.editor.right,
-            `MACs inside (${l.macsRight} > ${m.editor.right}): ${l.text}`,
-          );
-      }
-      assert.ok(!m.horizontalScrollbarNeeded || m.scrollLeft === 0, 'no sideways scroll needed');
-    },
-  );
+    assert.equal(m.scrollLeft, 0, 'not scrolled sideways');
+    assert.ok(
+      !m.lines.some((l) => /^\s*float\[/.test(l.text)),
+      `initializers folded:\n${m.lines.map((l) => l.text).join('\n')}`,
+    );
+    assert.ok(!m.lines.some((l) => / = Identity /.test(l.text)), 'weight Identity nodes folded');
+    const withMacs = layers.filter((l) => l.macsRight !== undefined);
+    assert.ok(
+      withMacs.length >= 10,
+      `${withMacs.length} layer lines with MACs visible:\n${report}`,
+    );
+    for (const l of layers) {
+      assert.ok(l.opRight !== undefined && l.opRight <= m.editor.right, `op inside: ${l.text}`);
+      if (l.macsRight !== undefined)
+        assert.ok(
+          l.macsRight <= m.editor.right,
+          `MACs inside (${l.macsRight} > ${m.editor.right}): ${l.text}`,
+        );
+    }
+    assert.ok(!m.horizontalScrollbarNeeded || m.scrollLeft === 0, 'no sideways scroll needed');
+  });
 
   test('the graph beside it', async () => {
     const { page } = workbench;
