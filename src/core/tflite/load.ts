@@ -1,0 +1,44 @@
+/**
+ * Opening TFLite models. The file is read once into one buffer; buffers, custom options and
+ * metadata are views of it. Every reason a file cannot be read becomes the same ModelLoadError
+ * the ONNX loader throws, with one line for the user, so the editor and CLI handle both alike.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ModelLoadError } from '../onnx/load';
+import { decodeTflite, TfliteFormatError } from './decode';
+import { FlatBufferError } from './flatbuffer';
+import type { TfliteModel } from './types';
+
+export function loadTfliteFile(file: string): TfliteModel {
+  let bytes: Uint8Array;
+  try {
+    if (fs.statSync(file).isDirectory()) {
+      throw new ModelLoadError(`${file} is a folder, not a TFLite file`);
+    }
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    if (e instanceof ModelLoadError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ModelLoadError(`${file}: no such file`);
+    if (code === 'EACCES') throw new ModelLoadError(`${file}: permission denied`);
+    if (code === 'ERR_FS_FILE_TOO_LARGE' || e instanceof RangeError) {
+      throw new ModelLoadError(`${file}: too large to read in one piece`);
+    }
+    throw new ModelLoadError(`${file}: cannot read (${(e as Error).message})`);
+  }
+  return parseTfliteBytes(bytes, file);
+}
+
+/** Decodes a whole .tflite file held in memory; `file` only names it in messages. */
+export function parseTfliteBytes(bytes: Uint8Array, file?: string): TfliteModel {
+  const label = file ? path.basename(file) : 'model';
+  try {
+    return decodeTflite(bytes);
+  } catch (e) {
+    if (e instanceof FlatBufferError || e instanceof TfliteFormatError) {
+      throw new ModelLoadError(`${label}: not a valid TFLite model (${e.message})`);
+    }
+    throw e;
+  }
+}
