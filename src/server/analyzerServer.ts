@@ -74,6 +74,7 @@ import { BUILTIN_DEVICES } from '../core/devices';
 import { DEFAULT_SETTINGS, ModelStore, textKey, type OpenModel } from './modelStore';
 import { SETTINGS_SECTION, settingsFromSection, settingsSection } from './clientSettings';
 import { registerGraphRequests } from './graphRequests';
+import { withWeightFormats } from './layerFormats';
 import { annotationParts, layerMarkdown } from './presentation';
 import { codeActionsFor, runFix, sensitivityOf, shapeMap, summaryLine } from './quickFixes';
 import { verifyStates } from './verification';
@@ -402,7 +403,8 @@ export function startServer(connection: Connection): void {
     const node = model?.nodesByLine.get(params.position.line);
     if (!model?.report || !node) return null;
     const markdown = layerMarkdown(
-      node,
+      // The other formats' weight SQNR, measured now for this layer only (layerFormats.ts).
+      withWeightFormats(model, node),
       model.report,
       model.sensitivity?.get(node.name),
       model.report.symbolicDims,
@@ -476,7 +478,7 @@ export function startServer(connection: Connection): void {
     const node = model?.nodesByLine.get(params.line);
     return model?.report && node
       ? layerMarkdown(
-          node,
+          withWeightFormats(model, node),
           model.report,
           model.sensitivity?.get(node.name),
           model.report.symbolicDims,

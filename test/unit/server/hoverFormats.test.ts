@@ -1,0 +1,122 @@
+/**
+ * The hover's other-formats row (fp16, pow2, ternary, binary weight SQNR): the editor's analysis
+ * leaves these figures out, so the server measures the hovered layer on demand. Its values are
+ * the ones `model-lens analyze --json` reports for that layer.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { saveModelFile } from '../../../src/core/onnx/load';
+import { DataType } from '../../../src/core/onnx/types';
+import { LayerFiguresRequest, SettingsNotification } from '../../../src/shared/protocol';
+import { DEFAULT_SETTINGS } from '../../../src/server/modelStore';
+import { formatsCurve } from '../../../src/server/presentation';
+import { ModelBuilder } from '../../helpers/modelBuilder';
+import { ServerSession } from '../../helpers/serverSession';
+
+const root = path.resolve(__dirname, '../../..');
+const serverJs = path.join(root, 'dist/server.js');
+const cliJs = path.join(root, 'dist/cli.js');
+
+function writeModel(dir: string): string {
+  const b = new ModelBuilder({ opset: 13 });
+  const x = b.input('input', DataType.FLOAT, [1, 3, 16, 16]);
+  const [c1] = b.node(
+    'Conv',
+    [x, b.weight('w1', [16, 3, 3, 3])],
+    { pads: [1, 1, 1, 1] },
+    { name: '/stem/Conv', outputs: ['/stem/Conv_output_0'] },
+  );
+  const [r] = b.node('Relu', [c1], {}, { name: '/stem/Relu', outputs: ['/stem/Relu_output_0'] });
+  const [c2] = b.node(
+    'Conv',
+    [r, b.weight('w2', [32, 16, 3, 3])],
+    { pads: [1, 1, 1, 1] },
+    { name: '/block/Conv', outputs: ['/block/Conv_output_0'] },
+  );
+  b.classifierHead(c2, 32);
+  const file = path.join(dir, 'net.onnx');
+  saveModelFile(b.build(), file);
+  return file;
+}
+
+type Formats = Record<'fp16' | 'pow2' | 'ternary' | 'binary', number>;
+
+describe(
+  'hover: other formats measured on demand',
+  {
+    skip:
+      fs.existsSync(serverJs) && fs.existsSync(cliJs) ? false : 'dist/ not built (npm run build)',
+  },
+  () => {
+    let session: ServerSession;
+    let dir: string;
+    let file: string;
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-hover-formats-'));
+      file = writeModel(dir);
+      session = await ServerSession.start(serverJs);
+      await session.connection.sendNotification(SettingsNotification, DEFAULT_SETTINGS);
+    });
+    after(() => {
+      session?.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('a Conv hover has the fp16/pow2/ternary/binary row with the values analyze --json reports', async () => {
+      const json = JSON.parse(
+        execFileSync(process.execPath, [cliJs, 'analyze', file, '--json'], { encoding: 'utf8' }),
+      ) as { nodes: { name: string; weightFormatSqnrDb: Formats }[] };
+      const formats = json.nodes.find((n) => n.name === '/block/Conv')!.weightFormatSqnrDb;
+      assert.ok(formats, 'analyze --json reports the Conv’s format SQNR');
+
+      const { uri, text } = await session.open(file);
+      const line = text
+        .split('\n')
+        .findIndex((l) => l.includes('/block/Conv') && l.includes('= Conv'));
+      assert.ok(line > 0, 'the Conv line');
+      const hover = async (): Promise<string> =>
+        (
+          (await session.connection.sendRequest('textDocument/hover', {
+            textDocument: { uri },
+            position: { line, character: 4 },
+          })) as { contents: { value: string } }
+        ).contents.value;
+      const first = await hover();
+      const row = first.split('\n').find((l) => l.startsWith('**Other formats:**'));
+      assert.ok(row, first);
+      // Same figures, shown as formatsCurve shows them (one decimal, ✓ at the 30 dB default).
+      assert.ok(row.endsWith(formatsCurve(formats, DEFAULT_SETTINGS.errorTargetDb)), row);
+      const shown = Object.fromEntries(
+        [...row.matchAll(/(fp16|pow2|ternary|binary)[^:]*: (-?\d+\.\d) dB/g)].map((m) => [
+          m[1],
+          Number(m[2]),
+        ]),
+      );
+      for (const f of ['fp16', 'pow2', 'ternary', 'binary'] as const) {
+        assert.equal(shown[f], Number(formats[f].toFixed(1)), f);
+      }
+      // Measured once per model state and layer: the second hover is the same text.
+      assert.equal(await hover(), first);
+      // Copy Layer Figures gives the hover's text.
+      const copied: string = await session.connection.sendRequest(LayerFiguresRequest, {
+        uri,
+        line,
+      });
+      assert.ok(copied.includes(row), copied);
+    });
+
+    test('a layer without a weight gets no such row', async () => {
+      const { uri, text } = await session.open(file);
+      const line = text.split('\n').findIndex((l) => l.includes('= Relu'));
+      const hover = (await session.connection.sendRequest('textDocument/hover', {
+        textDocument: { uri },
+        position: { line, character: 4 },
+      })) as { contents: { value: string } };
+      assert.ok(!hover.contents.value.includes('Other formats'), hover.contents.value);
+    });
+  },
+);
