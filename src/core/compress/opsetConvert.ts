@@ -2,7 +2,7 @@
  * Opset conversion: raises a model's default-domain (ai.onnx) opset and rewrites every node whose
  * signature or meaning changed on the way, so the converted model computes exactly what the
  * original did. This is what lets compression reach the opset it needs (DequantizeLinear 10,
- * per-channel axis 13, int4 21) on models exported at an older one.
+ * per-channel axis 13, int4 21, int2 25) on models exported at an older one.
  *
  * The semantics follow the ONNX operator changelog (docs/Changelog.md) and onnx/version_converter,
  * with ONNX Runtime's kernels as the reference where the spec was loose (Resize-10's rounding).
@@ -17,7 +17,9 @@
  * Ops whose changes were additive (new optional attributes with the old behaviour as default, new
  * types, negative axes) need nothing. The converter refuses, with a one-line reason, only what has
  * no equivalent at the new opset (e.g. a linear Resize with tf_half_pixel_for_nn, a batched
- * opset-8 Scan, BatchNormalization's saved_mean output).
+ * opset-8 Scan, BatchNormalization's saved_mean output), and the few ops whose new version ONNX
+ * Runtime has no kernel for (ONNX_RUNTIME_GAPS: RoiAlign-22, the random generators at 22, …), since
+ * every converted model is verified and run there.
  */
 import { buildGraphView, nodeLabel } from '../graph/graph';
 import { float, makeAttribute, makeTensor, type AttrValue, type FloatAttr } from '../onnx/build';
@@ -40,8 +42,11 @@ import { floatToHalf } from '../verify/inputs';
 import { defaultOpset } from './graphEdit';
 import { CompressionRefusal } from './summary';
 
-/** The newest opset the adapters cover (the highest compression needs: int4 DequantizeLinear). */
-export const NEWEST_CONVERTIBLE_OPSET = 21;
+/**
+ * The newest opset the adapters cover: 25, where int2/uint2 arrived (ternary and binary weights
+ * behind DequantizeLinear); ONNX Runtime 1.30 runs opsets up to 26.
+ */
+export const NEWEST_CONVERTIBLE_OPSET = 25;
 /** The oldest source opset converted (ONNX Runtime itself runs opset 7 and later). */
 export const OLDEST_CONVERTIBLE_OPSET = 6;
 
@@ -84,8 +89,39 @@ export function convertOpset(
   }
 }
 
+/**
+ * Why `model` can't be converted to default-domain opset `to` (the one-line refusal convertOpset
+ * would throw), or undefined when it can or already is there. Compression asks before choosing a
+ * storage that needs `to` (int2 weights need 25), so that it can fall back to an older one.
+ */
+export function conversionRefusal(
+  model: Model,
+  to: number,
+  options: Pick<ConvertOptions, 'external'> = {},
+): string | undefined {
+  try {
+    convertOpset(model, to, { external: options.external });
+    return undefined;
+  } catch (e) {
+    if (e instanceof CompressionRefusal) return e.message;
+    throw e;
+  }
+}
+
+/** True when convertOpset(model, to) succeeds (or the model is already at `to` or above). */
+export function canConvertTo(
+  model: Model,
+  to: number,
+  options: Pick<ConvertOptions, 'external'> = {},
+): boolean {
+  return conversionRefusal(model, to, options) === undefined;
+}
+
 /** The IR version an opset needs (onnx/helper.py VERSION_TABLE). */
 export function minIrVersion(opset: number): number {
+  if (opset >= 25) return 13;
+  if (opset >= 24) return 12;
+  if (opset >= 23) return 11;
   if (opset >= 21) return 10;
   if (opset >= 19) return 9;
   if (opset >= 14) return 8;
@@ -320,6 +356,12 @@ class Conversion {
   /** Applies the adapters from `from` (exclusive) to the target, each on the previous one's output. */
   private upgrade(node: Node, from: number, scope: Scope): Node[] {
     if (!isDefaultDomain(node.domain)) return [node];
+    const gap = ONNX_RUNTIME_GAPS.get(node.opType);
+    if (gap !== undefined && from < gap && gap <= this.to) {
+      throw new CompressionRefusal(
+        `${node.opType} '${nodeLabel(node)}' would become ${node.opType}-${gap}, which ONNX Runtime has no kernel for (it runs the opset-${gap - 1} form)`,
+      );
+    }
     for (const { version, adapt } of ADAPTERS.get(node.opType) ?? []) {
       if (version <= from || version > this.to) continue;
       const result = adapt(node, this.step(version, node, scope));
@@ -1008,6 +1050,52 @@ register('GroupNormalization', 21, (n, s) => {
   });
   return [channels, perGroup, expandShape, ...scaleNodes, ...biasNodes, gn];
 });
+
+// ---- opsets 22 to 25: no adapter needed ----
+//
+// Every op with a new version here (docs/Changelog.md) changed only in ways the old nodes keep
+// meaning, which is also how onnx/version_converter registers them (CompatibleAdapter):
+//
+// - 22: bfloat16 added to ~50 float ops (Conv, ConvTranspose, the pools, the activations, the
+//   trigonometric ops, RNN/GRU/LSTM, InstanceNormalization, GridSample, RoiAlign, the random
+//   generators, …) and float8 to Dropout. AveragePool/MaxPool-22's "windows that would start in
+//   the right padded region are ignored" (ceil_mode) documents onnx#5741, a fix made to the shape
+//   inference of every pool version, which ONNX Runtime computes the same at 21 and 22 (tested).
+//   Dropout's and EyeLike's other text changes are wording only.
+// - 23: float4e2m1 added (Cast, CastLike, Constant, ConstantOfShape, Flatten, Identity, If, Loop,
+//   Pad, Reshape, Scan, Shape, Size, Squeeze, Transpose, Unsqueeze, QuantizeLinear,
+//   DequantizeLinear); QuantizeLinear gains `precision` and a scale type of its own,
+//   DequantizeLinear `output_dtype`, both defaulting to the old behaviour (the scale's type).
+//   Attention, RMSNormalization and RotaryEmbedding are new.
+// - 24: float8e8m0 added to the same ops; Cast/CastLike gain `round_mode` (e8m0 only); TopK and
+//   SplitToSequence gain bfloat16; Attention gains the optional `nonpad_kv_seqlen` input (without
+//   it the causal offset is past_sequence_length, as at 23); Swish and TensorScatter are new.
+//   Cast-24 also states that a saturating cast of ±Inf to float8e4m3fnuz/e5m2fnuz gives ±max
+//   where 19–23's table said NaN (onnx#7130): the ONNX reference and ONNX Runtime already gave
+//   ±max at every opset (tested), so the table was aligned with them and a model computes the
+//   same after conversion.
+// - 25: int2/uint2 added to the ops of 23 (QuantizeLinear's ranges document them); Attention
+//   gains left/right window sizes, −1 (unbounded) by default.
+
+/**
+ * Ops whose new version ONNX Runtime (1.30, the one this extension ships and verifies with) has
+ * no CPU kernel for, by the opset of that version: a model is converted past it only with a
+ * refusal, since the converted model couldn't be run or verified. Checked against the installed
+ * ONNX Runtime by the tests. Bernoulli-22 falls back to its function body, which calls
+ * RandomUniformLike-22.
+ */
+export const ONNX_RUNTIME_GAPS: ReadonlyMap<string, number> = new Map([
+  ['Bernoulli', 22],
+  ['GlobalLpPool', 22],
+  ['MaxRoiPool', 22],
+  ['Multinomial', 22],
+  ['RandomNormal', 22],
+  ['RandomNormalLike', 22],
+  ['RandomUniform', 22],
+  ['RandomUniformLike', 22],
+  ['RoiAlign', 22],
+  ['Swish', 25],
+]);
 
 /** A float attribute value as float32 (the attribute is stored that way). */
 function float32(v: number): FloatAttr {

@@ -8,9 +8,13 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
   adaptedOps,
+  canConvertTo,
+  conversionRefusal,
   convertOpset,
+  ONNX_RUNTIME_GAPS,
   type OpsetConversion,
 } from '../../../src/core/compress/opsetConvert';
+import { makeNode } from '../../../src/core/compress/graphEdit';
 import { quantizeWeights } from '../../../src/core/compress/quantize';
 import { decodeModel } from '../../../src/core/onnx/decode';
 import { encodeModel } from '../../../src/core/onnx/encode';
@@ -68,7 +72,8 @@ async function assertSameOutputs(
     assert.deepEqual(b[name].dims, a[name].dims, `${name} dims`);
     const x = Array.from(a[name].data as ArrayLike<number | bigint>, Number);
     const y = Array.from(b[name].data as ArrayLike<number | bigint>, Number);
-    const diff = Math.max(0, ...x.map((v, i) => Math.abs(v - y[i])));
+    // Equal non-finite values (NaN and NaN, Inf and Inf) count as no difference.
+    const diff = Math.max(0, ...x.map((v, i) => (Object.is(v, y[i]) ? 0 : Math.abs(v - y[i]))));
     assert.ok(diff <= tol, `${name}: max abs diff ${diff}`);
   }
 }
@@ -689,7 +694,7 @@ test('what has no equivalent at the new opset refuses with one line', () => {
   r.output(z);
   refuses(() => convertOpset(load(r), 11), /^Resize 'rt' \(nearest\) reads its scales at run time/);
   // Opsets outside the converter's range.
-  refuses(() => convertOpset(load(r), 22), /^opset 22 is newer than the converter knows \(21\)$/);
+  refuses(() => convertOpset(load(r), 26), /^opset 26 is newer than the converter knows \(25\)$/);
   const old = new ModelBuilder({ opset: 5 });
   old.output(old.node('Relu', [old.input('x', DataType.FLOAT, [1])])[0]);
   refuses(() => convertOpset(load(old), 13), /^opset 5 is older than 6/);
@@ -782,7 +787,7 @@ test('PRelu-6 → 7: a per-channel slope is unsqueezed so numpy broadcasting kee
   assert.deepEqual(Array.from(out[y].data as Float32Array), [-0.5, 2, -1.5, 8, 5, 12]);
 });
 
-test('the adapter table covers every op whose meaning or signature changed from opset 6 to 21', () => {
+test('the adapter table covers every op whose meaning or signature changed from opset 6 to 25', () => {
   const table = adaptedOps();
   const expected: Record<string, number[]> = {
     Clip: [11],
@@ -817,8 +822,20 @@ test('the adapter table covers every op whose meaning or signature changed from 
   for (const [op, versions] of Object.entries(expected)) {
     assert.deepEqual(table.get(op), versions, op);
   }
-  // Unchanged in meaning from 7 to 21: no adapter.
-  for (const op of ['Conv', 'MatMul', 'Relu', 'Concat', 'Reshape', 'Flatten', 'MaxPool', 'Cast']) {
+  // Unchanged in meaning from 7 to 25 (new types only): no adapter.
+  const unchanged = ['Conv', 'MatMul', 'Relu', 'Concat', 'Reshape', 'Flatten', 'MaxPool', 'Cast'];
+  for (const op of [...unchanged, 'CastLike', 'QuantizeLinear', 'DequantizeLinear', 'Swish']) {
+    assert.equal(table.get(op), undefined, op);
+  }
+  for (const op of [
+    'Attention',
+    'If',
+    'Loop',
+    'Transpose',
+    'AveragePool',
+    'Softplus',
+    'Identity',
+  ]) {
     assert.equal(table.get(op), undefined, op);
   }
 });
@@ -980,4 +997,399 @@ test('opset-12/13 models with ReduceMean (axes attribute) and Split go to int4 a
     console.log(`opset ${opset} → 21, int4 per-channel: ${db.toFixed(1)} dB`);
     assert.ok(db > 10, `${db} dB`);
   }
+});
+
+// ---- opsets 22 to 25 ----
+
+/** Packs small signed integers (−2^(bits−1) … 2^(bits−1)−1) low-first, as ONNX stores int4/int2. */
+function packSigned(values: readonly number[], bits: 2 | 4): Uint8Array {
+  const perByte = 8 / bits;
+  const mask = (1 << bits) - 1;
+  const out = new Uint8Array(Math.ceil(values.length / perByte));
+  values.forEach((v, i) => {
+    out[Math.floor(i / perByte)] |= (v & mask) << ((i % perByte) * bits);
+  });
+  return out;
+}
+
+/** The shape of a torchvision classifier exported at opset 13. */
+function convNet13(): Model {
+  const b = new ModelBuilder({ opset: 13, seed: 7 });
+  const x = b.input('x', DataType.FLOAT, [1, 3, 12, 12]);
+  const [c1] = b.node('Conv', [x, b.weight('w1', [8, 3, 3, 3]), b.weight('b1', [8])], {
+    pads: [1, 1, 1, 1],
+  });
+  const bn = ['s', 'bb', 'm'].map((p) => b.weight(`bn_${p}`, [8]));
+  const v = b.initializer('bn_v', DataType.FLOAT, [8], Array(8).fill(0.7));
+  const [n1] = b.node('BatchNormalization', [c1, ...bn, v]);
+  const [r1] = b.node('Relu', [n1]);
+  const [p1] = b.node('MaxPool', [r1], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 });
+  const [c2] = b.node('Conv', [p1, b.weight('w2', [8, 1, 3, 3])], { group: 8, pads: [1, 1, 1, 1] });
+  const [h] = b.node('HardSigmoid', [c2]);
+  const [a1] = b.node('AveragePool', [h], { kernel_shape: [2, 2], strides: [2, 2] });
+  const [s1, s2] = b.node('Split', [a1], { axis: 1 }, { outputs: 2 });
+  const [cl] = b.node('Clip', [
+    s2,
+    b.initializer('lo', DataType.FLOAT, [], [0]),
+    b.initializer('hi', DataType.FLOAT, [], [6]),
+  ]);
+  const [cat] = b.node('Concat', [s1, cl], { axis: 1 });
+  const [t] = b.node('Transpose', [cat], { perm: [0, 2, 3, 1] });
+  const [mean] = b.node('ReduceMean', [t], { axes: [1, 2], keepdims: 0 });
+  const [f] = b.node('Flatten', [mean]);
+  const [d] = b.node('Dropout', [f]);
+  const [fc] = b.node('Gemm', [d, b.weight('fc', [5, 8]), b.weight('fcb', [5])], { transB: 1 });
+  const [u] = b.node('Unsqueeze', [fc, b.ints('ax', [0])]);
+  const [sq] = b.node('Squeeze', [u, b.ints('ax0', [0])]);
+  const [y] = b.node('Softmax', [sq], { axis: -1 });
+  b.output(y, DataType.FLOAT, [1, 5]);
+  return load(b);
+}
+
+test('a conv net at opset 13 converts to 25: IR 13, only the opset-18 ops rewritten', async () => {
+  const model = convNet13();
+  assert.ok(canConvertTo(model, 25));
+  assert.equal(conversionRefusal(model, 25), undefined);
+  const r = await check(model, 25);
+  assert.equal(r.model.irVersion, 13);
+  assert.deepEqual(r.notes, [
+    'opset raised 13 → 25 (Split ×1, ReduceMean ×1 converted)',
+    'IR version raised 8 → 13 (opset 25 needs it)',
+  ]);
+  // Each intermediate opset is a valid target too, with its own IR version.
+  for (const [to, ir] of [
+    [22, 10],
+    [23, 11],
+    [24, 12],
+  ]) {
+    const at = await check(model, to);
+    assert.equal(at.model.irVersion, ir, `opset ${to}`);
+  }
+});
+
+test('ops with a new version at 22 (bfloat16 added) compute the same at 22 and 25', async () => {
+  const b = new ModelBuilder({ opset: 21, seed: 11 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 6, 6]);
+  // Ceil mode where the last window would start in the right padding (onnx#5741): 3 → 2 windows.
+  const corner = { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 1, 1], ceil_mode: 1 };
+  b.output(b.node('MaxPool', [x], corner)[0]);
+  b.output(b.node('AveragePool', [x], corner)[0]);
+  b.output(b.node('AveragePool', [x], { ...corner, count_include_pad: 1 })[0]);
+  b.output(b.node('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 })[0]);
+  b.output(b.node('LpPool', [x], { kernel_shape: [2, 2], p: 3 })[0]);
+  for (const op of ['GlobalAveragePool', 'GlobalMaxPool', 'LpNormalization']) {
+    b.output(b.node(op, [x])[0]);
+  }
+  const unary = ['Elu', 'Selu', 'HardSigmoid', 'HardSwish', 'Mish', 'Softplus', 'Softsign'];
+  const trig = ['Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Atanh'];
+  for (const op of [...unary, ...trig, 'Round', 'ThresholdedRelu']) b.output(b.node(op, [x])[0]);
+  const [r] = b.node('Dropout', [x], {}, { outputs: 2 });
+  b.output(r);
+  b.output(b.node('Conv', [x, b.weight('w', [3, 2, 3, 3])], { dilations: [2, 2] })[0]);
+  b.output(b.node('ConvTranspose', [x, b.weight('wt', [2, 3, 2, 2])], { strides: [2, 2] })[0]);
+  const offsets = b.weight('off', [1, 18, 4, 4]);
+  b.output(b.node('DeformConv', [x, b.weight('wd', [3, 2, 3, 3]), offsets])[0]);
+  b.output(
+    b.node('InstanceNormalization', [x, b.weight('is', [2]), b.weight('ib', [2])], {
+      epsilon: float(0.01),
+    })[0],
+  );
+  b.output(b.node('Det', [x])[0]);
+  const [pooled, indices] = b.node(
+    'MaxPool',
+    [x],
+    { kernel_shape: [2, 2], strides: [2, 2] },
+    {
+      outputs: 2,
+    },
+  );
+  b.output(b.node('MaxUnpool', [pooled, indices], { kernel_shape: [2, 2], strides: [2, 2] })[0]);
+  b.output(b.node('GridSample', [x, b.weight('grid', [1, 3, 4, 2])], { mode: 'cubic' })[0]);
+  const [flat] = b.node('Flatten', [x], { axis: 3 });
+  b.output(b.node('EyeLike', [flat], { k: 1 })[0]);
+  // The recurrent ops on x as a sequence of 12 steps, batch 1, 6 features.
+  const [seq] = b.node('Reshape', [x, b.ints('seq_shape', [12, 1, 6])]);
+  const rnn = (op: string, gates: number): void => {
+    const w = b.weight(`${op}_W`, [2, gates * 3, 6]);
+    const rw = b.weight(`${op}_R`, [2, gates * 3, 3]);
+    const outs = b.node(
+      op,
+      [seq, w, rw],
+      { hidden_size: 3, direction: 'bidirectional' },
+      {
+        outputs: 2,
+      },
+    );
+    for (const o of outs) b.output(o);
+  };
+  rnn('RNN', 1);
+  rnn('GRU', 3);
+  rnn('LSTM', 4);
+  const model = load(b);
+  // ONNX Runtime already drops the window starting in the padding at 21: same shape at both.
+  const corners = model.graph.nodes.slice(0, 3).map((n) => n.outputs[0]);
+  const before = await run(model, randomFeeds(model));
+  for (const name of corners) assert.deepEqual(before[name].dims, [1, 2, 3, 3], name);
+  const at22 = await check(model, 22, { tol: 1e-4 });
+  assert.equal(at22.converted.size, 0, 'only the opset changes');
+  assert.equal(at22.notes[0], 'opset raised 21 → 22');
+  const at25 = await check(model, 25, { tol: 1e-4 });
+  assert.equal(at25.converted.size, 0);
+});
+
+test('ops with a new version at 23–25 (Cast, Q/DQ, shape ops, TopK, If/Loop/Scan) compute the same at 25', async () => {
+  const b = new ModelBuilder({ opset: 21, seed: 12 });
+  const x = b.input('x', DataType.FLOAT, [2, 3, 8]);
+  const [half] = b.node('Cast', [x], { to: DataType.FLOAT16 });
+  b.output(b.node('Cast', [half], { to: DataType.FLOAT })[0]);
+  const [e4] = b.node('Cast', [x], { to: DataType.FLOAT8E4M3FN });
+  b.output(b.node('CastLike', [e4, b.initializer('like', DataType.FLOAT, [], [0])])[0]);
+  b.output(b.node('Cast', [x], { to: DataType.INT32 })[0]);
+  // Per-axis int8 and blocked int4 quantization, and an int4 weight behind DequantizeLinear.
+  const scales = b.initializer('qs', DataType.FLOAT, [3], [0.02, 0.05, 0.1]);
+  const [q] = b.node('QuantizeLinear', [x, scales], { axis: 1, output_dtype: DataType.INT8 });
+  b.output(b.node('DequantizeLinear', [q, scales], { axis: 1 })[0]);
+  const blockScales = b.initializer(
+    'bs',
+    DataType.FLOAT,
+    [2, 3, 2],
+    [0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.3, 0.2, 0.1, 0.3, 0.2, 0.1],
+  );
+  const [q4] = b.node('QuantizeLinear', [x, blockScales], {
+    axis: 2,
+    block_size: 4,
+    output_dtype: DataType.INT4,
+  });
+  b.output(b.node('DequantizeLinear', [q4, blockScales], { axis: 2, block_size: 4 })[0]);
+  const int4 = Array.from({ length: 24 }, (_, i) => (i % 16) - 8);
+  const w4 = b.initializer('w4', DataType.INT4, [8, 3], packSigned(int4, 4));
+  const [w] = b.node(
+    'DequantizeLinear',
+    [w4, b.initializer('ws', DataType.FLOAT, [3], [0.5, 0.25, 1])],
+    {
+      axis: 1,
+    },
+  );
+  b.output(b.node('MatMul', [x, w])[0]);
+  // Shape ops.
+  const [flat] = b.node('Flatten', [x], { axis: 2 });
+  const [re] = b.node('Reshape', [flat, b.ints('re', [0, 4, -1])], { allowzero: 0 });
+  const [un] = b.node('Unsqueeze', [re, b.ints('un', [1, -1])]);
+  const [sq] = b.node('Squeeze', [un, b.ints('sq', [-1])]);
+  b.output(b.node('Transpose', [sq], { perm: [3, 1, 0, 2] })[0]);
+  b.output(b.node('Pad', [x, b.ints('pads', [0, 1, 2, 0, 0, 1])], { mode: 'reflect' })[0]);
+  b.output(b.node('Pad', [x, b.ints('wpads', [0, 0, 3, 0, 0, 2])], { mode: 'wrap' })[0]);
+  const [shape] = b.node('Shape', [x], { start: 1 });
+  b.output(
+    b.node('ConstantOfShape', [shape], { value: makeTensor('v', DataType.FLOAT, [1], [2.5]) })[0],
+  );
+  b.output(b.node('Size', [x])[0]);
+  b.output(b.node('Identity', [x])[0]);
+  b.output(b.node('Constant', [], { value: makeTensor('c', DataType.FLOAT, [2], [1, -1]) })[0]);
+  for (const o of b.node('TopK', [x, b.ints('k', [3])], { axis: -1, largest: 0 }, { outputs: 2 })) {
+    b.output(o);
+  }
+  // Control flow: If on the sign of x's sum, a Loop, and a Scan accumulating rows.
+  const [total] = b.node('ReduceSum', [x], { keepdims: 0 });
+  const [positive] = b.node('Greater', [total, b.initializer('zero', DataType.FLOAT, [], [0])]);
+  const branch = (op: string): Graph =>
+    subgraph((g) => {
+      const [y] = g.node(op, [x], {}, { outputs: [`${op}_y`] });
+      const [f] = g.node('Flatten', [y], {}, { outputs: [`${op}_f`] });
+      g.output(f, DataType.FLOAT, [2, 24]);
+    }, op);
+  b.output(
+    b.node('If', [positive], { then_branch: branch('Relu'), else_branch: branch('Neg') })[0],
+  );
+  const loopBody = subgraph((g) => {
+    g.input('i', DataType.INT64, []);
+    const c = g.input('c_in', DataType.BOOL, []);
+    const v = g.input('v_in', DataType.FLOAT, [2, 3, 8]);
+    const [t] = g.node('Tanh', [v], {}, { outputs: ['t'] });
+    const [sum] = g.node('Add', [t, x], {}, { outputs: ['v_out'] });
+    const [keep] = g.node('Identity', [c], {}, { outputs: ['c_out'] });
+    const [sh] = g.node('Reshape', [sum, 'flat_shape'], {}, { outputs: ['scan_out'] });
+    g.output(keep, DataType.BOOL, []);
+    g.output(sum, DataType.FLOAT, [2, 3, 8]);
+    g.output(sh, DataType.FLOAT, [48]);
+  });
+  b.ints('flat_shape', [-1]);
+  const trips = b.ints('trips', [3], []);
+  const go = b.initializer('go', DataType.BOOL, [], [1]);
+  for (const o of b.node('Loop', [trips, go, x], { body: loopBody }, { outputs: 2 })) b.output(o);
+  const scanBody = subgraph((g) => {
+    const acc = g.input('acc_in', DataType.FLOAT, [8]);
+    const row = g.input('row', DataType.FLOAT, [8]);
+    const [sum] = g.node('Add', [acc, row], {}, { outputs: ['acc_out'] });
+    const [sc] = g.node('Sigmoid', [sum], {}, { outputs: ['row_out'] });
+    g.output(sum, DataType.FLOAT, [8]);
+    g.output(sc, DataType.FLOAT, [8]);
+  });
+  const [rows] = b.node('Reshape', [x, b.ints('rows_shape', [6, 8])]);
+  const acc0 = b.initializer('acc0', DataType.FLOAT, [8], Array(8).fill(0));
+  const scan = b.node('Scan', [acc0, rows], { body: scanBody, num_scan_inputs: 1 }, { outputs: 2 });
+  for (const o of scan) b.output(o);
+  const model = load(b);
+  for (const to of [23, 24, 25]) {
+    const r = await check(model, to);
+    assert.equal(r.converted.size, 0, `opset ${to}`);
+  }
+});
+
+test('Cast to float8 (fnuz too) saturates ±Inf to ±max in ONNX Runtime before and after Cast-24', async () => {
+  // Cast-24's table changed ±Inf → float8e4m3fnuz/e5m2fnuz (saturate) from NaN to ±max (onnx#7130);
+  // the runtime already did so, so the conversion leaves Cast as it is.
+  const b = new ModelBuilder({ opset: 23 });
+  const x = b.input('x', DataType.FLOAT, [6]);
+  for (const to of [DataType.FLOAT8E4M3FN, DataType.FLOAT8E4M3FNUZ, DataType.FLOAT8E5M2FNUZ]) {
+    const [f8] = b.node('Cast', [x], { to });
+    b.output(b.node('Cast', [f8], { to: DataType.FLOAT })[0]);
+  }
+  const model = load(b);
+  const input = [Infinity, -Infinity, 1e6, -3.3, 0.01, 0];
+  const feeds = { x: new ort.Tensor('float32', Float32Array.from(input), [6]) };
+  const out = await run(model, feeds);
+  const values = Object.values(out).map((t) => Array.from(t.data as Float32Array));
+  assert.deepEqual(
+    values.map((v) => v.slice(0, 3)),
+    [
+      [448, -448, 448],
+      [240, -240, 240],
+      [57344, -57344, 57344],
+    ],
+  );
+  await check(model, 25, { feeds });
+});
+
+test('Attention, RMSNormalization and RotaryEmbedding at opset 23 convert to 25 unchanged', async () => {
+  const b = new ModelBuilder({ opset: 23, seed: 13 });
+  const q = b.input('q', DataType.FLOAT, [1, 2, 5, 4]);
+  const k = b.input('k', DataType.FLOAT, [1, 2, 5, 4]);
+  const v = b.input('v', DataType.FLOAT, [1, 2, 5, 4]);
+  const [normed] = b.node('RMSNormalization', [q, b.weight('gamma', [4])], { axis: -1 });
+  const cos = b.weight('cos', [5, 2]);
+  const sin = b.weight('sin', [5, 2]);
+  const positions = b.ints('pos', [0, 1, 2, 3, 4], [1, 5]);
+  const [rq] = b.node('RotaryEmbedding', [normed, cos, sin, positions], {});
+  b.output(b.node('Attention', [rq, k, v], { is_causal: 1 })[0]);
+  b.output(b.node('Attention', [q, k, v], { scale: float(0.3), softcap: float(2) })[0]);
+  const mask = b.initializer(
+    'mask',
+    DataType.BOOL,
+    [5, 5],
+    Array.from({ length: 25 }, (_, i) => (i % 3 ? 1 : 0)),
+  );
+  b.output(b.node('Attention', [q, k, v, mask])[0]);
+  const model = load(b);
+  const r = await check(model, 25, { tol: 1e-5 });
+  assert.equal(r.converted.size, 0);
+  assert.equal(r.model.irVersion, 13);
+});
+
+test('ops ONNX Runtime has no kernel for at their new version refuse, and the table matches the runtime', async () => {
+  // RoiAlign-22 (bfloat16 added) has no CPU kernel: int2 would need it, int4 (opset 21) doesn't.
+  const b = new ModelBuilder({ opset: 16 });
+  const x = b.input('x', DataType.FLOAT, [1, 2, 8, 8]);
+  const rois = b.initializer('rois', DataType.FLOAT, [1, 4], [0, 0, 4.5, 4]);
+  const [y] = b.node('RoiAlign', [x, rois, b.ints('batch', [0])], {}, { name: 'roi' });
+  b.output(y);
+  const model = load(b);
+  assert.ok(canConvertTo(model, 21));
+  assert.ok(!canConvertTo(model, 22));
+  const message =
+    /^RoiAlign 'roi' would become RoiAlign-22, which ONNX Runtime has no kernel for \(it runs the opset-21 form\)$/;
+  assert.match(conversionRefusal(model, 25) ?? '', message);
+  refuses(
+    () => convertOpset(model, 25, { reason: 'ternary weights in int2' }),
+    /^ternary weights in int2 needs opset 25, and opset 16 can't be converted: RoiAlign 'roi' would become RoiAlign-22/,
+  );
+  // Already at the new version: nothing to convert, nothing refused.
+  const at22 = { ...model, opsetImport: [{ extra: [], domain: '', version: 22 }] };
+  assert.ok(canConvertTo(at22, 25));
+
+  // Each gap is real in the installed runtime (and the op runs one opset earlier); when a newer
+  // ONNX Runtime adds the kernel, this names the entry to drop.
+  const builders: Record<string, (m: ModelBuilder, input: string) => string> = {
+    Bernoulli: (m, i) => m.node('Bernoulli', [m.node('Sigmoid', [i])[0]])[0],
+    GlobalLpPool: (m, i) => m.node('GlobalLpPool', [i])[0],
+    MaxRoiPool: (m, i) =>
+      m.node('MaxRoiPool', [i, m.initializer('r', DataType.FLOAT, [1, 5], [0, 0, 0, 2, 2])], {
+        pooled_shape: [1, 1],
+      })[0],
+    Multinomial: (m, i) => m.node('Multinomial', [m.node('Flatten', [i])[0]])[0],
+    RandomNormal: (m) => m.node('RandomNormal', [], { shape: [2] })[0],
+    RandomNormalLike: (m, i) => m.node('RandomNormalLike', [i])[0],
+    RandomUniform: (m) => m.node('RandomUniform', [], { shape: [2] })[0],
+    RandomUniformLike: (m, i) => m.node('RandomUniformLike', [i])[0],
+    RoiAlign: (m, i) =>
+      m.node('RoiAlign', [
+        i,
+        m.initializer('r', DataType.FLOAT, [1, 4], [0, 0, 2, 2]),
+        m.ints('bi', [0]),
+      ])[0],
+    Swish: (m, i) => m.node('Swish', [i])[0],
+  };
+  assert.deepEqual(Object.keys(builders), [...ONNX_RUNTIME_GAPS.keys()]);
+  const opens = async (op: string, opset: number): Promise<boolean> => {
+    const m = new ModelBuilder({ opset });
+    m.output(builders[op](m, m.input('x', DataType.FLOAT, [1, 2, 4, 4])));
+    try {
+      const session = await ort.InferenceSession.create(m.bytes(), { logSeverityLevel: 4 });
+      await session.release();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const [op, since] of ONNX_RUNTIME_GAPS) {
+    assert.ok(await opens(op, since - 1), `${op} runs at opset ${since - 1}`);
+    assert.ok(!(await opens(op, since)), `${op}-${since} still has no kernel`);
+    // And the converter refuses exactly there.
+    const m = new ModelBuilder({ opset: since - 1 });
+    m.output(builders[op](m, m.input('x', DataType.FLOAT, [1, 2, 4, 4])));
+    assert.match(conversionRefusal(load(m), since) ?? '', new RegExp(`^${op} '`));
+  }
+});
+
+test('a ternary weight stored as int2 runs behind DequantizeLinear once an opset-13 model is at 25', async () => {
+  const model = convNet13();
+  const converted = convertOpset(model, 25).model;
+  // w1 as ternary {−α, 0, +α} per output channel, in int2 (what quantize.ts stores at opset 25).
+  const w1 = converted.graph.initializers.find((t) => t.name === 'w1');
+  assert.ok(w1);
+  const levels = Array.from({ length: 8 * 3 * 3 * 3 }, (_, i) => ((i * 7) % 3) - 1);
+  const stored = makeTensor('w1_int2', DataType.INT2, w1.dims, packSigned(levels, 2));
+  const scale = makeTensor('w1_scale', DataType.FLOAT, [8], Array(8).fill(0.6));
+  const dq = makeNode({
+    name: 'w1_dq',
+    opType: 'DequantizeLinear',
+    inputs: ['w1_int2', 'w1_scale'],
+    outputs: ['w1'],
+    attributes: [makeAttribute('axis', 0)],
+  });
+  const { raw: _raw, ...graph } = converted.graph;
+  const withInt2: Model = {
+    ...converted,
+    graph: {
+      ...graph,
+      nodes: [dq, ...converted.graph.nodes],
+      initializers: [...converted.graph.initializers.filter((t) => t !== w1), stored, scale],
+    },
+  };
+  const saved = decodeModel(encodeModel(withInt2));
+  assert.equal(saved.graph.initializers.find((t) => t.name === 'w1_int2')?.dataType, DataType.INT2);
+  const out = await run(saved, randomFeeds(model));
+  const probabilities = Array.from(Object.values(out)[0].data as Float32Array);
+  assert.equal(probabilities.length, 5);
+  assert.ok(Math.abs(probabilities.reduce((a, c) => a + c, 0) - 1) < 1e-5);
+});
+
+test('a torch.onnx transformer exported at opset 13 converts to 25 and computes the same', async () => {
+  const file = path.resolve(__dirname, '../../fixtures/exported/transformer_op13.onnx');
+  const loaded = loadModelFile(file);
+  const r = convertOpset(loaded.model, 25, { external: loaded.external });
+  assert.match(r.notes[0], /^opset raised 13 → 25 \(ReduceMean ×\d+ converted\)$/);
+  assert.equal(r.model.irVersion, 13);
+  const result = await verifyModels(file, encodeModel(r.model), { samples: 2 });
+  assert.ok(result.maxAbsError < 1e-5, `max abs error ${result.maxAbsError}`);
 });
