@@ -1,7 +1,8 @@
 /**
  * The registry of shape rules: op type → rule, for the default ai.onnx domain and the other
  * domains real exporters emit (com.microsoft, ai.onnx.ml) or ONNX's own tests use
- * (ai.onnx.preview, ai.onnx.preview.training). Each family of ops lives in its own file and exports a record of
+ * (ai.onnx.preview, ai.onnx.preview.training), and translated TFLite operators (domain `tflite`,
+ * rules/tflite.ts). Each family of ops lives in its own file and exports a record of
  * rules; this file only gathers them.
  */
 import type { ShapeRule } from '../types';
@@ -25,6 +26,8 @@ import { microsoftRules } from './microsoft';
 import { trainingRules } from './training';
 import { previewRules } from './preview';
 import { mlRules } from './ml';
+import { tfliteRule } from './tflite';
+import { TFLITE_DOMAIN } from '../../tflite/attributes';
 
 type RuleTable = Record<string, ShapeRule>;
 
@@ -72,6 +75,9 @@ for (const [domain, tables] of Object.entries(OTHER_DOMAIN_TABLES)) {
 
 export function findRule(domain: string, opType: string): ShapeRule | undefined {
   if (domain === '' || domain === 'ai.onnx') return DEFAULT_DOMAIN.get(opType);
+  // Translated TFLite operators (tflite/translate.ts): every op has a rule, since the file
+  // declares every output shape and the rule falls back on it.
+  if (domain === TFLITE_DOMAIN) return tfliteRule(opType);
   return OTHER_DOMAINS.get(`${domain}:${opType}`);
 }
 
