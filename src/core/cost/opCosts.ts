@@ -7,6 +7,8 @@
  */
 import type { Node } from '../onnx/types';
 import { elementCount } from '../onnx/tensorData';
+import { TFLITE_DOMAIN } from '../tflite/attributes';
+import { tfliteCompute } from '../tflite/opCosts';
 
 /** Shapes with symbolic dims already replaced by 1 (symbolic batch counts as 1). */
 export interface CostShapes {
@@ -22,6 +24,11 @@ export interface NodeCompute {
   readonly biasFlops: number;
   /** Accumulation depth n·k² of one output (for the BOPs accumulator width), when linear. */
   readonly accumulationDepth?: number;
+  /**
+   * Set when what the node computes is not known (a TFLite custom operator such as Vela's
+   * `ethos-u`): why. Its MACs and FLOPs are then no count, only placeholders for "unknown".
+   */
+  readonly unknown?: string;
 }
 
 /**
@@ -86,6 +93,9 @@ function strAttr(node: Node, name: string): string {
 
 /** MACs and FLOP components of `node`, given its concrete input and output shapes. */
 export function nodeCompute(node: Node, shapes: CostShapes): NodeCompute {
+  // Translated TFLite operators: their layouts (NHWC, OHWI …) have their own table, which maps
+  // the non-linear ops onto this file's per-element FLOPs.
+  if (node.domain === TFLITE_DOMAIN) return tfliteCompute(node, shapes, FLOPS_PER_ELEMENT);
   const op = node.opType;
   const out0 = shapes.outputs[0];
   const outElems = size(out0);

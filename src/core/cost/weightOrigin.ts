@@ -3,6 +3,9 @@
  * quantized models through DequantizeLinear, and some through Reshape/Transpose/Cast of a
  * constant. Following that chain back to the stored tensor lets us count a shared tensor once,
  * and count a quantized weight at its stored precision rather than as the float it becomes.
+ * TFLite models (tflite/translate.ts) do the same with DEQUANTIZE (MediaPipe's fp16 weights,
+ * int8 weights of hybrid models), and keep their scales and zero points in the stored tensor's
+ * own quantization table rather than in tensors (tflite/quantization.ts).
  */
 import type { GraphView } from '../graph/graph';
 import type { ShapeInference } from '../shapes/infer';
@@ -10,6 +13,8 @@ import { allKnown } from '../shapes/dims';
 import { storageBytes } from '../onnx/dtype';
 import { elementCount } from '../onnx/tensorData';
 import { DataType, type Tensor } from '../onnx/types';
+import { TFLITE_DOMAIN } from '../tflite/attributes';
+import { storedQuantParamBytes } from '../tflite/quantization';
 
 export interface WeightOrigin {
   /** Name of the stored tensor (initializer, Constant output, or folded constant). */
@@ -57,6 +62,15 @@ export function weightOrigin(
       continue;
     }
     if (
+      producer.domain === TFLITE_DOMAIN &&
+      producer.opType === 'DEQUANTIZE' &&
+      producer.inputs[0] &&
+      shapes.constants.has(producer.inputs[0])
+    ) {
+      current = producer.inputs[0];
+      continue;
+    }
+    if (
       PASS_THROUGH.has(producer.opType) &&
       producer.inputs[0] &&
       shapes.constants.has(producer.inputs[0])
@@ -80,7 +94,7 @@ export function weightOrigin(
     tensor,
     dtype,
     elements,
-    quantParamBytes,
+    quantParamBytes: quantParamBytes + storedQuantParamBytes(tensor),
     consumedAs: name,
   };
 }

@@ -6,6 +6,12 @@
  * it back to its stored tensor, so DequantizeLinear itself has no weight slot.
  */
 import type { Node } from '../onnx/types';
+import { TFLITE_DOMAIN } from '../tflite/attributes';
+import {
+  TFLITE_ELEMENTWISE_WITH_PARAMS,
+  tfliteMainWeight,
+  tfliteWeightSlots,
+} from '../tflite/weightSlots';
 
 /** Input slots that hold weights, per op. A slot counts only when it is fed a constant. */
 const WEIGHT_SLOTS: Readonly<Record<string, readonly number[]>> = {
@@ -55,9 +61,11 @@ export function weightInputIndices(
   isConstant: (name: string) => boolean,
   elements: (name: string) => number,
 ): number[] {
-  const slots = WEIGHT_SLOTS[node.opType];
+  const tflite = node.domain === TFLITE_DOMAIN;
+  const slots = tflite ? tfliteWeightSlots(node) : WEIGHT_SLOTS[node.opType];
+  const elementwise = tflite ? TFLITE_ELEMENTWISE_WITH_PARAMS : ELEMENTWISE_WITH_PARAMS;
   const result: number[] = [];
-  const candidates = slots ?? (ELEMENTWISE_WITH_PARAMS.has(node.opType) ? [0, 1] : []);
+  const candidates = slots ?? (elementwise.has(node.opType) ? [0, 1] : []);
   for (const i of candidates) {
     const name = node.inputs[i];
     if (!name || !isConstant(name)) continue;
@@ -71,7 +79,8 @@ export function weightInputIndices(
 /**
  * The layers compression works on when none are named (quantize, prune, sensitivity, the editor's
  * quick fixes): the linear ops whose weight axis mainWeight() knows and that carry the bulk of a
- * model's weights. Named layers may be any op mainWeight() knows.
+ * model's weights. Named layers may be any op mainWeight() knows. ONNX ops only: compression and
+ * the ONNX Runtime sensitivity runs do not take TFLite models (yet), so no TFLite op is listed.
  */
 export const WEIGHT_LAYER_OPS: ReadonlySet<string> = new Set([
   'Conv',
@@ -88,6 +97,7 @@ export function mainWeight(
   node: Node,
   rank: (inputIndex: number) => number | undefined,
 ): { input: number; channelAxis: number } | undefined {
+  if (node.domain === TFLITE_DOMAIN) return tfliteMainWeight(node, rank);
   switch (node.opType) {
     case 'Conv':
     case 'FusedConv':
