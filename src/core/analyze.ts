@@ -4,13 +4,20 @@
  * Every figure a user sees is computed here or in the module this calls, never in a surface.
  */
 import { DEFAULT_ERROR_TARGET_DB } from './advisor/weightBits';
-import { nodeFigures, sum, withShares, type FigureContext } from './cost/nodeFigures';
+import {
+  nodeFigures,
+  sum,
+  withShares,
+  type DraftReport,
+  type FigureContext,
+} from './cost/nodeFigures';
 import type { DeviceProfile } from './devices';
 import { fitDevice } from './devices/deviceReport';
 import { buildGraphView, type GraphView } from './graph/graph';
 import { planActivations } from './memory/activations';
 import { opsetVersions } from './onnx/opsets';
-import { loadModelFile, parseModelBytes, type LoadedModel } from './onnx/load';
+import { loadAnyModel, parseAnyModelBytes } from './modelFile';
+import type { LoadedModel } from './onnx/load';
 import { outputReport, type AnalysisReport, type Diagnostic } from './report';
 import { inferShapes, type ShapeInference } from './shapes/infer';
 import { validateModel } from './validate';
@@ -38,11 +45,11 @@ export interface AnalyzeOptions {
 }
 
 export function analyzeFile(file: string, options: AnalyzeOptions = {}): AnalysisReport {
-  return analyzeLoaded(loadModelFile(file), options);
+  return analyzeLoaded(loadAnyModel(file), options);
 }
 
 export function analyzeBytes(bytes: Uint8Array, options: AnalyzeOptions = {}): AnalysisReport {
-  return analyzeLoaded(parseModelBytes(bytes), options);
+  return analyzeLoaded(parseAnyModelBytes(bytes), options);
 }
 
 export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {}): AnalysisReport {
@@ -93,6 +100,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     peakActivationBytes: memory.peakActivationBytes,
     naiveActivationBytes: memory.naiveActivationBytes,
     activationLowerBoundBytes: memory.lowerBoundBytes,
+    ...uncounted(nodes.map((n) => n.report)),
   };
   const reports = nodes.map((n) => withShares(n.report, totals));
   const device = options.device
@@ -124,6 +132,12 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     diagnostics,
     device: device?.report,
   };
+}
+
+/** The nodes whose MACs are unknown, when there are any (AnalysisReport totals). */
+function uncounted(nodes: readonly DraftReport[]): { uncountedNodes?: string[] } {
+  const names = nodes.filter((n) => n.macsUnknown).map((n) => n.name);
+  return names.length > 0 ? { uncountedNodes: names } : {};
 }
 
 function collectSymbolicInputDims(view: GraphView, shapes: ShapeInference): string[] {

@@ -9,6 +9,8 @@ import { encodeModelParts } from './encode';
 import { ExternalData, ExternalDataError, readWholeFile } from './externalData';
 import type { Model } from './types';
 import { ProtoError } from './wire';
+import { isTfliteBytes } from '../tflite/identify';
+import type { TfliteExtras } from '../tflite/translate';
 
 /** Any reason a model cannot be opened. The message is one line, fit for a user. */
 export class ModelLoadError extends Error {
@@ -24,15 +26,28 @@ export interface LoadedModel {
   readonly fileBytes: number;
   readonly model: Model;
   readonly external: ExternalData;
+  /**
+   * Set when the file is a TensorFlow Lite model (modelFile.ts): `model` is then its translation
+   * into this graph (tflite/translate.ts), which every analysis stage reads as it reads ONNX, and
+   * this keeps what only TFLite has (the decoded file, quantization tables, variable tensors),
+   * for the TFLite arena planner. Code that writes or runs ONNX refuses such a model.
+   */
+  readonly tflite?: TfliteExtras;
 }
 
+/** An ONNX model file. TFLite files are read by modelFile.ts's loadAnyModel, which every analysis uses. */
 export function loadModelFile(file: string): LoadedModel {
   const full = path.resolve(file);
-  let bytes: Uint8Array;
+  return parseModelBytes(readModelBytes(file), path.dirname(full), full);
+}
+
+/** The whole file, with a one-line ModelLoadError for every reason it cannot be read. */
+export function readModelBytes(file: string): Uint8Array {
+  const full = path.resolve(file);
   try {
     const st = fs.statSync(full);
-    if (st.isDirectory()) throw new ModelLoadError(`${file} is a folder, not an ONNX file`);
-    bytes = readWholeFile(full);
+    if (st.isDirectory()) throw new ModelLoadError(`${file} is a folder, not a model file`);
+    return readWholeFile(full);
   } catch (e) {
     if (e instanceof ModelLoadError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -43,11 +58,15 @@ export function loadModelFile(file: string): LoadedModel {
     }
     throw new ModelLoadError(`${file}: cannot read (${(e as Error).message})`);
   }
-  return parseModelBytes(bytes, path.dirname(full), full);
 }
 
 export function parseModelBytes(bytes: Uint8Array, baseDir?: string, file?: string): LoadedModel {
   const label = file ? path.basename(file) : 'model';
+  if (isTfliteBytes(bytes)) {
+    // Reached only by what writes or runs ONNX (compression, verification): analysis loads
+    // through modelFile.ts, which translates TFLite.
+    throw new ModelLoadError(`${label} is a TensorFlow Lite model: this needs an ONNX model`);
+  }
   let model: Model;
   try {
     model = decodeModel(bytes);
