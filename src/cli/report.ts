@@ -31,8 +31,12 @@ export function formatReport(r: AnalysisReport, top: number): string {
   out.push(`  in:  ${r.inputs.map((i) => `${i.name} ${i.dtype} ${shape(i)}`).join(', ')}`);
   out.push(`  out: ${r.outputs.map((o) => `${o.name} ${o.dtype} ${shape(o)}`).join(', ')}`);
   out.push('');
+  // A node whose computation is unknown makes the counts lower bounds: say so, never a bare sum.
+  const uncounted = t.uncountedNodes?.length
+    ? ` (+ ${t.uncountedNodes.length} node${t.uncountedNodes.length > 1 ? 's' : ''} of unknown cost)`
+    : '';
   out.push(
-    `MACs ${formatCount(t.macs)}  ·  FLOPs ${formatCount(t.flops)}  ·  params ${formatCount(t.params)}  ·  weights ${formatBytes(t.weightBytes)}`,
+    `MACs ${formatCount(t.macs)}${uncounted}  ·  FLOPs ${formatCount(t.flops)}  ·  params ${formatCount(t.params)}  ·  weights ${formatBytes(t.weightBytes)}`,
   );
   out.push(
     `Peak activation RAM ${formatBytes(t.peakActivationBytes)} (arena; lower bound ${formatBytes(t.activationLowerBoundBytes)}, all tensors at once ${formatBytes(t.naiveActivationBytes)})`,
@@ -73,7 +77,7 @@ export function formatReport(r: AnalysisReport, top: number): string {
 
 function topLayers(nodes: readonly NodeReport[], top: number): NodeReport[] {
   return [...nodes]
-    .filter((n) => n.macs > 0 || n.weightBytes > 0)
+    .filter((n) => n.macs > 0 || n.weightBytes > 0 || n.macsUnknown)
     .sort((a, b) => b.macs - a.macs || b.weightBytes - a.weightBytes)
     .slice(0, top);
 }
@@ -94,8 +98,8 @@ function layerTable(nodes: readonly NodeReport[], withDevice: boolean): string[]
     truncate(n.name, 32),
     n.op,
     n.outputs[0] ? shape(n.outputs[0]) : '',
-    formatCount(n.macs),
-    formatPercent(n.share.macs),
+    n.macsUnknown ? '?' : formatCount(n.macs),
+    n.macsUnknown ? '?' : formatPercent(n.share.macs),
     formatBytes(n.weightBytes),
     formatBytes(n.activationBytes),
     n.suggestedWeightBits === null ? '–' : `${n.weightBits ?? '?'}→${n.suggestedWeightBits}`,

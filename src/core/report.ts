@@ -35,6 +35,12 @@ export interface NodeReport {
   readonly macs: number;
   readonly flops: number;
   readonly bops: number;
+  /**
+   * Set when what the node computes is unknown (a TFLite custom operator such as `ethos-u`):
+   * why. `macs`, `flops` and `bops` then hold 0 as a placeholder, to be shown as unknown, never
+   * as a count; the model's totals leave the node out and list it in `totals.uncountedNodes`.
+   */
+  readonly macsUnknown?: string;
   readonly params: number;
   readonly weightBytes: number;
   readonly activationBytes: number;
@@ -96,6 +102,8 @@ export interface AnalysisReport {
     peakActivationBytes: number;
     naiveActivationBytes: number;
     activationLowerBoundBytes: number;
+    /** Nodes whose MACs/FLOPs are unknown (NodeReport.macsUnknown): the sums above omit them. */
+    uncountedNodes?: string[];
   };
   readonly memory: {
     /** The node running when the most activation bytes are alive, and what is alive then. */

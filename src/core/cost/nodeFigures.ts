@@ -189,6 +189,7 @@ export function nodeFigures(
       weightSqnrDb,
       weightFormatSqnrDb,
       ...(mainGrid ? { weightGrid: mainGrid.grid } : {}),
+      ...(compute.unknown ? { macsUnknown: compute.unknown } : {}),
     },
     weights,
   };

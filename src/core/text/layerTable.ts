@@ -19,7 +19,8 @@ export interface LayerRow {
   readonly op: string;
   /** The first output's shape, `1×64×56×56`; `?` when unknown. */
   readonly outputShape: string;
-  readonly macs: number;
+  /** null when unknown (a custom operator: NodeReport.macsUnknown), never a 0 standing for it. */
+  readonly macs: number | null;
   readonly params: number;
   readonly weightBytes: number;
   readonly activationBytes: number;
@@ -57,7 +58,7 @@ export function layerTable(r: AnalysisReport): LayerTable {
     name: n.name,
     op: n.op,
     outputShape: shapeOf(n),
-    macs: n.macs,
+    macs: n.macsUnknown ? null : n.macs,
     params: n.params,
     weightBytes: n.weightBytes,
     activationBytes: n.activationBytes,
@@ -101,6 +102,7 @@ export function displayCell(row: LayerRow, key: LayerColumnKey): string {
     case 'outputShape':
       return row[key];
     case 'macs':
+      return row.macs === null ? '?' : formatCount(row.macs);
     case 'params':
       return formatCount(row[key]);
     case 'weightBytes':
@@ -172,7 +174,7 @@ export function layerTableCsv(t: LayerTable): string {
       r.name,
       r.op,
       r.outputShape,
-      String(r.macs),
+      r.macs === null ? '' : String(r.macs),
       String(r.params),
       String(r.weightBytes),
       String(r.activationBytes),
