@@ -21,6 +21,7 @@ import type { ChangeSummary } from '../core/compress/summary';
 import { VerifyError } from '../core/verify';
 import { formatBytes, formatCount } from '../core/format';
 import { loadModelFile, saveModelFile, type LoadedModel } from '../core/onnx/load';
+import { isTfliteFile } from '../core/modelFile';
 import { encodeModel } from '../core/onnx/encode';
 import {
   externalDataBytes,
@@ -88,6 +89,11 @@ export async function compressCommand(
   request: CompressRequest,
   json: boolean,
 ): Promise<number> {
+  if (isTfliteFile(input)) {
+    throw new UsageError(
+      `${path.basename(input)} is a TensorFlow Lite model: compression is ONNX-only for now`,
+    );
+  }
   const planFolder = request.exportPlan && path.dirname(path.resolve(request.exportPlan));
   if (planFolder && !fs.existsSync(planFolder)) {
     throw new UsageError(`--export-plan: folder ${planFolder} does not exist`);

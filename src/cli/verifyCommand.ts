@@ -4,7 +4,9 @@
  * one line and exits 2.
  */
 import * as path from 'node:path';
+import { isTfliteFile } from '../core/modelFile';
 import { verifyModels, type VerifyResult } from '../core/verify';
+import { UsageError } from './args';
 import { formatDb, sampleSource, verificationRows } from '../core/verify/summary';
 
 export interface VerifyCommandArgs {
@@ -73,6 +75,13 @@ export function formatVerify(r: VerifyResult, args: VerifyCommandArgs): string {
 }
 
 export async function verifyCommand(args: VerifyCommandArgs): Promise<number> {
+  for (const file of [args.original, args.compressed]) {
+    if (isTfliteFile(file)) {
+      throw new UsageError(
+        `${path.basename(file)} is a TensorFlow Lite model: verification runs ONNX Runtime and is ONNX-only for now`,
+      );
+    }
+  }
   const result = await verifyModels(args.original, args.compressed, {
     inputShapes: args.inputShapes,
     inputsDir: args.samplesDir,
