@@ -348,8 +348,14 @@ function decodeOperator(
 /** `CONV_2D`, or a custom operator's own name. */
 function operatorLabel(opcode: OperatorCode): string {
   return opcode.builtinCode === CUSTOM_OPERATOR_CODE && opcode.customCode
-    ? opcode.customCode
+    ? printable(opcode.customCode)
     : opcode.builtinName;
+}
+
+/** A name from the file, fit for a one-line message: control characters escaped, length capped. */
+function printable(name: string): string {
+  const escaped = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name);
+  return escaped.slice(1, -1);
 }
 
 /** Inline `custom_options`, or, past 2 GB, the bytes at `large_custom_options_offset`. */
@@ -397,7 +403,7 @@ function decodeMetadata(
   const buffer = buffers[bufferIndex];
   if (!buffer) {
     throw new TfliteFormatError(
-      `metadata ${index} (${name}) refers to buffer ${bufferIndex}, but the model has ${buffers.length} buffers`,
+      `metadata ${index} (${printable(name)}) refers to buffer ${bufferIndex}, but the model has ${buffers.length} buffers`,
     );
   }
   return { name, bufferIndex, data: buffer.data };
@@ -436,7 +442,7 @@ function decodeSignatureDef(
   const key = t.string('signature_key') ?? '';
   const subgraphIndex = t.uint32('subgraph_index');
   const subgraph = subgraphs[subgraphIndex];
-  const where = `signature ${index} (${key})`;
+  const where = `signature ${index} (${printable(key)})`;
   if (!subgraph) {
     throw new TfliteFormatError(
       `${where} refers to subgraph ${subgraphIndex}, but the model has ${subgraphs.length}`,
