@@ -149,13 +149,6 @@ const SHARED_SEEDS = [
 
 const SEEDS: readonly Uint8Array[] = [buildTflite(richSpec()), ...SHARED_SEEDS];
 
-type Mutation =
-  | { kind: 'truncate'; at: number }
-  | { kind: 'flip'; pos: number; bit: number }
-  | { kind: 'int32'; pos: number; value: number }
-  | { kind: 'byte'; pos: number; value: number }
-  | { kind: 'splice'; from: number; to: number; length: number };
-
 /** Positions are fractions of the file, or of its first 4 KB where the tables usually sit. */
 const position = fc.oneof(
   fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }).map((f) => ({ f, head: false })),
