@@ -21,6 +21,7 @@ import {
   type NodeReport,
 } from '../report';
 import { nodeCompute } from './opCosts';
+import { symmetricWeightsAsFloat } from '../tflite/quantization';
 import { weightOrigin, type WeightOrigin } from './weightOrigin';
 import { mainWeight, weightInputIndices } from './weights';
 
@@ -114,9 +115,17 @@ export function nodeFigures(
   let suggestedWeightBits: number | null = null;
   let weightSqnrDb: Record<string, number> | null = null;
   let weightFormatSqnrDb: NodeReport['weightFormatSqnrDb'] = null;
-  if (main && mainOrigin?.tensor && isFloatType(mainOrigin.dtype) && !context.skipBitHints) {
+  // Float weights, and integer ones stored symmetric per channel (TFLite's int8 kernels), whose
+  // SQNR is measured on the stored integers (tflite/quantization.ts says why that is the same).
+  const sqnrTensor =
+    main && mainOrigin?.tensor
+      ? isFloatType(mainOrigin.dtype)
+        ? mainOrigin.tensor
+        : symmetricWeightsAsFloat(mainOrigin.tensor, main.channelAxis)
+      : undefined;
+  if (main && mainOrigin && sqnrTensor && !context.skipBitHints) {
     try {
-      const sqnr = weightSqnr(mainOrigin.tensor, main.channelAxis, context.external, {
+      const sqnr = weightSqnr(sqnrTensor, main.channelAxis, context.external, {
         formats: context.weightFormats,
       });
       weightSqnrDb = Object.fromEntries(
@@ -140,7 +149,7 @@ export function nodeFigures(
         message: `weights unreadable for bit-width hints (${(e as Error).message})`,
       });
     }
-  } else if (mainOrigin && !isFloatType(mainOrigin.dtype)) {
+  } else if (mainOrigin && !sqnrTensor) {
     suggestedWeightBits = weightBits;
   }
 

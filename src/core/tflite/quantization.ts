@@ -5,7 +5,7 @@
  * them here against the initializer it makes, so the cost stages can ask about any Tensor
  * without knowing which format it came from: an ONNX tensor simply has none.
  */
-import type { Tensor } from '../onnx/types';
+import { DataType, type Tensor } from '../onnx/types';
 import type { Quantization } from './types';
 
 const byTensor = new WeakMap<Tensor, Quantization>();
@@ -40,4 +40,35 @@ export function isSymmetricQuantized(tensor: Tensor | undefined, channelAxis: nu
   if (!q || q.scale.length === 0 || q.details) return false;
   if (q.scale.length > 1 && q.quantizedDimension !== channelAxis) return false;
   return q.zeroPoint.every((z) => z === 0) && q.scale.every((s) => s > 0);
+}
+
+/**
+ * The stored integers of a symmetrically quantized weight as a float32 tensor, for the weight
+ * SQNR the bit-width hints are made of (advisor/weightBits.ts reads floats). By the argument of
+ * isSymmetricQuantized, the per-channel SQNR of these numbers is that of the real weights; no
+ * scale is applied. Undefined for anything else (every ONNX tensor, asymmetric or unreadable
+ * integers), which keeps its stored width as the suggestion.
+ */
+export function symmetricWeightsAsFloat(tensor: Tensor, channelAxis: number): Tensor | undefined {
+  if (!isSymmetricQuantized(tensor, channelAxis) || !tensor.rawData) return undefined;
+  const raw = tensor.rawData;
+  let values: Float32Array;
+  if (tensor.dataType === DataType.INT8) {
+    values = Float32Array.from(new Int8Array(raw.buffer, raw.byteOffset, raw.length));
+  } else if (tensor.dataType === DataType.INT16 || tensor.dataType === DataType.INT32) {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+    const width = tensor.dataType === DataType.INT16 ? 2 : 4;
+    values = new Float32Array(raw.length / width);
+    for (let i = 0; i < values.length; i++) {
+      values[i] = width === 2 ? view.getInt16(i * 2, true) : view.getInt32(i * 4, true);
+    }
+  } else {
+    return undefined;
+  }
+  return {
+    ...tensor,
+    raw: undefined,
+    dataType: DataType.FLOAT,
+    rawData: new Uint8Array(values.buffer),
+  };
 }
