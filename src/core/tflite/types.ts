@@ -6,7 +6,8 @@
  * in range (a file where one is not is rejected with a ModelLoadError), so code built on these
  * types can index without checks. Names are the schema's, in camelCase. Byte payloads
  * (buffer data, custom options, metadata) are views of the file's bytes, never copies: keep the
- * model and its file alive together. Objects are immutable after decoding.
+ * model and its file alive together. Objects are immutable after decoding. Produced by
+ * `loadTfliteFile` / `parseTfliteBytes` (load.ts).
  */
 
 /** TensorType. Numbers are the schema's; `tensorType.ts` has names and bit widths. */
@@ -90,6 +91,7 @@ export interface Tensor {
   readonly bufferIndex: number;
   /** `buffers[bufferIndex]`. A constant tensor's buffer has data; a run-time tensor's is empty. */
   readonly buffer: Buffer;
+  /** Absent for a float tensor (converters write an empty table there, read as absent). */
   readonly quantization?: Quantization;
   /** A state tensor (RNN/SVDF/LSTM) the runtime keeps across invocations. */
   readonly isVariable: boolean;
@@ -154,7 +156,10 @@ export interface Operator {
   readonly opcodeIndex: number;
   /** `operatorCodes[opcodeIndex]`. */
   readonly opcode: OperatorCode;
-  /** Tensor indices; -1 marks an omitted optional input. */
+  /**
+   * Tensor indices; -1 marks an omitted optional input. As in the runtime, -1 may also appear in
+   * `outputs` and `intermediates`; subgraph inputs and outputs never hold -1.
+   */
   readonly inputs: readonly number[];
   readonly outputs: readonly number[];
   /** Tensors internal to the op (LSTM gate scratch), needed for their quantization. */
@@ -323,7 +328,9 @@ export interface Metadata {
 /**
  * TFLM's offline memory plan, as micro_allocator.cc reads it: int32 words
  * [version, subgraph, tensor count, offset per tensor...]; an offset of -1 leaves that tensor
- * to the online planner; the others are byte offsets in the non-persistent arena.
+ * to the online planner; the others are byte offsets in the non-persistent arena. TFLM itself
+ * reads only the count (checked against the subgraph's tensor count) and the offsets; Vela writes
+ * [0, 1, n, ...]. The reader checks that the words hold `tensorCount` offsets and nothing more.
  */
 export interface OfflineMemoryAllocation {
   readonly version: number;
