@@ -30,6 +30,13 @@ export interface TensorPlacement {
   /** Allocation scopes, inclusive (see `scopes`); -1 when nothing marks the tensor. */
   readonly firstScope: number;
   readonly lastScope: number;
+  /**
+   * The same lifetime in subgraph 0's operators, for a per-operator view: the operator whose run
+   * contains the scope (a called subgraph's scopes belong to the IF/WHILE calling it; the start,
+   * and "never marked", count as operator 0).
+   */
+  readonly firstOp: number;
+  readonly lastOp: number;
   /** Placed by the model's OfflineMemoryAllocation plan rather than by the planner. */
   readonly offline: boolean;
 }
@@ -62,9 +69,16 @@ export interface TfliteArena {
   readonly liveBytesPerScope: readonly number[];
   /** The most bytes in use in one scope: for an online plan, no plan can use less. */
   readonly lowerBoundBytes: number;
-  /** The first scope with `lowerBoundBytes` alive, and the subgraph 0 operator it is (-1: start). */
+  /**
+   * The first scope with `lowerBoundBytes` in use, and the first subgraph 0 operator whose run
+   * reaches it (-1: no operators).
+   */
   readonly peakScope: number;
   readonly peakOpIndex: number;
+  /** Tensors in use at `peakScope`, largest first: why the arena is what it is. */
+  readonly liveAtPeak: readonly { name: string; bytes: number }[];
+  /** Per subgraph 0 operator: the most arena bytes in use in any scope of its run. */
+  readonly liveBytesPerOp: readonly number[];
   /** Every planned tensor at once, padded: what an arena without reuse would need. */
   readonly naiveBytes: number;
   readonly alignment: number;
@@ -76,7 +90,8 @@ export function tfliteArena(model: TfliteModel, options: PersistentOptions = {})
   const info = allocationInfo(model);
   const planned = info.tensors.filter((t) => t.role === 'arena');
   const plan = planGreedyArena(planned, TFLM_ARENA_ALIGNMENT);
-  const placements = planned.map((t, i) => placementOf(t, plan.placements[i]));
+  const opOf = operatorOfScope(info.scopes);
+  const placements = planned.map((t, i) => placementOf(t, plan.placements[i], opOf));
   const persistent = estimatePersistent(model, info, options);
   const variables = info.tensors
     .filter((t) => t.role === 'variable')
@@ -90,7 +105,7 @@ export function tfliteArena(model: TfliteModel, options: PersistentOptions = {})
   const live = liveBytes(placements, info.scopes.length);
   const lowerBoundBytes = Math.max(0, ...live);
   const peakScope = lowerBoundBytes > 0 ? live.indexOf(lowerBoundBytes) : -1;
-  const scope = info.scopes[peakScope];
+  const perOp = perOperator(live, opOf, model.subgraphs[0]?.operators.length ?? 0);
 
   return {
     nonPersistentBytes: plan.arenaBytes,
@@ -105,7 +120,12 @@ export function tfliteArena(model: TfliteModel, options: PersistentOptions = {})
     liveBytesPerScope: live,
     lowerBoundBytes,
     peakScope,
-    peakOpIndex: scope && scope.subgraph === 0 ? scope.operator : -1,
+    peakOpIndex: perOp.length > 0 ? perOp.indexOf(Math.max(...perOp)) : -1,
+    liveAtPeak: placements
+      .filter((p) => Math.max(0, p.firstScope) <= peakScope && peakScope <= p.lastScope)
+      .map((p) => ({ name: p.name, bytes: p.alignedBytes }))
+      .sort((a, b) => b.bytes - a.bytes),
+    liveBytesPerOp: perOp,
     naiveBytes: placements.reduce((sum, p) => sum + p.alignedBytes, 0),
     alignment: TFLM_ARENA_ALIGNMENT,
     warnings,
@@ -115,6 +135,7 @@ export function tfliteArena(model: TfliteModel, options: PersistentOptions = {})
 function placementOf(
   t: TensorAllocation,
   p: { offset: number; alignedBytes: number; offline: boolean },
+  opOf: readonly number[],
 ): TensorPlacement {
   return {
     subgraph: t.subgraph,
@@ -125,8 +146,27 @@ function placementOf(
     offset: p.offset,
     firstScope: t.firstScope,
     lastScope: t.lastScope,
+    firstOp: opOf[Math.max(0, t.firstScope)] ?? 0,
+    lastOp: opOf[Math.max(0, t.lastScope)] ?? 0,
     offline: p.offline,
   };
+}
+
+/** For each scope, the subgraph 0 operator running then (0 before the first). */
+function operatorOfScope(scopes: readonly AllocationScope[]): number[] {
+  let current = 0;
+  return scopes.map((s) => {
+    if (s.subgraph === 0 && s.operator >= 0) current = s.operator;
+    return current;
+  });
+}
+
+function perOperator(live: readonly number[], opOf: readonly number[], opCount: number): number[] {
+  const perOp = new Array<number>(opCount).fill(0);
+  live.forEach((bytes, scope) => {
+    if (opOf[scope] < opCount) perOp[opOf[scope]] = Math.max(perOp[opOf[scope]], bytes);
+  });
+  return perOp;
 }
 
 /**

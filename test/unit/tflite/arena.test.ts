@@ -78,6 +78,20 @@ test('the branches model lands where TFLM puts it (micro_allocator_test)', () =>
   assert.equal(arena.lowerBoundBytes, 144);
   assert.equal(arena.peakScope, 2);
   assert.equal(arena.peakOpIndex, 1);
+  assert.deepEqual(arena.liveBytesPerOp, [96, 144, 144]);
+  assert.deepEqual(
+    arena.liveAtPeak.map((t) => t.name),
+    ['t0', 't1', 't2'],
+  );
+  assert.deepEqual(
+    arena.placements.map((p) => [p.firstOp, p.lastOp]),
+    [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+      [2, 2],
+    ],
+  );
   assert.equal(arena.naiveBytes, 192);
 });
 
@@ -312,6 +326,9 @@ test('IF walks both branches in new scopes, inside the operator, in one arena', 
   assert.equal(arena.placements.length, 7);
   // cond, x and y live throughout (48 bytes), plus at most two branch tensors at a time.
   assert.equal(arena.nonPersistentBytes, 80);
+  // The branches' scopes belong to the IF, operator 0 of subgraph 0.
+  assert.deepEqual(arena.liveBytesPerOp, [80]);
+  assert.ok(arena.placements.every((p) => p.firstOp === 0 && p.lastOp === 0));
   assert.deepEqual(arena.warnings, []);
 });
 

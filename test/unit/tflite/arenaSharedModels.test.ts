@@ -28,6 +28,10 @@ describe('TFLM arena on the shared TFLite models', { skip }, () => {
     // The peak is the second pointwise conv's input and output: 48×48×8 + 48×48×16 bytes.
     assert.equal(arena.lowerBoundBytes, 55_296);
     assert.equal(arena.peakOpIndex, 2);
+    assert.deepEqual(
+      arena.liveAtPeak.map((t) => t.bytes),
+      [36_864, 18_432],
+    );
     assert.deepEqual(arena.variables, []);
     assert.deepEqual(arena.warnings, []);
   });
