@@ -53,7 +53,7 @@ const AFFINE_QUANTIZATION_BYTES = 12;
 const RUNTIME_OBJECTS_BYTES = 160;
 /** SubgraphAllocations, one per subgraph, padded to 16. */
 const SUBGRAPH_ALLOCATIONS_BYTES = 16;
-/** MicroResourceVariables and one MicroResourceVariable (container, name, buffer, bytes, default). */
+/** MicroResourceVariables, then each MicroResourceVariable (container, name, buffer, size...). */
 const RESOURCE_TABLE_BYTES = 16;
 const RESOURCE_SLOT_BYTES = 20;
 /** Kernel data of an operator this table does not know. */

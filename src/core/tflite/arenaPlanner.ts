@@ -27,7 +27,8 @@
  *   scope 2  [ t0 ..... ][ t2 .. ][ t1 .. ]      t3 [3, 3] goes first (ties: last added first),
  *   scope 3  [ t3 ..... ][ t2 .. ][ t1 .. ]      then t2, then t1; t0 reuses t3's bytes.
  *
- * 5. The arena's non-persistent size is the highest end offset of any buffer (GetMaximumMemorySize).
+ * 5. The arena's non-persistent size is the highest end offset of any buffer
+ *    (GetMaximumMemorySize).
  */
 
 /** MicroArenaBufferAlignment() in tensorflow/lite/micro/micro_arena_constants.h. */
