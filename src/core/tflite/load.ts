@@ -10,6 +10,9 @@ import { decodeTflite, TfliteFormatError } from './decode';
 import { FlatBufferError } from './flatbuffer';
 import type { TfliteModel } from './types';
 
+/** Whether bytes look like a TFLite file (its `TFL3` identifier), to pick a reader by content. */
+export { hasTfliteIdentifier } from './decode';
+
 export function loadTfliteFile(file: string): TfliteModel {
   let bytes: Uint8Array;
   try {

@@ -184,7 +184,9 @@ function at(p: Position, length: number): number {
   return Math.floor(p.f * span);
 }
 
-function mutate(seed: Uint8Array, mutations: readonly fc.Infer<typeof mutation>[]): Uint8Array {
+type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
+
+function mutate(seed: Uint8Array, mutations: readonly Mutation[]): Uint8Array {
   let bytes = seed.slice();
   for (const m of mutations) {
     if (bytes.length === 0) break;
