@@ -5,6 +5,7 @@
  * move together; this module chooses the channels and rewrites the weights through GraphEdit.
  */
 import { analyzeLoaded, type AnalysisReport } from '../analyze';
+import { mainWeight } from '../cost/weights';
 import { nodeDependencies, nodeLabel } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
 import { ExternalData } from '../onnx/externalData';
@@ -18,6 +19,7 @@ import {
   type ChannelGroup,
 } from './channelDependencies';
 import { GraphEdit, withGraph, withInput } from './graphEdit';
+import { withRemovedFilters } from './removedFilters';
 import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';
 
 export interface PruneOptions {
@@ -283,6 +285,7 @@ function applyPlan(
       touchedStored.add(source.name);
       const name = writeSliced(edit, plan, source, node.inputs[slot], cuts, made, external);
       if (name !== node.inputs[slot]) next = withInput(next, slot, name);
+      next = recordRemovedFilters(next, slot, source, cuts);
     }
     const g = groupAttr.get(node);
     if (g !== undefined) next = withAttribute(next, 'group', g);
@@ -294,6 +297,23 @@ function applyPlan(
     graph: withValueInfo(built, dims),
     touched: [...nodes].map((n) => nodeLabel(n)),
   };
+}
+
+/**
+ * When the cut is along the node's output channels (its main weight's channel axis: a Conv's
+ * filters, a depthwise Conv's channels), the node records which ones went (removedFilters.ts),
+ * so the retraining plan lists them from the model alone.
+ */
+function recordRemovedFilters(
+  node: Node,
+  slot: number,
+  weight: Tensor,
+  cuts: readonly AxisSlice[],
+): Node {
+  const main = mainWeight(node, () => weight.dims.length);
+  const cut = main?.input === slot ? cuts.find((c) => c.axis === main.channelAxis) : undefined;
+  if (!main || !cut) return node;
+  return withRemovedFilters(node, cut.axis, Number(weight.dims[cut.axis]), cut.indices);
 }
 
 /** A weight listed as a graph input (IR < 4 style) can be fed by the user: its shape is interface. */
