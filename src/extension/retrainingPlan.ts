@@ -3,9 +3,11 @@
  * from the model file itself, so it describes what the compressed model IS relative to float:
  * a view with unsaved quick fixes is saved first (the plan must describe a file you have), then
  * the plan and its PyTorch script (planScript.ts) are written where the save dialog says.
- * Filters removed by structured pruning are seen against the file as it was before that save
- * (the unsaved quick fixes' starting point); on a clean view there is nothing to compare with,
- * as `model-lens compress --export-plan` compares with its input.
+ * Filters removed by Model Lens (the quick fix, the CLI's --structured) are recorded in the model
+ * itself (compress/removedFilters.ts), so they are listed after any number of saves. For a view
+ * with unsaved fixes the file as it was before that save is also given as the original, which
+ * catches filters some other tool removed in those states; on a clean view there is nothing to
+ * compare with.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';

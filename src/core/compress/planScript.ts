@@ -39,8 +39,10 @@ Or check the mapping from the command line (a factory returning your module):
 
 Weights on a multiplier-free grid (pow2, ternary, binary) train through GridFakeQuant.
 Layers are found by module path (ONNX node /layer1/layer1.0/conv1/Conv -> layer1.0.conv1).
-Pruning masks are recomputed on your weights by magnitude (L1) to the planned sparsity and
-number of removed filters. Needs PyTorch (torch.ao.quantization, torch.nn.utils.prune).
+Removed filters are masked by index when the plan lists them (Model Lens's own structured
+pruning records them), else the planned number with the smallest L1 norm; unstructured masks
+are recomputed on your weights by magnitude (L1) to the planned sparsity.
+Needs PyTorch (torch.ao.quantization, torch.nn.utils.prune).
 """
 import json
 import os
@@ -161,6 +163,11 @@ def _out_dim(module):
     return 1 if isinstance(module, nn.modules.conv._ConvTransposeNd) else 0
 
 
+def _filter_mask(weight, dim, removed):
+    mask = torch.ones_like(weight)
+    return mask.index_fill_(dim, torch.tensor(removed, dtype=torch.long), 0)
+
+
 def _mask_sparsity(module):
     mask = getattr(module, "weight_mask", None)
     return 0.0 if mask is None else float((mask == 0).sum()) / mask.numel()
@@ -184,8 +191,13 @@ def apply_plan(model, plan=None, activations=True):
             if weight.shape[dim] != structured["channelsBefore"]:
                 summary["missing"].append(layer["node"])
                 continue
-            removed = structured["channelsBefore"] - structured["channelsAfter"]
-            prune.ln_structured(module, "weight", amount=removed, n=1, dim=dim)
+            if structured.get("removed") is not None:
+                # The very filters the compressed model lacks.
+                mask = _filter_mask(weight, dim, structured["removed"])
+                prune.custom_from_mask(module, "weight", mask)
+            else:
+                removed = structured["channelsBefore"] - structured["channelsAfter"]
+                prune.ln_structured(module, "weight", amount=removed, n=1, dim=dim)
         if layer["sparsity"] > 0:
             # Of the weights the structured step left, as the compressed model counts them.
             prune.l1_unstructured(module, "weight", amount=layer["sparsity"])

@@ -12,8 +12,10 @@
  * - sparsity: the fraction of weight elements that are exactly zero (q = zero point when
  *   quantized), dense or sparse_initializer alike; a quantized weight counts as pruned only when
  *   it has more zeros than values one step from zero (rounding alone gives about as many);
- * - structured removals: a layer with fewer output channels than the same node in `original`
- *   (only when the original is given: the model alone can't say what was there);
+ * - structured removals: the record Model Lens's structured pruning leaves on the layer's node
+ *   (removedFilters.ts: which filters, of how many), when it matches the weight as it is; else a
+ *   layer with fewer output channels than the same node in `original`, when one is given (the
+ *   model alone can't say what another tool removed);
  * - kept float: a layer whose weight is stored as float;
  * - activation ranges: each QuantizeLinear of a run-time tensor (calibrated QDQ), as the real
  *   interval its scale, zero point and type cover.
@@ -29,6 +31,7 @@ import { elementCount, forEachFloatChunk, tensorNumbers } from '../onnx/tensorDa
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { weightGridOf } from '../cost/nodeFigures';
 import { isFloatCast } from './halfWeights';
+import { removedFiltersOf } from './removedFilters';
 
 export const PLAN_FORMAT = 'model-lens-retraining-plan';
 export const PLAN_VERSION = 1;
@@ -92,6 +95,11 @@ export interface StructuredRemoval {
   readonly channelsAfter: number;
   /** removed / before. */
   readonly fraction: number;
+  /**
+   * The removed channels (ascending, numbered among `channelsBefore`), when the model records
+   * them (removedFilters.ts); absent when only the counts are known, from a comparison.
+   */
+  readonly removed?: number[];
 }
 
 export interface ActivationRange {
@@ -241,11 +249,29 @@ function planLayer(
     weightShape: dims,
     quantization,
     sparsity: round6(sparsity),
-    structured: structuredRemoval(originalShapes?.get(label), dims, axis),
+    structured:
+      recordedRemoval(node, dims, axis) ?? comparedRemoval(originalShapes?.get(label), dims, axis),
   };
 }
 
-function structuredRemoval(
+/**
+ * The removal structured pruning recorded on the node, counted from before any pruning; only
+ * when it describes the weight as it is (the same axis, `before − removed` channels left), so a
+ * record another tool made stale is not believed.
+ */
+function recordedRemoval(node: Node, dims: number[], axis: number): StructuredRemoval | null {
+  const record = removedFiltersOf(node);
+  if (!record || record.axis !== axis || record.removed.length === 0) return null;
+  const channelsAfter = dims[axis];
+  if (record.before - record.removed.length !== channelsAfter) return null;
+  return {
+    ...removal(axis, record.before, channelsAfter),
+    removed: [...record.removed],
+  };
+}
+
+/** Fewer output channels than the same layer in the original model. */
+function comparedRemoval(
   before: number[] | undefined,
   after: number[],
   axis: number,
@@ -254,6 +280,10 @@ function structuredRemoval(
   const channelsBefore = Number(before[axis]);
   const channelsAfter = after[axis];
   if (!(channelsAfter < channelsBefore)) return null;
+  return removal(axis, channelsBefore, channelsAfter);
+}
+
+function removal(axis: number, channelsBefore: number, channelsAfter: number): StructuredRemoval {
   return {
     axis,
     channelsBefore,
