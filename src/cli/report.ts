@@ -103,7 +103,7 @@ function layerTable(nodes: readonly NodeReport[], withDevice: boolean): string[]
     formatBytes(n.weightBytes),
     formatBytes(n.activationBytes),
     n.suggestedWeightBits === null ? '–' : `${n.weightBits ?? '?'}→${n.suggestedWeightBits}`,
-    ...(withDevice ? [formatSeconds(n.latencySeconds ?? 0)] : []),
+    ...(withDevice ? [n.macsUnknown ? '?' : formatSeconds(n.latencySeconds ?? 0)] : []),
   ]);
   return renderTable(columns, rows);
 }

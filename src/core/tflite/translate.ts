@@ -21,7 +21,6 @@
  *   becomes an output of its first reader, so that it is planned as alive while the op runs.
  * Quantization parameters stay with their tensors (quantization.ts), for weight bytes and hints.
  */
-import type { ExternalData } from '../onnx/externalData';
 import { storageBytes } from '../onnx/dtype';
 import { ModelLoadError } from '../onnx/load';
 import { elementCount } from '../onnx/tensorData';
