@@ -16,7 +16,7 @@
  * model already at opset 25 or later. pow2 uses int4 when its levels
  * fit (N ≤ 4: up to ±4), else int8. The logical width (2 bits ternary, 1 binary, N pow2) is
  * recorded in the quantized initializer's doc_string (weightGridDoc), which the analysis reads
- * to count memory at that width and BOPs/energy without multiplies.
+ * to count memory at that width and BOPs/energy without multiplies (weightFormat.ts formatBits).
  */
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
@@ -29,11 +29,6 @@ import { gridLevel, pow2Level, pow2MaxExponent, safeScale, TERNARY_THRESHOLD } f
 
 export { WEIGHT_GRIDS, type WeightGrid };
 export { pow2Level, pow2MaxExponent, TERNARY_THRESHOLD };
-
-/** Logical bits per weight of a grid (pow2: its N). */
-export function gridBits(grid: WeightGrid, bits: number): number {
-  return grid === 'ternary' ? 2 : grid === 'binary' ? 1 : bits;
-}
 
 /**
  * The container: ternary/binary in int2 when the model is already at opset ≥ 25 (`int2`), else

@@ -25,8 +25,16 @@ import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { inferShapes, type ShapeInference } from '../shapes/infer';
 import { defaultOpset, GraphEdit, makeNode, withGraph } from './graphEdit';
 import { convertOpset } from './opsetConvert';
-import { gridBits, gridContainer, quantizeToGrid } from './lowBitGrids';
+import { gridContainer, quantizeToGrid } from './lowBitGrids';
 import { weightGridDoc, type WeightGrid } from '../cost/nodeFigures';
+import {
+  checkFormat,
+  formatBits,
+  formatCounts,
+  formatName,
+  type GridFormat,
+  type WeightFormat,
+} from './weightFormat';
 import {
   containerType,
   quantRange,
@@ -53,13 +61,20 @@ export interface QuantizeOptions {
   perChannel?: boolean;
   /** Node names; default every layer with a float main weight. */
   layers?: readonly string[];
-  /** Bits per node, overriding `bits`. */
+  /** Bits per node, overriding `bits`. Not with `grid` (use `formatPerLayer` to mix them). */
   bitsPerLayer?: ReadonlyMap<string, number>;
   /**
    * A multiplier-free grid (lowBitGrids.ts): pow2 (`bits` 3..8, levels 0, ±1 … ±2^(bits−2)),
    * ternary or binary (`bits` ignored), per output channel, symmetric.
    */
   grid?: WeightGrid;
+  /**
+   * Format per node, overriding `bits` and `grid`: an integer width (2..8) or a grid
+   * (`{grid: 'ternary'}`, `{grid: 'binary'}`, `{grid: 'pow2', bits: N}`), so one model mixes
+   * them (fit to device). Each stored weight gets its own; a grid weight carries its doc_string
+   * marker as with `grid`. Not with `bitsPerLayer` (one per-layer map).
+   */
+  formatPerLayer?: ReadonlyMap<string, WeightFormat>;
 }
 
 /** A layer whose main weight can be quantized. */
@@ -75,6 +90,8 @@ interface Layer {
 interface WeightPlan {
   readonly source: string;
   readonly tensor: Tensor;
+  /** What its layers asked for; `scheme.bits` is its logical width. */
+  readonly format: WeightFormat;
   readonly scheme: QuantScheme;
   readonly axis?: number;
   readonly layers: string[];
@@ -86,7 +103,7 @@ export function quantizeWeights(
   external?: ExternalData,
 ): CompressionResult {
   const ext = external ?? new ExternalData(undefined);
-  checkBits(options);
+  checkOptions(options);
   const before = modelFigures(model, ext);
   const view = buildGraphView(model.graph);
   const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
@@ -98,49 +115,61 @@ export function quantizeWeights(
   const touched: string[] = [];
   const error = { signal: 0, noise: 0 };
   for (const plan of plans) {
-    const q = applyPlan(edit, view, plan, ext, options.grid, int2);
+    const q = applyPlan(edit, view, plan, ext, int2);
     error.signal += q.signal;
     error.noise += q.noise;
     touched.push(...plan.layers);
   }
   const quantized = raiseOpset(withGraph(model, edit.build()), plans, options, notes, ext, int2);
-  if (options.grid)
-    notes.push(...gridNotes(options.grid, options.bits, options.perChannel ?? true, int2));
-  notes.push(...formatNotes(view, plans, options.grid !== undefined));
+  notes.push(...gridPlanNotes(plans, options, int2));
+  notes.push(...formatNotes(view, plans));
   if (error.noise > 0) {
     const db = 10 * Math.log10(error.signal / error.noise);
     notes.push(`weight SQNR over the quantized weights: ${db.toFixed(1)} dB`);
   }
-  return compressionResult(operationName(options), before, quantized, ext, touched, notes);
+  return compressionResult(operationName(options, plans), before, quantized, ext, touched, notes);
 }
 
-function checkBits(options: QuantizeOptions): void {
-  if (options.grid !== undefined) {
-    if (options.symmetric === false || options.signed === false) {
-      throw new CompressionRefusal(`${options.grid} weights are signed and symmetric`);
-    }
-    if (options.bitsPerLayer?.size) {
-      throw new CompressionRefusal(`${options.grid} weights take no per-layer bits`);
-    }
-    if (options.grid === 'pow2' && !(Number.isInteger(options.bits) && options.bits >= 3)) {
-      throw new CompressionRefusal(
-        `pow2: ${options.bits} bits is out of range (3 to 8: sign, zero and at least ±1, ±2)`,
-      );
-    }
-    if (options.grid !== 'pow2') return;
+/** The format of layers not in a per-layer map: `grid` (with `bits` for pow2), else `bits`. */
+function defaultFormat(options: QuantizeOptions): WeightFormat {
+  if (options.grid === undefined) return options.bits;
+  return options.grid === 'pow2' ? { grid: 'pow2', bits: options.bits } : { grid: options.grid };
+}
+
+function formatFor(label: string, options: QuantizeOptions): WeightFormat {
+  return (
+    options.formatPerLayer?.get(label) ?? options.bitsPerLayer?.get(label) ?? defaultFormat(options)
+  );
+}
+
+function checkOptions(options: QuantizeOptions): void {
+  if (options.bitsPerLayer?.size && options.formatPerLayer?.size) {
+    throw new CompressionRefusal(
+      'give per-layer widths as bitsPerLayer or formatPerLayer, not both',
+    );
   }
-  const check = (bits: number, where: string): void => {
-    if (!Number.isInteger(bits) || bits < 2 || bits > 8) {
-      throw new CompressionRefusal(`${where}: ${bits} bits is out of range (2 to 8)`);
-    }
-  };
-  check(options.bits, 'quantize');
-  for (const [name, bits] of options.bitsPerLayer ?? []) check(bits, `layer '${name}'`);
+  if (options.grid !== undefined && options.bitsPerLayer?.size) {
+    throw new CompressionRefusal(
+      `${options.grid} weights take no per-layer bits (formatPerLayer mixes grids and widths)`,
+    );
+  }
+  const perLayer = [...(options.formatPerLayer ?? options.bitsPerLayer ?? [])];
+  const grid = [defaultFormat(options), ...perLayer.map(([, f]) => f)].find(
+    (f): f is GridFormat => typeof f !== 'number',
+  );
+  if (grid && (options.symmetric === false || options.signed === false)) {
+    throw new CompressionRefusal(`${grid.grid} weights are signed and symmetric`);
+  }
+  // A model-wide grid ignores `bits` unless it is pow2 (whose N it is).
+  checkFormat(defaultFormat(options), options.grid === 'pow2' ? 'pow2' : 'quantize');
+  for (const [name, f] of perLayer) {
+    checkFormat(f, `layer '${name}'${typeof f === 'number' || f.grid !== 'pow2' ? '' : ' pow2'}`);
+  }
 }
 
-function schemeFor(label: string, options: QuantizeOptions): QuantScheme {
+function schemeFor(format: WeightFormat, options: QuantizeOptions): QuantScheme {
   return {
-    bits: options.bitsPerLayer?.get(label) ?? options.bits,
+    bits: formatBits(format),
     signed: options.signed ?? true,
     symmetric: options.symmetric ?? true,
   };
@@ -198,7 +227,8 @@ function planWeights(
 ): WeightPlan[] {
   const labels = view.order.map((n, i) => nodeLabel(n, i));
   const byName = new Map(labels.map((l, i) => [l, view.order[i]]));
-  for (const name of [...(options.layers ?? []), ...(options.bitsPerLayer?.keys() ?? [])]) {
+  const perLayer = options.formatPerLayer ?? options.bitsPerLayer;
+  for (const name of [...(options.layers ?? []), ...(perLayer?.keys() ?? [])]) {
     if (!byName.has(name)) throw new CompressionRefusal(`no layer named '${name}'`);
   }
   const requested = options.layers ? new Set(options.layers) : undefined;
@@ -222,21 +252,22 @@ function planWeights(
   return groupBySource(layers, options);
 }
 
-/** One plan per stored weight; layers sharing it must agree on bits and axis. */
+/** One plan per stored weight; layers sharing it must agree on format and axis. */
 function groupBySource(layers: readonly Layer[], options: QuantizeOptions): WeightPlan[] {
   const perChannel = options.perChannel ?? true;
   const plans = new Map<string, WeightPlan>();
   for (const layer of layers) {
-    const scheme = schemeFor(layer.label, options);
+    const format = formatFor(layer.label, options);
+    const scheme = schemeFor(format, options);
     const axis = perChannel ? layer.axis : undefined;
     const plan = plans.get(layer.source);
     if (!plan) {
-      plans.set(layer.source, { ...layer, scheme, axis, layers: [layer.label] });
+      plans.set(layer.source, { ...layer, format, scheme, axis, layers: [layer.label] });
       continue;
     }
-    if (plan.scheme.bits !== scheme.bits || plan.axis !== axis) {
+    if (formatName(plan.format) !== formatName(format) || plan.axis !== axis) {
       throw new CompressionRefusal(
-        `layers '${plan.layers[0]}' and '${layer.label}' share weight '${layer.source}' but need different bits or channel axes`,
+        `layers '${plan.layers[0]}' and '${layer.label}' share weight '${layer.source}' but need different formats or channel axes`,
       );
     }
     plan.layers.push(layer.label);
@@ -258,9 +289,7 @@ function raiseOpset(
   int2: boolean,
 ): Model {
   const needs = (p: WeightPlan): number => {
-    const dt = options.grid
-      ? gridContainer(options.grid, p.scheme.bits, int2)
-      : containerType(p.scheme);
+    const dt = containerOf(p, int2);
     if (dt === DataType.INT2) return 25;
     if (dt === DataType.INT4 || dt === DataType.UINT4) return 21;
     if (isHalfType(p.tensor.dataType) && model.graph.nodes.some((n) => n.inputs.includes(p.source)))
@@ -278,13 +307,30 @@ function raiseOpset(
           : 'DequantizeLinear';
   const perTensorHint =
     required === 13 && options.perChannel !== false ? ' (per-tensor needs only opset 10)' : '';
+  // Name the grids when they alone need int4 ("ternary weights in int4").
+  const int4 = plans.filter((p) => needs(p) === 21);
+  const int4Grids = [...new Set(int4.map((p) => gridOf(p)?.grid))];
+  const gridReason = int4Grids.every((g) => g !== undefined)
+    ? `${int4Grids.join('/')} weights in int4`
+    : undefined;
   const raised = convertOpset(model, required, {
     external,
-    reason: options.grid && required === 21 ? `${options.grid} weights in int4` : reason,
+    reason: required === 21 ? (gridReason ?? reason) : reason,
     refusalHint: perTensorHint,
   });
   notes.push(...raised.notes);
   return raised.model;
+}
+
+/** The plan's grid, or undefined for an integer width. */
+function gridOf(plan: WeightPlan): GridFormat | undefined {
+  return typeof plan.format === 'number' ? undefined : plan.format;
+}
+
+/** The stored integer type of a plan's values. */
+function containerOf(plan: WeightPlan, int2: boolean): DataType {
+  const grid = gridOf(plan);
+  return grid ? gridContainer(grid.grid, plan.scheme.bits, int2) : containerType(plan.scheme);
 }
 
 /** Adds the quantized tensor, its scale and zero point, and the DequantizeLinear. */
@@ -293,9 +339,9 @@ function applyPlan(
   view: GraphView,
   plan: WeightPlan,
   ext: ExternalData,
-  grid?: WeightGrid,
   int2 = false,
 ): QuantizedWeight {
+  const grid = gridOf(plan)?.grid;
   const q = grid
     ? quantizeToGrid(plan.tensor, ext, grid, plan.scheme.bits, plan.axis, int2)
     : quantizeTensor(plan.tensor, ext, plan.scheme, plan.axis);
@@ -306,7 +352,7 @@ function applyPlan(
   const stored = makeTensor(qName, q.dataType, plan.tensor.dims, q.data);
   // The logical width travels with the values, for the analysis (nodeFigures weightGridOf).
   edit.setInitializer(
-    grid ? { ...stored, docString: weightGridDoc(grid, gridBits(grid, plan.scheme.bits)) } : stored,
+    grid ? { ...stored, docString: weightGridDoc(grid, plan.scheme.bits) } : stored,
   );
   // float16/bfloat16 weights (halfWeights.ts): the DequantizeLinear replaces their Cast, or
   // produces their own type for a float16 reader.
@@ -354,12 +400,46 @@ function zeroPointBytes(q: { dataType: DataType; zeroPoints: Int32Array }): Uint
   return out;
 }
 
-/** What a grid stores and how the analysis counts it. */
+/**
+ * The grid notes of every grid format used, once each. With a per-layer map the first note of
+ * each format names its layers (the model-wide `grid` path says it for every layer).
+ */
+function gridPlanNotes(
+  plans: readonly WeightPlan[],
+  options: QuantizeOptions,
+  int2: boolean,
+): string[] {
+  const byFormat = new Map<string, { format: GridFormat; bits: number; layers: string[] }>();
+  for (const p of plans) {
+    const format = gridOf(p);
+    if (!format) continue;
+    const key = formatName(format);
+    const entry = byFormat.get(key) ?? { format, bits: p.scheme.bits, layers: [] };
+    entry.layers.push(...p.layers);
+    byFormat.set(key, entry);
+  }
+  const mixed = options.formatPerLayer !== undefined;
+  const notes = new Set<string>();
+  for (const { format, bits, layers } of byFormat.values()) {
+    const [first, ...rest] = gridNotes(format.grid, bits, options.perChannel ?? true, int2);
+    notes.add(mixed ? `${shortList(layers)}: ${first}` : first);
+    for (const n of rest) notes.add(n);
+  }
+  return [...notes];
+}
+
+/** "a, b, c and 4 more". */
+function shortList(names: readonly string[]): string {
+  const shown = names.slice(0, 3).join(', ');
+  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
+}
+
+/** What a grid stores and how the analysis counts it (`bits`: its logical width). */
 function gridNotes(grid: WeightGrid, bits: number, perChannel: boolean, int2: boolean): string[] {
   const container = dtypeName(gridContainer(grid, bits, int2));
   const stored = container === 'int8' ? 8 : container === 'int2' ? 2 : 4;
   const per = perChannel ? 'per output channel' : 'per tensor';
-  const logical = gridBits(grid, bits);
+  const logical = bits;
   const memory = `weight memory counts ${logical} bit${logical > 1 ? 's' : ''} per weight plus scales${logical === stored ? '' : `, the file stores ${stored}`}`;
   if (grid === 'pow2') {
     const top = 2 ** (bits - 2);
@@ -380,7 +460,7 @@ function gridNotes(grid: WeightGrid, bits: number, perChannel: boolean, int2: bo
   ];
 }
 
-function formatNotes(view: GraphView, plans: readonly WeightPlan[], onGrid = false): string[] {
+function formatNotes(view: GraphView, plans: readonly WeightPlan[]): string[] {
   const notes: string[] = [];
   const biased = plans.some((p) =>
     p.layers.some((l) => {
@@ -400,10 +480,13 @@ function formatNotes(view: GraphView, plans: readonly WeightPlan[], onGrid = fal
     if (p.layers.length > 1)
       notes.push(`weight '${p.source}' is shared by ${p.layers.join(', ')}: quantized once`);
   }
-  const odd = new Set(
-    plans.filter((p) => !onGrid && p.scheme.bits !== 4 && p.scheme.bits !== 8).map((p) => p.scheme),
+  // One note per odd width (plans of one width share their scheme's fields, not its object).
+  const odd = new Map(
+    plans
+      .filter((p) => gridOf(p) === undefined && p.scheme.bits !== 4 && p.scheme.bits !== 8)
+      .map((p) => [p.scheme.bits, p.scheme]),
   );
-  for (const s of odd) {
+  for (const s of odd.values()) {
     const { qmin, qmax } = quantRange(s);
     notes.push(
       `${s.bits}-bit values clipped to [${qmin}, ${qmax}] and stored in ${dtypeName(containerType(s))}: the file keeps 8 bits per weight`,
@@ -412,7 +495,13 @@ function formatNotes(view: GraphView, plans: readonly WeightPlan[], onGrid = fal
   return notes;
 }
 
-function operationName(options: QuantizeOptions): string {
+function operationName(options: QuantizeOptions, plans: readonly WeightPlan[]): string {
+  if (options.formatPerLayer?.size) {
+    // Counted per stored weight's layers: "quantize mixed (3 ternary, 5 int4) per-channel".
+    const formats = plans.flatMap((p) => p.layers.map(() => p.format));
+    const per = options.perChannel === false ? 'per-tensor' : 'per-channel';
+    return `quantize mixed (${formatCounts(formats)}) ${per}${options.symmetric === false ? ' asymmetric' : ''}`;
+  }
   if (options.grid) {
     const grid = options.grid === 'pow2' ? `pow2 ${options.bits}-bit` : options.grid;
     return `quantize ${grid} ${options.perChannel === false ? 'per-tensor' : 'per-channel'}`;
