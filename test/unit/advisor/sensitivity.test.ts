@@ -5,7 +5,10 @@ import {
   sensitivityCacheKey,
   type LayerSensitivity,
 } from '../../../src/core/advisor/sensitivity';
+import { quantizeWeights } from '../../../src/core/compress/quantize';
+import { encodeModel } from '../../../src/core/onnx/encode';
 import { DataType } from '../../../src/core/onnx/types';
+import { verifyModels } from '../../../src/core/verify';
 import type { LoadedModel } from '../../../src/core/onnx/load';
 import { ModelBuilder, seededRandom } from '../../helpers/modelBuilder';
 
@@ -105,6 +108,43 @@ describe('measureSensitivity', () => {
     ]);
   });
 
+  it('measures the grids asked for under gridOutputSqnrDb, as the verifier sees them', async () => {
+    const loaded = mlp();
+    const result = await measureSensitivity(loaded, {
+      bits: [4],
+      grids: [{ grid: 'pow2', bits: 4 }, { grid: 'ternary' }, { grid: 'binary' }],
+      layers: ['fc2', 'relu1'],
+      samples: 2,
+    });
+    const [fc2, relu1] = result;
+    assert.deepEqual(Object.keys(fc2.outputSqnrDb), ['4']);
+    assert.deepEqual(Object.keys(fc2.gridOutputSqnrDb ?? {}), ['pow2-4', 'ternary', 'binary']);
+    const db = fc2.gridOutputSqnrDb!;
+    for (const v of Object.values(db)) assert.ok(Number.isFinite(v), JSON.stringify(db));
+    // Fewer levels, more noise: int4 (15 levels) > ternary (3) > binary (2).
+    assert.ok(fc2.outputSqnrDb[4] > db.ternary && db.ternary > db.binary, JSON.stringify(fc2));
+    // The same figure as quantizing that layer alone on the grid and verifying (same inputs).
+    const { model } = quantizeWeights(loaded.model, { bits: 2, grid: 'ternary', layers: ['fc2'] });
+    const v = await verifyModels(encodeModel(loaded.model), encodeModel(model), {
+      samples: 2,
+      seed: 0,
+    });
+    assert.ok(Math.abs(v.sqnrDb - db.ternary) < 1e-9, `${v.sqnrDb} vs ${db.ternary}`);
+    // A refused layer has neither table.
+    assert.match(relu1.skipped ?? '', /relu1/);
+    assert.deepEqual(relu1.outputSqnrDb, {});
+    assert.equal(relu1.gridOutputSqnrDb, undefined);
+    // Without grids the entry has no grid table at all (the result is as before).
+    const plain = await measureSensitivity(loaded, { bits: [8], layers: ['fc1'], samples: 1 });
+    assert.deepEqual(Object.keys(plain[0]), ['layer', 'outputSqnrDb']);
+  });
+
+  it('refuses a grid it cannot write before measuring', async () => {
+    await assert.rejects(measureSensitivity(mlp(), { grids: [{ grid: 'pow2', bits: 2 }] }), {
+      message: 'pow2: 2 bits is out of range (3 to 8: sign, zero and at least ±1, ±2)',
+    });
+  });
+
   it('stops early with an AbortError when cancelled', async () => {
     const controller = new AbortController();
     let calls = 0;
@@ -138,6 +178,9 @@ describe('sensitivityCacheKey', () => {
     assert.notEqual(key, sensitivityCacheKey(stamp, { bits: [8, 4], samples: 2 }));
     assert.notEqual(key, sensitivityCacheKey(stamp, { bits: [8, 4], perChannel: false }));
     assert.notEqual(key, sensitivityCacheKey(stamp, { bits: [8, 4], layers: ['fc1'] }));
+    assert.notEqual(key, sensitivityCacheKey(stamp, { bits: [8, 4], grids: [{ grid: 'binary' }] }));
+    // No grids and an empty list are the same request (and the key made before grids existed).
+    assert.equal(key, sensitivityCacheKey(stamp, { bits: [8, 4], grids: [] }));
     // Defaults spelled out give the same key.
     assert.equal(
       sensitivityCacheKey(stamp),
