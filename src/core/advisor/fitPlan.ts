@@ -18,14 +18,22 @@
  * are stored in an 8-bit container (quantize.ts), so the file, and analyze of the quantized model,
  * show 8 bits for them; the plan counts k bits, as the conventions ask for memory figures.
  *
+ * Grids (issue 15). Where the sensitivity table measured them (`gridOutputSqnrDb`), ternary,
+ * binary and pow2-N are options like any width, admitted when the device supports their logical
+ * width (2, 1, N) and counted at it with per-channel scales, exactly as the analysis counts a
+ * weight carrying the grid marker (nodeFigures: ceil(elements·bits/8) + scales); the DP weighs
+ * them by measured error only (a pow2 layer's saved multiplies are not part of the objective).
+ * The plan names each layer's format in `formatPerLayer`; quantizeOptionsFor turns it into the
+ * quantizeWeights call that writes exactly that.
+ *
  * Search. Layers that share one stored weight form one group (quantizeWeights needs them at the
- * same width). Each group has a few options (every allowed width, plus "keep as stored" when the
- * device supports the stored precision). The choice is a multiple-choice knapsack; we solve it
- * with a Pareto dynamic programme: after each group, keep only (bytes, error) points that no other
- * point beats on both, dropping points that cannot fit even with the smallest options for the
- * remaining groups. This is exact. Should the frontier exceed MAX_FRONTIER points (many groups
- * with incomparable options), it is thinned to the least-error point per byte bucket, which can
- * miss the optimum by at most one bucket's worth of bytes of slack.
+ * same format). Each group has a few options (every allowed width or grid, plus "keep as stored"
+ * when the device supports the stored precision). The choice is a multiple-choice knapsack; we
+ * solve it with a Pareto dynamic programme: after each group, keep only (bytes, error) points
+ * that no other point beats on both, dropping points that cannot fit even with the smallest
+ * options for the remaining groups. This is exact. Should the frontier exceed MAX_FRONTIER points
+ * (many groups with incomparable options), it is thinned to the least-error point per byte
+ * bucket, which can miss the optimum by at most one bucket's worth of bytes of slack.
  */
 import { quantizedWeightBytes } from '../cost/nodeFigures';
 import { analyzeLoaded } from '../analyze';
@@ -37,18 +45,34 @@ import { dtypeBits, storageBytes } from '../onnx/dtype';
 import type { LoadedModel } from '../onnx/load';
 import { opsetVersions } from '../onnx/opsets';
 import { inferShapes } from '../shapes/infer';
-import type { LayerSensitivity } from './sensitivity';
+import type { QuantizeOptions } from '../compress/quantize';
+import {
+  formatBits,
+  formatCounts,
+  formatName,
+  gridFormatOf,
+  gridFormatsFor,
+  type GridFormat,
+  type WeightFormat,
+} from '../compress/weightFormat';
+import { DEFAULT_SENSITIVITY_BITS, type LayerSensitivity } from './sensitivity';
 
 export interface FitPlanOptions {
   device: DeviceProfile;
   sensitivity: readonly LayerSensitivity[];
-  /** Restricts the widths further (default: every measured width). */
+  /** Restricts the widths further (default: every measured width); grids by their logical width. */
   allowedBits?: readonly number[];
 }
 
 export interface FitPlan {
-  /** Quantized layers and their widths; planned layers not listed keep their stored weights. */
+  /**
+   * Quantized layers and the bits each weight counts (a grid's logical width: ternary 2, binary
+   * 1, pow2-N N); planned layers not listed keep their stored weights. To apply the plan use
+   * `formatPerLayer` (quantizeOptionsFor), which says which of them are grids.
+   */
   bitsPerLayer: Map<string, number>;
+  /** The same layers with their exact format: an integer width, or a grid (`{grid: 'ternary'}`). */
+  formatPerLayer: Map<string, WeightFormat>;
   /** Model weight bytes under the plan (k bits per element, see the file comment). */
   weightBytes: number;
   /** Weight bytes ≤ flash and peak activation RAM ≤ RAM. */
@@ -65,8 +89,8 @@ export interface FitPlan {
 const MAX_FRONTIER = 20000;
 
 interface Option {
-  /** Width, or undefined for "keep as stored". */
-  readonly bits: number | undefined;
+  /** Width or grid, or undefined for "keep as stored". */
+  readonly format: WeightFormat | undefined;
   /** Bytes of the group's main weight with this option. */
   readonly bytes: number;
   /** Σ over the group's layers of 10^(−SQNR/10). */
@@ -123,13 +147,18 @@ export function planBitsForDevice(loaded: LoadedModel, options: FitPlanOptions):
   }
 
   const bitsPerLayer = new Map<string, number>();
+  const formatPerLayer = new Map<string, WeightFormat>();
   let weightBytes = fixed;
   let error = 0;
   groups.forEach((g, i) => {
     const o = g.options[choice[i]];
     weightBytes += o.bytes;
     error += o.error;
-    if (o.bits !== undefined) for (const l of g.layers) bitsPerLayer.set(l, o.bits);
+    if (o.format === undefined) return;
+    for (const l of g.layers) {
+      bitsPerLayer.set(l, formatBits(o.format));
+      formatPerLayer.set(l, o.format);
+    }
   });
 
   const ram = report.totals.peakActivationBytes;
@@ -139,6 +168,7 @@ export function planBitsForDevice(loaded: LoadedModel, options: FitPlanOptions):
   }
   return {
     bitsPerLayer,
+    formatPerLayer,
     weightBytes,
     fits: reason === undefined,
     predictedErrorDb: error === 0 ? Infinity : -10 * Math.log10(error),
@@ -147,21 +177,70 @@ export function planBitsForDevice(loaded: LoadedModel, options: FitPlanOptions):
   };
 }
 
+/**
+ * The widest pow2 grid a fit measures. The plan weighs error only, and above 4 bits an int grid
+ * has far more levels than pow2 at the same bytes (int8 255, pow2-8 15): on fmnist_vgg every
+ * layer's pow2-8 measured 21–34 dB below its int8, so measuring it would cost one ORT session per
+ * layer for an option never chosen. At 4 bits (15 levels against 7) they come within a few dB.
+ */
+const POW2_FIT_MAX_BITS = 4;
+
+/**
+ * The grids to measure (sensitivity.ts `grids`) before fitting to `device`: ternary where it
+ * takes 2-bit weights, binary where 1, pow2-N for the default measured widths N ≤ 4 it takes.
+ */
+export function fitGridsFor(device: DeviceProfile): GridFormat[] {
+  return gridFormatsFor(
+    device.supportedWeightBits,
+    DEFAULT_SENSITIVITY_BITS.filter((b) => b <= POW2_FIT_MAX_BITS),
+  );
+}
+
+/** "6 layers (3 int8, 2 int4, 1 ternary)": what the plan quantizes, by format. */
+export function planFormatsText(plan: FitPlan): string {
+  const n = plan.formatPerLayer.size;
+  return `${n} layer${n === 1 ? '' : 's'} (${formatCounts(plan.formatPerLayer.values())})`;
+}
+
+/** The quantizeWeights options that write the plan: each planned layer on its format. */
+export function quantizeOptionsFor(plan: FitPlan): QuantizeOptions {
+  return {
+    bits: 8,
+    formatPerLayer: plan.formatPerLayer,
+    layers: [...plan.formatPerLayer.keys()],
+  };
+}
+
 function supportedText(options: FitPlanOptions): string {
   return `device supports ${options.device.supportedWeightBits.join('/')} bits`;
 }
 
-/** The widths a layer may take: measured, allowed, supported by the device, 2..8. */
-function widthsFor(entry: LayerSensitivity, options: FitPlanOptions): number[] {
+/**
+ * The formats a layer may take, each with its measured SQNR: integer widths 2..8 and grids, both
+ * measured, allowed and supported by the device at the bits they count (formatBits).
+ */
+function formatsFor(
+  entry: LayerSensitivity,
+  options: FitPlanOptions,
+): Map<string, { format: WeightFormat; db: number }> {
   const supported = new Set(options.device.supportedWeightBits);
   const allowed = options.allowedBits ? new Set(options.allowedBits) : undefined;
-  return Object.entries(entry.outputSqnrDb)
-    .map(([b, db]) => [Number(b), db] as const)
-    .filter(
-      ([b, db]) =>
-        b >= 2 && b <= 8 && supported.has(b) && (allowed?.has(b) ?? true) && !Number.isNaN(db),
-    )
-    .map(([b]) => b);
+  const out = new Map<string, { format: WeightFormat; db: number }>();
+  const admit = (format: WeightFormat, db: number): void => {
+    const b = formatBits(format);
+    if (supported.has(b) && (allowed?.has(b) ?? true) && !Number.isNaN(db)) {
+      out.set(formatName(format), { format, db });
+    }
+  };
+  for (const [b, db] of Object.entries(entry.outputSqnrDb)) {
+    const bits = Number(b);
+    if (bits >= 2 && bits <= 8) admit(bits, db);
+  }
+  for (const [name, db] of Object.entries(entry.gridOutputSqnrDb ?? {})) {
+    const grid = gridFormatOf(name);
+    if (grid) admit(grid, db);
+  }
+  return out;
 }
 
 /** Groups the sensitivity table's layers by stored main weight, with their options. */
@@ -203,16 +282,18 @@ function buildGroups(loaded: LoadedModel, options: FitPlanOptions, notes: string
 
   const groups: Group[] = [];
   for (const g of bySource.values()) {
-    const keep: Option = { bits: undefined, bytes: g.bytes, error: 0 };
-    // Widths every layer of the group was measured at (they must share one).
-    const widthSets = g.layers.map((l) => new Set(widthsFor(l, options)));
-    const widths = [...widthSets[0]].filter((b) => widthSets.every((s) => s.has(b)));
+    const keep: Option = { format: undefined, bytes: g.bytes, error: 0 };
+    // Formats every layer of the group was measured at (they must share one).
+    const measured = g.layers.map((l) => formatsFor(l, options));
+    const widths = [...measured[0].values()].filter(({ format }) =>
+      measured.every((m) => m.has(formatName(format))),
+    );
     const opts: Option[] = widths
-      .filter((b) => b < g.bits)
-      .map((b) => ({
-        bits: b,
-        bytes: quantizedWeightBytes(g.elements, g.channels, b),
-        error: g.layers.reduce((s, l) => s + noiseFraction(l.outputSqnrDb[b]), 0),
+      .filter(({ format }) => formatBits(format) < g.bits)
+      .map(({ format }) => ({
+        format,
+        bytes: quantizedWeightBytes(g.elements, g.channels, formatBits(format)),
+        error: measured.reduce((s, m) => s + noiseFraction(m.get(formatName(format))!.db), 0),
       }));
     const names = g.layers.map((l) => l.layer);
     // "Keep" is a choice only where the device runs the stored precision; with no usable width
