@@ -6,7 +6,13 @@
 import type { CodeAction, Diagnostic } from 'vscode-languageserver/node';
 import type { NodeReport } from '../core/analyze';
 import { measureSensitivity, type LayerSensitivity } from '../core/advisor/sensitivity';
-import { planBitsForDevice } from '../core/advisor/fitPlan';
+import {
+  fitGridsFor,
+  planBitsForDevice,
+  planFormatsText,
+  quantizeOptionsFor,
+} from '../core/advisor/fitPlan';
+import { formatName, type GridFormat } from '../core/compress/weightFormat';
 import { factorizationCandidates, factorizeLowRank } from '../core/compress/factorize';
 import { foldablePairs, foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
@@ -311,23 +317,52 @@ function needFraction(value: number | undefined, what: string): number {
 
 /**
  * Sensitivity of every quantizable layer, measured once per state (and kept on it, so the hover
- * shows it and a second fit doesn't measure again).
+ * shows it and a second fit doesn't measure again). `grids` (fit to device) are measured too:
+ * on a state measured before without them, only the missing grids, and merged into its table.
  */
 export async function sensitivityOf(
   state: OpenModel,
   env: Pick<FixEnvironment, 'progress' | 'signal' | 'measured'>,
+  grids: readonly GridFormat[] = [],
 ): Promise<Map<string, LayerSensitivity>> {
-  if (state.sensitivity) return state.sensitivity;
   if (!state.loaded) throw new CompressionRefusal(state.error ?? 'the model could not be read');
-  const table = await measureSensitivity(state.loaded, {
-    inputShapes: shapeMap(state.inputShapes),
-    signal: env.signal,
-    onProgress: (done, total, layer) =>
-      env.progress?.(`measuring sensitivity: ${layer} (${done}/${total})`, done / total),
+  const onProgress = (done: number, total: number, layer: string): void =>
+    env.progress?.(`measuring sensitivity: ${layer} (${done}/${total})`, done / total);
+  const common = { inputShapes: shapeMap(state.inputShapes), signal: env.signal, onProgress };
+  const cached = state.sensitivity;
+  if (!cached) {
+    const table = await measureSensitivity(state.loaded, { ...common, grids });
+    state.sensitivity = new Map(table.map((t) => [t.layer, t]));
+    env.measured?.(state);
+    return state.sensitivity;
+  }
+  // Layers the table could quantize but lacks a grid for (skipped layers stay skipped).
+  const missing = (t: LayerSensitivity): GridFormat[] =>
+    grids.filter((g) => {
+      const name = formatName(g);
+      return !(name in (t.gridOutputSqnrDb ?? {})) && !(name in (t.gridRefused ?? {}));
+    });
+  const todo = [...cached.values()].filter((t) => !t.skipped && missing(t).length > 0);
+  if (todo.length === 0) return cached;
+  const wanted = grids.filter((g) => todo.some((t) => missing(t).includes(g)));
+  const extra = await measureSensitivity(state.loaded, {
+    ...common,
+    bits: [],
+    grids: wanted,
+    layers: todo.map((t) => t.layer),
   });
-  state.sensitivity = new Map(table.map((t) => [t.layer, t]));
+  for (const e of extra) {
+    const entry = cached.get(e.layer)!;
+    // Refused now but measured at widths before: the grids are what failed, keep the widths.
+    if (e.skipped) {
+      for (const g of wanted) (entry.gridRefused ??= {})[formatName(g)] = e.skipped;
+      continue;
+    }
+    entry.gridOutputSqnrDb = { ...entry.gridOutputSqnrDb, ...e.gridOutputSqnrDb };
+    if (e.gridRefused) entry.gridRefused = { ...entry.gridRefused, ...e.gridRefused };
+  }
   env.measured?.(state);
-  return state.sensitivity;
+  return cached;
 }
 
 async function fitToDevice(state: OpenModel, env: FixEnvironment): Promise<FixOutcome> {
@@ -336,25 +371,21 @@ async function fitToDevice(state: OpenModel, env: FixEnvironment): Promise<FixOu
     throw new CompressionRefusal('choose a target device first (Model Lens: Select Device)');
   }
   const loaded = state.loaded!;
-  const sensitivity = await sensitivityOf(state, env);
+  const sensitivity = await sensitivityOf(state, env, fitGridsFor(device));
   env.progress?.('planning bit-widths', 1);
   const plan = planBitsForDevice(loaded, { device, sensitivity: [...sensitivity.values()] });
   if (!plan.fits) {
     throw new CompressionRefusal(`cannot fit ${device.name}: ${plan.reason ?? 'no plan fits'}`);
   }
-  if (plan.bitsPerLayer.size === 0) {
+  if (plan.formatPerLayer.size === 0) {
     throw new CompressionRefusal(`the model already fits ${device.name}`);
   }
-  const r = quantizeWeights(
-    loaded.model,
-    { bits: 8, bitsPerLayer: plan.bitsPerLayer, layers: [...plan.bitsPerLayer.keys()] },
-    loaded.external,
-  );
-  const widths = [...new Set(plan.bitsPerLayer.values())].sort((a, b) => b - a).join('/');
+  const r = quantizeWeights(loaded.model, quantizeOptionsFor(plan), loaded.external);
   return {
     model: r.model,
     summaries: [r.summary],
-    description: `fit to ${device.id}: ${plan.bitsPerLayer.size} layers at ${widths}-bit (predicted output SQNR ${plan.predictedErrorDb.toFixed(1)} dB)`,
+    // "fit to stm32h743: 6 layers (3 int8, 2 int4, 1 ternary), predicted output SQNR 9.7 dB"
+    description: `fit to ${device.id}: ${planFormatsText(plan)}, predicted output SQNR ${plan.predictedErrorDb.toFixed(1)} dB`,
   };
 }
 
