@@ -21,7 +21,7 @@ import {
   stringAttr,
   SUBGRAPH_OPS,
 } from '../../tflite/attributes';
-import { addDim, broadcastShapes, divideProducts, normalizeAxis } from '../dims';
+import { addDim, broadcastShapes, divideProducts, normalizeAxis, productDims } from '../dims';
 import {
   ShapeError,
   type Dim,
@@ -118,7 +118,15 @@ const reshape: ShapeRule = (ctx) => {
     : (intsAttr(ctx.node, 'new_shape') as readonly Dim[] | undefined);
   if (!x || !target) return DECLARED;
   const known = target.filter((d) => d !== -1);
-  if (known.length === target.length) return unknownType(target);
+  if (known.length === target.length) {
+    const [from, to] = [productDims(x), productDims(target)];
+    if (typeof from === 'number' && typeof to === 'number' && from !== to) {
+      throw new ShapeError(
+        `cannot reshape [${x.join(', ')}] (${from} elements) to [${target.join(', ')}]`,
+      );
+    }
+    return unknownType(target);
+  }
   if (target.length - known.length > 1) throw new ShapeError('new shape has more than one -1');
   const rest = divideProducts(x, known);
   return unknownType(target.map((d) => (d === -1 ? rest : d)));
