@@ -11,9 +11,9 @@
  *   |w| over |w| > Δ.
  * - **binary** (XNOR-Net, Rastegari et al. 2016): {−α, +α} with α = mean|w| (w = 0 → +α).
  *
- * Ternary and binary values are stored as int4 (opset 21): ONNX Runtime 1.30 runs int2
- * DequantizeLinear (opset 25), but the opset converter reaches 21, so int2 is used only for a
- * model already at opset 25 or later. pow2 uses int4 when its levels
+ * Ternary and binary values are stored as int2 (opset 25, which ONNX Runtime 1.30 runs) when the
+ * model is at 25 or converts there (opsetConvert.ts `conversionRefusal`), else as int4 at 21, e.g.
+ * when it holds an op ONNX Runtime has no opset-25 kernel for. pow2 uses int4 when its levels
  * fit (N ≤ 4: up to ±4), else int8. The logical width (2 bits ternary, 1 binary, N pow2) is
  * recorded in the quantized initializer's doc_string (weightGridDoc), which the analysis reads
  * to count memory at that width and BOPs/energy without multiplies (weightFormat.ts formatBits).
@@ -31,7 +31,7 @@ export { WEIGHT_GRIDS, type WeightGrid };
 export { pow2Level, pow2MaxExponent, TERNARY_THRESHOLD };
 
 /**
- * The container: ternary/binary in int2 when the model is already at opset ≥ 25 (`int2`), else
+ * The container: ternary/binary in int2 when the quantized model will be at opset ≥ 25 (`int2`), else
  * int4; pow2 in int4 when its levels fit in [−8, 7], else int8.
  */
 export function gridContainer(grid: WeightGrid, bits: number, int2 = false): DataType {

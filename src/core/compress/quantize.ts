@@ -23,8 +23,8 @@ import { dtypeName } from '../onnx/dtype';
 import { ExternalData } from '../onnx/externalData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { inferShapes, type ShapeInference } from '../shapes/infer';
-import { defaultOpset, GraphEdit, makeNode, withGraph } from './graphEdit';
-import { convertOpset } from './opsetConvert';
+import { GraphEdit, makeNode, withGraph } from './graphEdit';
+import { conversionRefusal, convertOpset } from './opsetConvert';
 import { gridContainer, quantizeToGrid } from './lowBitGrids';
 import { weightGridDoc, type WeightGrid } from '../cost/nodeFigures';
 import {
@@ -109,8 +109,14 @@ export function quantizeWeights(
   const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
   const notes: string[] = [];
   const plans = planWeights(view, shapes, options, notes);
-  // Ternary/binary in int2 where the model's opset already allows it (the converter reaches 21).
-  const int2 = defaultOpset(model) >= 25;
+  // Ternary/binary in int2 (opset 25) when the model is there or converts there, else int4 (21):
+  // a model holding an op ONNX Runtime has no opset-25 kernel for stays at 21.
+  const wantsInt2 = plans.some((p) => {
+    const g = gridOf(p)?.grid;
+    return g === 'ternary' || g === 'binary';
+  });
+  const int2Refusal = wantsInt2 ? conversionRefusal(model, 25, { external: ext }) : undefined;
+  const int2 = wantsInt2 && int2Refusal === undefined;
   const edit = new GraphEdit(model.graph);
   const touched: string[] = [];
   const error = { signal: 0, noise: 0 };
@@ -121,7 +127,7 @@ export function quantizeWeights(
     touched.push(...plan.layers);
   }
   const quantized = raiseOpset(withGraph(model, edit.build()), plans, options, notes, ext, int2);
-  notes.push(...gridPlanNotes(plans, options, int2));
+  notes.push(...gridPlanNotes(plans, options, int2, int2Refusal));
   notes.push(...formatNotes(view, plans));
   if (error.noise > 0) {
     const db = 10 * Math.log10(error.signal / error.noise);
@@ -307,7 +313,8 @@ function raiseOpset(
           : 'DequantizeLinear';
   const perTensorHint =
     required === 13 && options.perChannel !== false ? ' (per-tensor needs only opset 10)' : '';
-  // Name the grids when they alone need int4 ("ternary weights in int4").
+  // Name the grids when they alone need int4 or int2 ("ternary weights in int4").
+  const int2Grids = [...new Set(plans.filter((p) => needs(p) === 25).map((p) => gridOf(p)?.grid))];
   const int4 = plans.filter((p) => needs(p) === 21);
   const int4Grids = [...new Set(int4.map((p) => gridOf(p)?.grid))];
   const gridReason = int4Grids.every((g) => g !== undefined)
@@ -315,7 +322,12 @@ function raiseOpset(
     : undefined;
   const raised = convertOpset(model, required, {
     external,
-    reason: required === 21 ? (gridReason ?? reason) : reason,
+    reason:
+      required === 25
+        ? `${int2Grids.join('/')} weights in int2`
+        : required === 21
+          ? (gridReason ?? reason)
+          : reason,
     refusalHint: perTensorHint,
   });
   notes.push(...raised.notes);
@@ -408,6 +420,7 @@ function gridPlanNotes(
   plans: readonly WeightPlan[],
   options: QuantizeOptions,
   int2: boolean,
+  int2Refusal: string | undefined,
 ): string[] {
   const byFormat = new Map<string, { format: GridFormat; bits: number; layers: string[] }>();
   for (const p of plans) {
@@ -421,7 +434,13 @@ function gridPlanNotes(
   const mixed = options.formatPerLayer !== undefined;
   const notes = new Set<string>();
   for (const { format, bits, layers } of byFormat.values()) {
-    const [first, ...rest] = gridNotes(format.grid, bits, options.perChannel ?? true, int2);
+    const [first, ...rest] = gridNotes(
+      format.grid,
+      bits,
+      options.perChannel ?? true,
+      int2,
+      int2Refusal,
+    );
     notes.add(mixed ? `${shortList(layers)}: ${first}` : first);
     for (const n of rest) notes.add(n);
   }
@@ -435,7 +454,13 @@ function shortList(names: readonly string[]): string {
 }
 
 /** What a grid stores and how the analysis counts it (`bits`: its logical width). */
-function gridNotes(grid: WeightGrid, bits: number, perChannel: boolean, int2: boolean): string[] {
+function gridNotes(
+  grid: WeightGrid,
+  bits: number,
+  perChannel: boolean,
+  int2: boolean,
+  int2Refusal?: string,
+): string[] {
   const container = dtypeName(gridContainer(grid, bits, int2));
   const stored = container === 'int8' ? 8 : container === 'int2' ? 2 : 4;
   const per = perChannel ? 'per output channel' : 'per tensor';
@@ -455,8 +480,8 @@ function gridNotes(grid: WeightGrid, bits: number, perChannel: boolean, int2: bo
   return [
     `${grid} weights: ${rule}`,
     int2
-      ? `stored in int2 (the model is at opset ≥ 25); ${memory}`
-      : `stored in ${container}, the narrowest type here (ONNX Runtime 1.30 runs int2 DequantizeLinear, but int2 needs opset 25 and the opset converter reaches 21); ${memory}`,
+      ? `stored in int2 (opset 25); ${memory}`
+      : `stored in ${container}, the narrowest type here (int2 needs opset 25: ${int2Refusal ?? 'not reachable'}); ${memory}`,
   ];
 }
 

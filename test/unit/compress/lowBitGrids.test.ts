@@ -62,14 +62,17 @@ function initializer(model: Model, name: string): Tensor {
   return t;
 }
 
-/** The stored integer levels (int4 nibbles sign-extended, or int8 bytes). */
+/** The stored integer levels (int2 or int4 packed low bits first, sign-extended; or int8 bytes). */
 function levels(t: Tensor): number[] {
   if (t.dataType === DataType.INT8) return tensorNumbers(t);
+  const bits = t.dataType === DataType.INT2 ? 2 : 4;
+  const perByte = 8 / bits;
   const out: number[] = [];
   const n = t.dims.reduce((a, b) => a * b, 1);
   for (let i = 0; i < n; i++) {
-    const nibble = ((t.rawData ?? new Uint8Array())[i >> 1] >> ((i & 1) * 4)) & 0x0f;
-    out.push(nibble >= 8 ? nibble - 16 : nibble);
+    const byte = (t.rawData ?? new Uint8Array())[Math.floor(i / perByte)];
+    const v = (byte >> ((i % perByte) * bits)) & ((1 << bits) - 1);
+    out.push(v >= 1 << (bits - 1) ? v - (1 << bits) : v);
   }
   return out;
 }
@@ -127,7 +130,7 @@ test('ternary: below Δ = 0.7·mean|w| → 0, α = mean |w| over |w| > Δ, per c
   const model = smallConv(w);
   const r = quantizeWeights(model, { bits: 2, grid: 'ternary' });
   const q = initializer(r.model, 'w_quantized');
-  assert.equal(q.dataType, DataType.INT4);
+  assert.equal(q.dataType, DataType.INT2);
   assert.deepEqual(weightGridOf(q.docString), { grid: 'ternary', bits: 2 });
   const values = levels(q);
   const scales = tensorNumbers(initializer(r.model, 'w_scale'));
@@ -246,8 +249,12 @@ test('pow2, ternary and binary models run in ONNX Runtime with unchanged output 
     assert.deepEqual(Object.values(after)[0].dims, [2, 10]);
   }
   const ternary = quantizeWeights(model, { bits: 8, grid: 'ternary' });
-  assert.ok(ternary.summary.notes.some((n) => /stored in int4.*2 bits per weight/.test(n)));
-  assert.ok(ternary.summary.notes.some((n) => /opset raised 13 → 21/.test(n)));
+  // The converter takes the model to opset 25, where int2 holds ternary weights.
+  assert.equal(initializer(ternary.model, 'wg_quantized').dataType, DataType.INT2);
+  assert.ok(ternary.summary.notes.some((n) => /stored in int2.*2 bits per weight/.test(n)));
+  assert.ok(
+    ternary.summary.notes.some((n) => /opset raised 13 → 25.*ternary weights in int2/.test(n)),
+  );
 });
 
 test('a model already at opset 25 gets int2 storage, which ONNX Runtime runs', async () => {
@@ -272,6 +279,22 @@ test('a model already at opset 25 gets int2 storage, which ONNX Runtime runs', a
     const bits = grid === 'ternary' ? 2 : 1;
     assert.equal(n?.weightBytes, (16 * 256 * bits) / 8 + 16 * 4 + 16 * 4);
   }
+});
+
+test('a model ONNX Runtime cannot run at opset 25 keeps ternary weights in int4, and says why', () => {
+  // GlobalLpPool has no opset-22 kernel in ONNX Runtime 1.30 (opsetConvert.ts ONNX_RUNTIME_GAPS).
+  const b = new ModelBuilder({ opset: 13, seed: 4 });
+  const x = b.input('x', DataType.FLOAT, [1, 3, 8, 8]);
+  const [c] = b.node('Conv', [x, b.weight('wc', [4, 3, 3, 3])], { pads: [1, 1, 1, 1] });
+  const [p] = b.node('GlobalLpPool', [c]);
+  const [f] = b.node('Flatten', [p]);
+  const [y] = b.node('Gemm', [f, b.weight('wg', [3, 4])], { transB: 1 });
+  b.output(y, DataType.FLOAT, [1, 3]);
+  const r = quantizeWeights(decodeModel(b.bytes()), { bits: 8, grid: 'ternary' });
+  assert.equal(initializer(r.model, 'wc_quantized').dataType, DataType.INT4);
+  const note = r.summary.notes.find((n) => /stored in int4/.test(n)) ?? '';
+  assert.match(note, /int2 needs opset 25: .*GlobalLpPool/);
+  assert.ok(r.summary.notes.some((n) => /opset raised 13 → 21/.test(n)));
 });
 
 test('refusals and the CLI spec', () => {

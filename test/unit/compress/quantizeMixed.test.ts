@@ -57,7 +57,7 @@ test('formatPerLayer: ternary, int4 and pow2-4 in one model, each stored and mar
   assert.equal(r.summary.operation, 'quantize mixed (1 int4, 1 pow2-4, 1 ternary) per-channel');
 
   const conv = initializer(r.model, 'wc_quantized');
-  assert.equal(conv.dataType, DataType.INT4);
+  assert.equal(conv.dataType, DataType.INT2, 'ternary in int2: the model converts to opset 25');
   assert.deepEqual(weightGridOf(conv.docString), { grid: 'ternary', bits: 2 });
   const gemm = initializer(r.model, 'wg_quantized');
   assert.equal(gemm.dataType, DataType.INT4);
@@ -77,7 +77,7 @@ test('formatPerLayer: ternary, int4 and pow2-4 in one model, each stored and mar
   const notes = r.summary.notes.join('\n');
   assert.match(notes, /^conv: ternary weights: \{−α, 0, \+α\}/m);
   assert.match(notes, /^mm: power-of-two weights: .*levels 0, ±1 … ±4 \(4-bit\) stored in int4/m);
-  assert.match(notes, /opset raised 13 → 21/);
+  assert.match(notes, /opset raised 13 → 25/);
 
   // The analysis counts each at its logical width plus per-channel scales (and float biases).
   const report = analyzeBytes(encodeModel(r.model), { skipBitHints: true });
