@@ -5,6 +5,7 @@
 import type { AnalysisReport, NodeReport } from '../core/analyze';
 import type { HypercomplexWhatIf } from '../core/advisor/hypercomplex';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
+import { formatBits, gridFormatOf } from '../core/compress/weightFormat';
 import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import {
   formatBytes,
@@ -170,7 +171,7 @@ export function layerMarkdown(
   if (n.weightFormatSqnrDb) {
     lines.push(
       '',
-      `**Other formats:** weight SQNR (grids per output channel; output sensitivity covers the integer widths only): ${formatsCurve(n.weightFormatSqnrDb, report.errorTargetDb)}`,
+      `**Other formats:** weight SQNR (grids per output channel; fit to device measures the output SQNR of those the device holds): ${formatsCurve(n.weightFormatSqnrDb, report.errorTargetDb)}`,
     );
   }
   if (sensitivity) lines.push('', ...sensitivityTable(sensitivity));
@@ -199,18 +200,35 @@ function hypercomplexRow(h: HypercomplexWhatIf): [string, string] {
   ];
 }
 
-/** Bits → dB of the model output with only this layer quantized (sensitivity.ts). */
+/**
+ * Bits → dB of the model output with only this layer quantized (sensitivity.ts), then the grids
+ * measured for it (fit to device measures those the device holds): `ternary 2 b`, `pow2 4 b`.
+ */
 function sensitivityTable(s: LayerSensitivity): string[] {
   if (s.skipped) return [`**Output sensitivity:** not measured (${escapeMarkdown(s.skipped)})`];
   const bits = Object.keys(s.outputSqnrDb)
     .map(Number)
     .sort((a, b) => b - a);
   const db = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(1)} dB` : '∞');
+  const grids = [
+    ...new Set([...Object.keys(s.gridOutputSqnrDb ?? {}), ...Object.keys(s.gridRefused ?? {})]),
+  ].flatMap((name) => {
+    const format = gridFormatOf(name);
+    return format ? [{ name, label: `${format.grid} ${formatBits(format)} b` }] : [];
+  });
+  const gridCell = (name: string): string => {
+    const v = s.gridOutputSqnrDb?.[name];
+    return v === undefined ? '—' : db(v);
+  };
+  const refused = Object.entries(s.gridRefused ?? {}).map(
+    ([name, why]) => `_${escapeMarkdown(name)} not measured: ${escapeMarkdown(why)}_`,
+  );
   return [
     '**Output sensitivity** (model output SQNR with only this layer quantized, in ONNX Runtime):',
     '',
-    `| bits | ${bits.join(' | ')} |`,
-    `|---|${bits.map(() => '---:|').join('')}`,
-    `| output SQNR | ${bits.map((b) => db(s.outputSqnrDb[b])).join(' | ')} |`,
+    `| bits | ${[...bits, ...grids.map((g) => g.label)].join(' | ')} |`,
+    `|---|${[...bits, ...grids].map(() => '---:|').join('')}`,
+    `| output SQNR | ${[...bits.map((b) => db(s.outputSqnrDb[b])), ...grids.map((g) => gridCell(g.name))].join(' | ')} |`,
+    ...(refused.length > 0 ? ['', ...refused] : []),
   ];
 }

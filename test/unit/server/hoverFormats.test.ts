@@ -1,7 +1,8 @@
 /**
  * The hover's other-formats row (fp16, pow2, ternary, binary weight SQNR): the editor's analysis
  * leaves these figures out, so the server measures the hovered layer on demand. Its values are
- * the ones `model-lens analyze --json` reports for that layer.
+ * the ones `model-lens analyze --json` reports for that layer. Where fit to device measured the
+ * grids' output SQNR, the output sensitivity table shows them beside the integer widths.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,11 +10,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { analyzeLoaded } from '../../../src/core/analyze';
 import { saveModelFile } from '../../../src/core/onnx/load';
 import { DataType } from '../../../src/core/onnx/types';
 import { LayerFiguresRequest, SettingsNotification } from '../../../src/shared/protocol';
 import { DEFAULT_SETTINGS } from '../../../src/server/modelStore';
-import { formatsCurve } from '../../../src/server/presentation';
+import { formatsCurve, layerMarkdown } from '../../../src/server/presentation';
 import { ModelBuilder } from '../../helpers/modelBuilder';
 import { ServerSession } from '../../helpers/serverSession';
 
@@ -120,3 +122,26 @@ describe(
     });
   },
 );
+
+test('the output sensitivity table gains a column per grid measured, and names a refused one', () => {
+  const b = new ModelBuilder();
+  const [y] = b.node('Conv', [
+    b.input('x', DataType.FLOAT, [1, 3, 8, 8]),
+    b.weight('w', [4, 3, 3, 3]),
+  ]);
+  b.output(y);
+  const report = analyzeLoaded(b.load());
+  const conv = report.nodes[0];
+  const markdown = layerMarkdown(conv, report, {
+    layer: conv.name,
+    outputSqnrDb: { 8: 38.2, 6: 27.5, 4: 14 },
+    gridOutputSqnrDb: { 'pow2-4': 9.04, ternary: 3.5 },
+    gridRefused: { binary: 'int2 needs opset 25' },
+  });
+  assert.match(markdown, /\| bits \| 8 \| 6 \| 4 \| pow2 4 b \| ternary 2 b \| binary 1 b \|/);
+  assert.match(
+    markdown,
+    /\| output SQNR \| 38\.2 dB \| 27\.5 dB \| 14\.0 dB \| 9\.0 dB \| 3\.5 dB \| — \|/,
+  );
+  assert.match(markdown, /binary not measured: int2 needs opset 25/);
+});
