@@ -10,6 +10,7 @@ export function toJson(r: AnalysisReport): unknown {
   return {
     model: {
       path: r.model.path,
+      format: r.model.format,
       irVersion: r.model.irVersion,
       opset: r.model.opset,
       producer: r.model.producer,
@@ -46,7 +47,11 @@ export function toJson(r: AnalysisReport): unknown {
         ? { latencySeconds: n.latencySeconds, energyJoules: n.energyJoules }
         : {}),
     })),
-    memory: { peakNode: r.memory.peakNode, liveAtPeak: r.memory.liveAtPeak },
+    memory: {
+      peakNode: r.memory.peakNode,
+      liveAtPeak: r.memory.liveAtPeak,
+      ...(r.memory.runtime ? { runtime: r.memory.runtime } : {}),
+    },
     inputs: r.inputs,
     outputs: r.outputs,
     symbolicDims: r.symbolicDims,

@@ -26,17 +26,23 @@ export function formatReport(r: AnalysisReport, top: number): string {
   const out: string[] = [];
   const t = r.totals;
   out.push(
-    `${path.basename(r.model.path) || 'model'} · ${r.model.producer || 'unknown producer'} · IR ${r.model.irVersion}, opset ${r.model.opset} · ${formatBytes(r.model.fileBytes)} · ${r.nodes.length} nodes`,
+    `${path.basename(r.model.path) || 'model'} · ${r.model.producer || 'unknown producer'} · ${r.model.format} · ${formatBytes(r.model.fileBytes)} · ${r.nodes.length} nodes`,
   );
   out.push(`  in:  ${r.inputs.map((i) => `${i.name} ${i.dtype} ${shape(i)}`).join(', ')}`);
   out.push(`  out: ${r.outputs.map((o) => `${o.name} ${o.dtype} ${shape(o)}`).join(', ')}`);
   out.push('');
-  // A node whose computation is unknown makes the counts lower bounds: say so, never a bare sum.
-  const uncounted = t.uncountedNodes?.length
-    ? ` (+ ${t.uncountedNodes.length} node${t.uncountedNodes.length > 1 ? 's' : ''} of unknown cost)`
-    : '';
+  // A node whose computation is unknown makes the counts lower bounds: say so, never a bare sum,
+  // and a sum of 0 beside unknown nodes (Vela's one compiled operator) is no count at all.
+  const unknown = t.uncountedNodes?.length ?? 0;
+  const nodesText = `${unknown} node${unknown > 1 ? 's' : ''} of unknown cost`;
+  const counted = (label: string, value: number): string =>
+    unknown === 0
+      ? `${label} ${formatCount(value)}`
+      : value === 0
+        ? `${label} unknown (${nodesText})`
+        : `${label} ${formatCount(value)} (+ ${nodesText})`;
   out.push(
-    `MACs ${formatCount(t.macs)}${uncounted}  ·  FLOPs ${formatCount(t.flops)}  ·  params ${formatCount(t.params)}  ·  weights ${formatBytes(t.weightBytes)}`,
+    `${counted('MACs', t.macs)}  ·  ${unknown > 0 && t.flops === 0 ? 'FLOPs unknown' : `FLOPs ${formatCount(t.flops)}`}  ·  params ${formatCount(t.params)}  ·  weights ${formatBytes(t.weightBytes)}`,
   );
   out.push(
     `Peak activation RAM ${formatBytes(t.peakActivationBytes)} (arena; lower bound ${formatBytes(t.activationLowerBoundBytes)}, all tensors at once ${formatBytes(t.naiveActivationBytes)})`,
@@ -48,6 +54,18 @@ export function formatReport(r: AnalysisReport, top: number): string {
       .join(', ');
     const more = r.memory.liveAtPeak.length > 4 ? ` +${r.memory.liveAtPeak.length - 4} more` : '';
     out.push(`  peak while '${r.memory.peakNode}' runs; alive: ${live}${more}`);
+  }
+  const runtime = r.memory.runtime;
+  if (runtime) {
+    out.push(`  laid out by ${runtime.planner}`);
+    out.push(
+      `  persistent part about ${formatBytes(runtime.persistentEstimateBytes)} (${runtime.persistentNote})`,
+    );
+    if (runtime.stateTensors.length > 0) {
+      out.push(
+        `  state tensors ${formatBytes(runtime.stateBytes)} (${runtime.stateTensors.length}), kept apart from the arena, included in the persistent part`,
+      );
+    }
   }
   if (top > 0 && r.nodes.length > 0) {
     out.push('');

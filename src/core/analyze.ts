@@ -13,13 +13,14 @@ import {
 } from './cost/nodeFigures';
 import type { DeviceProfile } from './devices';
 import { fitDevice } from './devices/deviceReport';
-import { buildGraphView, type GraphView } from './graph/graph';
+import { buildGraphView, nodeLabel, type GraphView } from './graph/graph';
 import { planActivations } from './memory/activations';
 import { opsetVersions } from './onnx/opsets';
 import { loadAnyModel, parseAnyModelBytes } from './modelFile';
 import type { LoadedModel } from './onnx/load';
 import { outputReport, type AnalysisReport, type Diagnostic } from './report';
 import { inferShapes, type ShapeInference } from './shapes/infer';
+import { arenaFigures } from './tflite/arenaReport';
 import { validateModel } from './validate';
 
 export type { AnalysisReport, DeviceReport, Diagnostic, NodeReport, OutputReport } from './report';
@@ -90,7 +91,22 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
   for (const n of nodes)
     for (const w of n.weights) uniqueWeights.set(w.source, { params: w.elements, bytes: w.bytes });
 
-  const memory = planActivations(view, shapes, diagnostics);
+  const planned = planActivations(view, shapes, diagnostics);
+  // A TFLite model's arena is what TFLite Micro lays out (tflite/arenaReport.ts), not our plan.
+  const arena =
+    loaded.tflite &&
+    arenaFigures(
+      loaded.tflite,
+      view.order.map((n, i) => nodeLabel(n, i)),
+      diagnostics,
+    );
+  const memory = arena
+    ? {
+        ...arena,
+        lowerBoundBytes: arena.activationLowerBoundBytes,
+        runtimeTensors: planned.runtimeTensors,
+      }
+    : planned;
   const totals = {
     macs: sum(nodes, (n) => n.report.macs),
     flops: sum(nodes, (n) => n.report.flops),
@@ -111,6 +127,9 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
   return {
     model: {
       path: loaded.path ?? '',
+      format: loaded.tflite
+        ? `TFLite schema ${loaded.tflite.model.version}`
+        : `ONNX IR ${model.irVersion}, opset ${opsets.get('') ?? 0}`,
       irVersion: model.irVersion,
       opset: opsets.get('') ?? 0,
       producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
@@ -123,6 +142,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
       liveAtPeak: memory.liveAtPeak,
       liveBytesPerStep: memory.liveBytesPerStep,
       lifetimes: memory.lifetimes,
+      ...(arena ? { runtime: arena.runtime } : {}),
     },
     nodes: deviceReports,
     inputs: view.inputNames.map((n) => outputReport(n, shapes.types.get(n))),

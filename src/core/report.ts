@@ -7,6 +7,7 @@ import { elementCount } from './onnx/tensorData';
 import { concreteShape } from './shapes/infer';
 import type { Dim, TensorType } from './shapes/types';
 import type { TensorLifetime } from './memory/liveness';
+import type { RuntimeMemory } from './tflite/arenaReport';
 
 export interface Diagnostic {
   readonly severity: 'error' | 'warning' | 'info';
@@ -88,6 +89,8 @@ export interface DeviceReport {
 export interface AnalysisReport {
   readonly model: {
     path: string;
+    /** The file format and its version, as a user names it: `ONNX IR 8, opset 17`, `TFLite schema 3`. */
+    format: string;
     irVersion: number;
     opset: number;
     producer: string;
@@ -113,6 +116,11 @@ export interface AnalysisReport {
     liveBytesPerStep: number[];
     /** Every run-time tensor's bytes and the steps it is alive (the planner's, for hovers). */
     lifetimes: readonly TensorLifetime[];
+    /**
+     * What a microcontroller runtime adds around the activation arena, where the format's runtime
+     * is known (TFLite Micro): its planner, the persistent part (an estimate) and state tensors.
+     */
+    runtime?: RuntimeMemory;
   };
   readonly nodes: NodeReport[];
   readonly inputs: OutputReport[];

@@ -14,7 +14,7 @@ export function markdownReport(r: AnalysisReport, title: string): string {
   const t = r.totals;
   const lines: string[] = [`# Model Lens report: ${cell(title)}`, ''];
   lines.push(
-    `Producer ${cell(r.model.producer || 'unknown')} · IR ${r.model.irVersion} · opset ${r.model.opset} · ${r.nodes.length} nodes · file ${formatBytes(r.model.fileBytes)}`,
+    `Producer ${cell(r.model.producer || 'unknown')} · ${cell(r.model.format)} · ${r.nodes.length} nodes · file ${formatBytes(r.model.fileBytes)}`,
     '',
     '| total | value |',
     '|---|---:|',

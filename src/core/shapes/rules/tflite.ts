@@ -166,6 +166,14 @@ const declaredOrOpaque: ShapeRule = (ctx) => {
       : ctx.node.opType.startsWith('UNKNOWN_')
         ? `operator ${ctx.node.opType} (newer than this reader)`
         : `${ctx.node.opType} (no cost formula yet)`;
+  if (code === 'ethos-u') {
+    // Vela compiles the whole network into one NPU command stream and its weights: the layers
+    // and their MACs are inside the stream, which is the NPU's, not the model's, format.
+    ctx.warn(
+      "custom operator 'ethos-u' (compiled by Arm Vela for an Ethos-U NPU): the layers run as one command stream, so their MACs are hidden in it, unknown rather than 0; SRAM is the model's offline plan and flash its constant buffers",
+    );
+    return DECLARED;
+  }
   ctx.warn(`${what}: output shapes as the file declares them; its MACs are unknown, not counted`);
   return DECLARED;
 };
