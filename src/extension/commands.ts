@@ -19,7 +19,7 @@ import { exportRetrainingPlan } from './retrainingPlan';
 function activeModelEditor(): vscode.TextEditor | undefined {
   const editor = vscode.window.activeTextEditor;
   if (editor?.document.uri.scheme === MODEL_SCHEME) return editor;
-  void vscode.window.showInformationMessage('Model Lens: open an .onnx model first.');
+  void vscode.window.showInformationMessage('Model Lens: open an .onnx or .tflite model first.');
   return undefined;
 }
 

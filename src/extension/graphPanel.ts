@@ -229,7 +229,7 @@ function escapeAttribute(text: string): string {
 
 /** Saves an exported view (SVG text, or PNG as base64) where the user picks. */
 async function saveExport(model: vscode.Uri, format: 'svg' | 'png', data: string): Promise<void> {
-  const base = path.basename(model.path).replace(/\.onnx$/i, '');
+  const base = path.basename(model.path).replace(/\.(onnx|tflite)$/i, '');
   const target = await vscode.window.showSaveDialog({
     defaultUri: vscode.Uri.file(path.join(path.dirname(model.path), `${base}.graph.${format}`)),
     filters: format === 'svg' ? { 'SVG image': ['svg'] } : { 'PNG image': ['png'] },

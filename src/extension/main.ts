@@ -1,5 +1,5 @@
 /**
- * Activation: starts the analyzer server, registers the `*.onnx` editor, the text view, the
+ * Activation: starts the analyzer server, registers the `*.onnx` and `*.tflite` editor, the text view, the
  * device status bar and the commands, and forwards setting changes to the server.
  */
 import * as vscode from 'vscode';

@@ -1,5 +1,5 @@
 /**
- * The default editor for `*.onnx`. A model is binary, so opening one shows its text view (the
+ * The default editor for `*.onnx` and `*.tflite`. A model is binary, so opening one shows its text view (the
  * language server's annotations need a text document): the custom editor hands over to it in
  * the same editor group and closes itself.
  */

@@ -192,7 +192,7 @@ export function registerFixCommands(
   const measureSensitivity = async (): Promise<void> => {
     const editor = vscode.window.activeTextEditor;
     if (editor?.document.uri.scheme !== MODEL_SCHEME) {
-      void vscode.window.showInformationMessage('Model Lens: open an .onnx model first.');
+      void vscode.window.showInformationMessage('Model Lens: open an .onnx or .tflite model first.');
       return;
     }
     const uri = editor.document.uri.toString();

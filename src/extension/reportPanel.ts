@@ -109,7 +109,7 @@ async function saveExport(
   format: 'csv' | 'markdown',
   text: string,
 ): Promise<void> {
-  const base = path.basename(model.path).replace(/\.onnx$/i, '');
+  const base = path.basename(model.path).replace(/\.(onnx|tflite)$/i, '');
   const name = format === 'csv' ? `${base}.layers.csv` : `${base}.report.md`;
   const target = await vscode.window.showSaveDialog({
     defaultUri: vscode.Uri.file(path.join(path.dirname(model.path), name)),

@@ -19,7 +19,8 @@ import {
   readDeviceProfiles,
   type DeviceProfile,
 } from '../core/devices';
-import { loadModelFile, parseModelBytes, type LoadedModel } from '../core/onnx/load';
+import { loadAnyModel } from '../core/modelFile';
+import { parseModelBytes, type LoadedModel } from '../core/onnx/load';
 import { encodeModel } from '../core/onnx/encode';
 import type { Model } from '../core/onnx/types';
 import { printModelView } from '../core/text/modelView';
@@ -147,7 +148,7 @@ export class ModelStore {
   load(file: string): OpenModel {
     let model: OpenModel;
     try {
-      const loaded = loadModelFile(file);
+      const loaded = loadAnyModel(file);
       const stamp = stampOf(file);
       model = { ...this.makeState(file, loaded, []), stamp };
       model.sensitivity = stamp === undefined ? undefined : this.sensitivityByStamp.get(stamp);
