@@ -35,6 +35,15 @@ export function parseAnyModelBytes(
   return { path: file, fileBytes: bytes.length, model, external, tflite };
 }
 
+/**
+ * Why a model can't be compressed or written, when its format is one the engine only reads (the
+ * editor says so once instead of offering fixes); undefined for ONNX.
+ */
+export function compressionBlocker(loaded: LoadedModel): string | undefined {
+  if (!isTfliteModel(loaded)) return undefined;
+  return 'Model Lens analyses TensorFlow Lite models but compresses and writes only ONNX for now. Quantize or prune before converting to .tflite, or convert the model to ONNX (e.g. tf2onnx) to use the quick fixes.';
+}
+
 /** True when `loaded` came from a TFLite file: for the entry points that only handle ONNX. */
 export function isTfliteModel(loaded: LoadedModel): boolean {
   return loaded.tflite !== undefined;

@@ -192,7 +192,9 @@ export function registerFixCommands(
   const measureSensitivity = async (): Promise<void> => {
     const editor = vscode.window.activeTextEditor;
     if (editor?.document.uri.scheme !== MODEL_SCHEME) {
-      void vscode.window.showInformationMessage('Model Lens: open an .onnx or .tflite model first.');
+      void vscode.window.showInformationMessage(
+        'Model Lens: open an .onnx or .tflite model first.',
+      );
       return;
     }
     const uri = editor.document.uri.toString();
@@ -217,6 +219,10 @@ export function registerFixCommands(
   context.subscriptions.push(
     vscode.commands.registerCommand('modelLens.applyFix', applyFix),
     vscode.commands.registerCommand('modelLens.measureSensitivity', measureSensitivity),
+    // The server's one action on a model it can't rewrite (a .tflite): says why.
+    vscode.commands.registerCommand('modelLens.explain', (message: string) => {
+      void vscode.window.showInformationMessage(`Model Lens: ${message}`);
+    }),
   );
 }
 

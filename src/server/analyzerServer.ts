@@ -34,6 +34,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { hypercomplexOfNode } from '../core/advisor/hypercomplex';
 import { CompressionRefusal } from '../core/compress/summary';
 import { findDevice } from '../core/devices';
+import { compressionBlocker } from '../core/modelFile';
 import { ModelLoadError, saveBlocker, saveModelFile } from '../core/onnx/load';
 import { markdownReport } from '../core/text/markdownReport';
 import { ReportViewRequest, type ReportView } from '../shared/reportProtocol';
@@ -550,7 +551,7 @@ export function startServer(connection: Connection): void {
     async (params: ApplyFixParams, token): Promise<ApplyFixResult> => {
       const state = modelFor(params.uri);
       if (!state) return { refusal: HAND_EDITED };
-      const blocked = saveBlocker(state.path);
+      const blocked = (state.loaded && compressionBlocker(state.loaded)) ?? saveBlocker(state.path);
       if (blocked) return { refusal: blocked };
       store.analyze(state);
       try {
@@ -609,6 +610,9 @@ export function startServer(connection: Connection): void {
       };
     }
     if (!state.loaded) return { error: `${name} could not be read, so there is nothing to save` };
+    // A model the engine only reads is never written: the file already holds its one state.
+    const readOnly = compressionBlocker(state.loaded);
+    if (readOnly) return state.fixes.length === 0 ? {} : { error: readOnly, readOnly: true };
     const blocked = saveBlocker(params.path);
     if (blocked) return { error: blocked, readOnly: true };
     try {
@@ -626,6 +630,8 @@ export function startServer(connection: Connection): void {
     async (params: MeasureSensitivityParams, token): Promise<MeasureSensitivityResult> => {
       const state = modelFor(params.uri);
       if (!state) return { layers: 0, seconds: 0, error: HAND_EDITED };
+      const unsupported = state.loaded && compressionBlocker(state.loaded);
+      if (unsupported) return { layers: 0, seconds: 0, error: unsupported };
       const started = performance.now();
       try {
         const table = await sensitivityOf(state, {

@@ -24,6 +24,7 @@ import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary
 import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import type { DeviceProfile } from '../core/devices';
 import { formatBytes, formatCount, formatPercent } from '../core/format';
+import { compressionBlocker } from '../core/modelFile';
 import type { Model } from '../core/onnx/types';
 import type { ApplyFixArgs, Fix } from '../shared/protocol';
 import type { OpenModel } from './modelStore';
@@ -36,6 +37,22 @@ type FloatFix = Extract<Fix, { kind: 'quantize' }> & { readonly float?: FloatFor
 
 /** The client command every fix action runs (it asks for a fraction when the fix needs one). */
 export const APPLY_FIX_COMMAND = 'modelLens.applyFix';
+
+/** The client command that shows why no fix is offered (its one argument is the message). */
+export const EXPLAIN_COMMAND = 'modelLens.explain';
+
+/**
+ * The one action offered on a model the engine can't rewrite (a TFLite file): enabled, because
+ * VS Code's quick-fix menu hides disabled actions, so that the list says why once, not nothing.
+ */
+function explainAction(reason: string): CodeAction {
+  const title = 'Compression quick fixes are ONNX-only for now (why?)';
+  return {
+    title,
+    kind: 'quickfix',
+    command: { title, command: EXPLAIN_COMMAND, arguments: [reason] },
+  };
+}
 
 export interface ActionContext {
   readonly uri: string;
@@ -53,6 +70,8 @@ export function codeActionsFor(
 ): CodeAction[] {
   const report = state.report;
   if (!report || !state.loaded) return [];
+  const blocked = compressionBlocker(state.loaded);
+  if (blocked) return [explainAction(blocked)];
   const actions: CodeAction[] = [];
   const add = (title: string, fix: Fix, why?: string, preferred = false): void => {
     const disabled = context.saveBlocker ?? why;
