@@ -4,10 +4,10 @@
  * the server's hovers, inlay hints, diagnostics and outline refer to the lines of this text
  * (docs/editors.md); a model that can't be read is an error (exit 2), with nothing on stdout.
  */
-import { loadModelFile } from '../core/onnx/load';
+import { loadAnyModel } from '../core/modelFile';
 import { printModelView } from '../core/text/modelView';
 
 export function textCommand(file: string): number {
-  process.stdout.write(printModelView(loadModelFile(file)).text);
+  process.stdout.write(printModelView(loadAnyModel(file)).text);
   return 0;
 }

@@ -75,8 +75,17 @@ export type InitializerSummary = (tensor: Tensor) => string | undefined;
 /** Tensor attributes with at most this many values are printed inline; larger ones summarised. */
 const INLINE_TENSOR_VALUES = 16;
 
-export function printModel(model: Model, summarize?: InitializerSummary): PrintedModel {
+/**
+ * `preamble`: `#` comment lines printed above the header (what the format's view adds, e.g.
+ * tflite/textView.ts); Syntax.md's parser skips them.
+ */
+export function printModel(
+  model: Model,
+  summarize?: InitializerSummary,
+  preamble: readonly string[] = [],
+): PrintedModel {
   const out = new Printer();
+  for (const line of preamble) out.push(line.startsWith('#') ? line : `# ${line}`);
   const layout: TextLayout = {
     nodeLines: [],
     definitions: new Map(),
