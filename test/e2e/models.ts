@@ -106,3 +106,85 @@ export async function problemsText(page: Page): Promise<string> {
   await page.waitForSelector('.markers-panel', { state: 'visible', timeout: 10_000 });
   return page.locator('.markers-panel').first().innerText({ timeout: 5_000 });
 }
+
+/** The TensorFlow Lite models in ../shared/tflite (absent from a user's clone). */
+export const SHARED_TFLITE_DIR = path.resolve(SHARED_MODELS_DIR, '..', 'tflite');
+
+/**
+ * A writable copy of ../shared/tflite/NAME in `workspace`, or the reason there is none (the
+ * folder is absent), for `describe(…, { skip })`.
+ */
+export function placeSharedTflite(workspace: string, name: string): string {
+  const source = path.join(SHARED_TFLITE_DIR, name);
+  const target = path.join(workspace, name);
+  fs.copyFileSync(source, target);
+  fs.chmodSync(target, 0o644);
+  return target;
+}
+
+/** Why ../shared/tflite/NAME can't be used here, or false. */
+export function sharedTfliteMissing(name: string): string | false {
+  return fs.existsSync(path.join(SHARED_TFLITE_DIR, name))
+    ? false
+    : `needs ../shared/tflite/${name} (not in this clone)`;
+}
+
+/** Model Lens: Select Device, then the profile `id` in its quick pick. */
+export async function selectDevice(page: Page, id: string): Promise<void> {
+  await runCommand(page, 'Model Lens: Select Device');
+  await page.waitForSelector('.quick-input-widget', { state: 'visible', timeout: 10_000 });
+  await page.keyboard.insertText(id);
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+}
+
+/** The text of the active editor's cursor line, annotations (inlay hints) included. */
+export async function cursorLineText(page: Page): Promise<string> {
+  const current = page.locator('.monaco-editor .view-overlays .current-line').first();
+  await current.waitFor({ state: 'attached', timeout: 5_000 });
+  return page.evaluate(`(() => {
+    const overlay = document.querySelector('.editor-group-container.active .monaco-editor .view-overlays .current-line')
+      ?? document.querySelector('.monaco-editor .view-overlays .current-line');
+    const top = overlay && overlay.parentElement ? overlay.parentElement.style.top : null;
+    const editor = overlay ? overlay.closest('.monaco-editor') : null;
+    const lines = editor ? [...editor.querySelectorAll('.view-lines .view-line')] : [];
+    const line = lines.find((l) => l.style.top === top);
+    return line ? line.textContent.replace(/\\u00a0/g, ' ') : '';
+  })()`);
+}
+
+/** The hover's text after "Show or Focus Hover" on the cursor ('' when none appeared). */
+export async function hoverText(page: Page, ok: (t: string) => boolean, ms = 15_000) {
+  await runCommand(page, 'Show or Focus Hover');
+  return waitFor(
+    () =>
+      page
+        .locator('.monaco-hover')
+        .first()
+        .innerText({ timeout: 2_000 })
+        .catch(() => ''),
+    ok,
+    ms,
+  );
+}
+
+/**
+ * Ctrl+. on the cursor line; returns the code-action menu's rows (their text) once it is open.
+ * The server may still be answering for that line, so Ctrl+. is retried a few times.
+ */
+export async function codeActionRows(page: Page): Promise<string[]> {
+  const menu = page.locator('.action-widget').first();
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('Control+.');
+    const open = await menu
+      .waitFor({ state: 'visible', timeout: 10_000 })
+      .then(() => true)
+      .catch(() => false);
+    if (open) break;
+    if (attempt === 2) throw new Error('Ctrl+. opened no code action menu');
+    await page.keyboard.press('Escape');
+  }
+  // Let the list settle (providers answer one after the other).
+  await page.waitForTimeout(500);
+  return menu.locator('.monaco-list-row').allInnerTexts();
+}
