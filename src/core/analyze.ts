@@ -11,6 +11,7 @@ import {
   type DraftReport,
   type FigureContext,
 } from './cost/nodeFigures';
+import { countsSharedWeightsPerUse, DEFAULT_CONVENTION, type Convention } from './cost/conventions';
 import type { DeviceProfile } from './devices';
 import { fitDevice } from './devices/deviceReport';
 import { buildGraphView, nodeLabel, type GraphView } from './graph/graph';
@@ -43,6 +44,11 @@ export interface AnalyzeOptions {
    * widths together.
    */
   readonly weightFormats?: boolean;
+  /**
+   * Count MACs, weight and feature-map bytes as another tool does (cost/conventions.ts): ST Edge
+   * AI Core (`st`) or Arm Vela (`vela`). Default `model-lens`, ours (conventions.md).
+   */
+  readonly convention?: Convention;
 }
 
 export function analyzeFile(file: string, options: AnalyzeOptions = {}): AnalysisReport {
@@ -65,6 +71,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
   });
   const diagnostics: Diagnostic[] = shapes.diagnostics.map((d) => ({ ...d, source: 'shapes' }));
   const errorTargetDb = options.errorTargetDb ?? DEFAULT_ERROR_TARGET_DB;
+  const convention = options.convention ?? DEFAULT_CONVENTION;
 
   const symbolicDims = collectSymbolicInputDims(view, shapes);
   if (symbolicDims.length > 0) {
@@ -85,11 +92,18 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     weightFormats: options.weightFormats ?? false,
     diagnostics,
     fileIndex: new Map(model.graph.nodes.map((n, i) => [n, i])),
+    convention,
   };
   const nodes = view.order.map((node, index) => nodeFigures(node, index, context));
   const uniqueWeights = new Map<string, { params: number; bytes: number }>();
-  for (const n of nodes)
-    for (const w of n.weights) uniqueWeights.set(w.source, { params: w.elements, bytes: w.bytes });
+  // ST counts a weight that several nodes read once per use; we count it once.
+  const perUse = countsSharedWeightsPerUse(convention);
+  nodes.forEach((n, i) => {
+    for (const w of n.weights) {
+      const key = perUse ? `${i}\0${w.source}` : w.source;
+      uniqueWeights.set(key, { params: w.elements, bytes: w.bytes });
+    }
+  });
 
   const planned = planActivations(view, shapes, diagnostics);
   // A TFLite model's arena is what TFLite Micro lays out (tflite/arenaReport.ts), not our plan.
@@ -149,6 +163,7 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     outputs: view.outputNames.map((n) => outputReport(n, shapes.types.get(n))),
     symbolicDims,
     errorTargetDb,
+    convention,
     diagnostics,
     device: device?.report,
   };

@@ -8,6 +8,7 @@ import { concreteShape } from './shapes/infer';
 import type { Dim, TensorType } from './shapes/types';
 import type { TensorLifetime } from './memory/liveness';
 import type { RuntimeMemory } from './tflite/arenaReport';
+import type { Convention } from './cost/conventions';
 
 export interface Diagnostic {
   readonly severity: 'error' | 'warning' | 'info';
@@ -79,6 +80,13 @@ export interface DeviceReport {
   readonly ramUse: number;
   readonly latencySeconds: number;
   readonly energyJoules: number;
+  /**
+   * Set when some nodes' MACs are unknown (NodeReport.macsUnknown): `latencySeconds` and
+   * `energyJoules` leave their compute out, so they are lower bounds. Absent otherwise.
+   */
+  readonly latencyIsLowerBound?: true;
+  /** The nodes of unknown cost the lower bounds leave out, with latencyIsLowerBound. */
+  readonly uncountedNodes?: string[];
   readonly diagnostics: {
     severity: 'error' | 'warning' | 'info';
     node?: string;
@@ -128,6 +136,11 @@ export interface AnalysisReport {
   /** Symbolic input dimensions that were counted as 1. */
   readonly symbolicDims: string[];
   readonly errorTargetDb: number;
+  /**
+   * Whose counting the MACs, weight and feature-map bytes follow (cost/conventions.ts): ours
+   * (`model-lens`, also when absent), ST Edge AI Core's or Arm Vela's.
+   */
+  readonly convention?: Convention;
   readonly diagnostics: Diagnostic[];
   readonly device?: DeviceReport;
 }

@@ -20,7 +20,14 @@ import {
   type Diagnostic,
   type NodeReport,
 } from '../report';
-import { nodeCompute } from './opCosts';
+import {
+  countsQuantParams,
+  DEFAULT_CONVENTION,
+  featureMapBytes,
+  recountMacs,
+  type Convention,
+} from './conventions';
+import { nodeCompute, type CostShapes } from './opCosts';
 import { symmetricWeightsAsFloat } from '../tflite/quantization';
 import { weightOrigin, type WeightOrigin } from './weightOrigin';
 import { mainWeight, weightInputIndices } from './weights';
@@ -38,6 +45,8 @@ export interface FigureContext {
   readonly diagnostics: Diagnostic[];
   /** Position of each node in its graph's node list, as printed. */
   readonly fileIndex: ReadonlyMap<Node, number>;
+  /** Whose counting the MACs, weight and feature-map bytes follow (conventions.ts); ours if unset. */
+  readonly convention?: Convention;
 }
 
 export function sum<T>(items: readonly T[], f: (t: T) => number): number {
@@ -66,10 +75,12 @@ export function nodeFigures(
     const s = typeOf(n)?.shape;
     return s ? concreteShape(s) : undefined;
   };
-  const compute = nodeCompute(node, {
+  const convention = context.convention ?? DEFAULT_CONVENTION;
+  const costShapes: CostShapes = {
     inputs: node.inputs.map(concrete),
     outputs: node.outputs.map(concrete),
-  });
+  };
+  const compute = nodeCompute(node, costShapes);
 
   // Weights: constant inputs in weight slots, traced to their stored tensor.
   const isConstant = (n: string): boolean => shapes.constants.has(n);
@@ -93,16 +104,24 @@ export function nodeFigures(
     const stored = grid
       ? Math.ceil((o.elements * grid.bits) / 8)
       : storageBytes(o.dtype, o.elements);
-    weights.push({ source: o.source, elements: o.elements, bytes: stored + o.quantParamBytes });
+    const quantParams = countsQuantParams(convention) ? o.quantParamBytes : 0;
+    weights.push({ source: o.source, elements: o.elements, bytes: stored + quantParams });
   }
 
-  // Activations: non-constant inputs and all outputs, at their dtype.
+  // Activations: non-constant inputs and all outputs, at their dtype (or as the convention
+  // stores them: Vela's NHCWB16 bricks between layers).
+  const boundary = (n: string): boolean =>
+    view.inputNames.includes(n) || view.outputNames.includes(n);
+  const mapBytes = (n: string): number =>
+    (convention === DEFAULT_CONVENTION
+      ? undefined
+      : featureMapBytes(convention, node, typeOf(n), boundary(n))) ??
+    tensorBytes(typeOf(n)) ??
+    0;
   let activationBytes = 0;
-  for (const n of node.inputs)
-    if (n && !isConstant(n)) activationBytes += tensorBytes(typeOf(n)) ?? 0;
+  for (const n of node.inputs) if (n && !isConstant(n)) activationBytes += mapBytes(n);
   // A constant output (Identity of a weight, a folded shape) is no feature map.
-  for (const n of node.outputs)
-    if (n && !isConstant(n)) activationBytes += tensorBytes(typeOf(n)) ?? 0;
+  for (const n of node.outputs) if (n && !isConstant(n)) activationBytes += mapBytes(n);
   const firstActivation = node.inputs.find((n) => n && !isConstant(n));
   const activationBits =
     dtypeBits(typeOf(firstActivation ?? node.outputs[0] ?? '')?.dtype ?? 1) || 32;
@@ -185,7 +204,10 @@ export function nodeFigures(
       domain: node.domain,
       inputs: [...node.inputs],
       outputs: node.outputs.filter(Boolean).map((o) => outputReport(o, typeOf(o))),
-      macs: compute.macs + body.macs,
+      // Under another tool's convention its count (conventions.ts); an unknown count stays 0.
+      macs:
+        (compute.unknown ? compute.macs : recountMacs(convention, node, costShapes, compute.macs)) +
+        body.macs,
       flops,
       bops,
       params: sum(weights, (w) => w.elements),
