@@ -1,9 +1,12 @@
 /**
  * The device part of a report: the fit rules over the model's figures, and latency and energy
- * per layer and in total. `runtimeTensors` are the tensors that exist while the model runs
+ * per layer and in total. A node whose MACs are unknown (NodeReport.macsUnknown) adds no compute
+ * to either: the totals are then marked as lower bounds (DeviceReport.latencyIsLowerBound, the
+ * nodes in `uncountedNodes`) and an info diagnostic names them, never a silent 0. `runtimeTensors` are the tensors that exist while the model runs
  * (memory/activations.ts): a layer none of whose outputs is one of them is folded at analysis
  * time, and only they are checked against the device's activation precisions.
  */
+import { formatJoules, formatSeconds } from '../format';
 import { dtypeBits, dtypeName, isFloatType } from '../onnx/dtype';
 import type { AnalysisReport, DeviceReport, Diagnostic, NodeReport } from '../report';
 import type { RuntimeTensor } from '../memory/activations';
@@ -51,12 +54,27 @@ export function fitDevice(
     diagnostics.push({ severity: d.severity, node: d.node, message: d.message, source: 'device' });
   let latencySeconds = 0;
   let energyJoules = 0;
+  const uncounted: string[] = [];
   const withEstimates = nodes.map((n, i) => {
-    const e = estimateLayer(device, layers[i]);
+    const e = estimateLayer(device, { ...layers[i], macsUnknown: n.macsUnknown });
+    if (e.lowerBound) uncounted.push(n.name);
     latencySeconds += e.latencySeconds;
     energyJoules += e.energyJoules;
     return { ...n, latencySeconds: e.latencySeconds, energyJoules: e.energyJoules };
   });
+  const lowerBound =
+    uncounted.length > 0
+      ? { latencyIsLowerBound: true as const, uncountedNodes: uncounted }
+      : undefined;
+  const notes = lowerBound
+    ? [
+        {
+          severity: 'info' as const,
+          message: `latency and energy on ${device.id} are lower bounds: ${lowerBoundNote(uncounted)}`,
+        },
+      ]
+    : [];
+  for (const d of notes) diagnostics.push({ ...d, source: 'device' });
   return {
     nodes: withEstimates,
     report: {
@@ -69,12 +87,44 @@ export function fitDevice(
       ramUse: fit.ramUse,
       latencySeconds,
       energyJoules,
-      diagnostics: fit.diagnostics.map((d) => ({
-        severity: d.severity,
-        node: d.node,
-        message: d.message,
-      })),
+      ...lowerBound,
+      diagnostics: [
+        ...fit.diagnostics.map((d) => ({
+          severity: d.severity,
+          node: d.node,
+          message: d.message,
+        })),
+        ...notes,
+      ],
     },
+  };
+}
+
+/**
+ * "the compute of 1 node of unknown MACs is not counted (ethos-u)": why device totals are lower
+ * bounds, for every surface that shows them.
+ */
+export function lowerBoundNote(nodes: readonly string[]): string {
+  const shown = nodes.slice(0, 3).join(', ');
+  const more = nodes.length > 3 ? ` and ${nodes.length - 3} more` : '';
+  return `the compute of ${nodes.length} node${nodes.length > 1 ? 's' : ''} of unknown MACs is not counted (${shown}${more})`;
+}
+
+/**
+ * The device's latency and energy per inference as every surface writes them: `~1.2 ms`, or
+ * `≥0.5 µJ` when they are lower bounds, and `unknown` for a latency of 0 that only stands for the
+ * nodes of unknown cost.
+ */
+export function deviceEstimateTexts(d: DeviceReport): { latency: string; energy: string } {
+  if (!d.latencyIsLowerBound) {
+    return {
+      latency: `~${formatSeconds(d.latencySeconds)}`,
+      energy: `~${formatJoules(d.energyJoules)}`,
+    };
+  }
+  return {
+    latency: d.latencySeconds > 0 ? `≥${formatSeconds(d.latencySeconds)}` : 'latency unknown',
+    energy: `≥${formatJoules(d.energyJoules)}`,
   };
 }
 

@@ -23,6 +23,10 @@
  * bound on the traffic of real kernels. A device with no `onChipBytes` (an MCU) keeps everything on
  * chip; its flash reads are costed as SRAM, as the table has no flash figure. A layer folded at
  * analysis time (`folded`: a shape computation) never runs, so it costs nothing.
+ *
+ * A layer whose MACs are unknown (`macsUnknown`: a custom operator such as Vela's `ethos-u`) has
+ * no compute estimate: its latency is no count (0 as a placeholder) and its energy only the
+ * memory traffic, both marked `lowerBound`; a model total that includes one is a lower bound.
  */
 import type { DeviceProfile, Precision } from './profiles';
 import type { LayerFigures } from './fit';
@@ -36,6 +40,11 @@ export interface LayerEstimate {
   energyJoulesFromPower?: number;
   /** Why the precision differs from the layer's own, when it does. */
   note?: string;
+  /**
+   * Set when the layer's MACs are unknown: why. Its latency (0) and energy (memory traffic
+   * only) are then lower bounds, never an estimate of the whole layer.
+   */
+  lowerBound?: string;
 }
 
 export interface ModelEstimate {
@@ -43,7 +52,12 @@ export interface ModelEstimate {
   energyJoules: number;
   energyJoulesFromPower?: number;
   layers: LayerEstimate[];
+  /** The layers of unknown cost (LayerEstimate.lowerBound): the totals are lower bounds. */
+  lowerBoundLayers?: string[];
 }
+
+/** A layer's figures, with why its MACs are unknown when they are (NodeReport.macsUnknown). */
+export type EstimatedLayer = LayerFigures & { readonly macsUnknown?: string };
 
 const PICOJOULE = 1e-12;
 const SRAM_PJ_PER_BIT = 5 / 32;
@@ -75,7 +89,7 @@ export function integerMacPicojoules(bits: number): number {
   return 0.2 * ratio * ratio + 0.03 * ratio;
 }
 
-export function estimateLayer(device: DeviceProfile, layer: LayerFigures): LayerEstimate {
+export function estimateLayer(device: DeviceProfile, layer: EstimatedLayer): LayerEstimate {
   const { precision, note } = precisionFor(device, layer);
   if (layer.folded) {
     return {
@@ -87,12 +101,13 @@ export function estimateLayer(device: DeviceProfile, layer: LayerFigures): Layer
     };
   }
   const rate = device.macsPerSecond[precision] ?? Number.NaN;
-  const latencySeconds = layer.macs === 0 ? 0 : layer.macs / rate;
+  const latencySeconds = layer.macs === 0 || layer.macsUnknown ? 0 : layer.macs / rate;
   const onChip = device.onChipBytes ?? Number.POSITIVE_INFINITY;
   const weightPerBit = layer.weightBytes <= onChip ? SRAM_PJ_PER_BIT : DRAM_PJ_PER_BIT;
   const mapPerBit = layer.activationBytes <= onChip ? SRAM_PJ_PER_BIT : DRAM_PJ_PER_BIT;
+  const macs = layer.macsUnknown ? 0 : layer.macs;
   const picojoules =
-    layer.macs * (layer.weightGrid ? ADD_PICOJOULES : MAC_PICOJOULES)[precision] +
+    macs * (layer.weightGrid ? ADD_PICOJOULES : MAC_PICOJOULES)[precision] +
     layer.weightBytes * 8 * weightPerBit +
     layer.activationBytes * 8 * mapPerBit;
 
@@ -103,12 +118,15 @@ export function estimateLayer(device: DeviceProfile, layer: LayerFigures): Layer
   };
   if (device.watts !== undefined) estimate.energyJoulesFromPower = latencySeconds * device.watts;
   if (note !== undefined) estimate.note = note;
+  if (layer.macsUnknown) {
+    estimate.lowerBound = `MACs unknown (${layer.macsUnknown}): latency not counted, energy of its memory traffic only`;
+  }
   return estimate;
 }
 
 export function estimateModel(
   device: DeviceProfile,
-  layers: readonly LayerFigures[],
+  layers: readonly EstimatedLayer[],
 ): ModelEstimate {
   const estimates = layers.map((layer) => estimateLayer(device, layer));
   const total: ModelEstimate = {
@@ -117,6 +135,8 @@ export function estimateModel(
     layers: estimates,
   };
   if (device.watts !== undefined) total.energyJoulesFromPower = total.latencySeconds * device.watts;
+  const unknown = layers.filter((l, i) => estimates[i].lowerBound).map((l) => l.name);
+  if (unknown.length > 0) total.lowerBoundLayers = unknown;
   return total;
 }
 
