@@ -1,5 +1,6 @@
 /** Command-line parsing for model-lens, on Node's built-in util.parseArgs. */
 import { parseArgs } from 'node:util';
+import { CONVENTIONS, isConvention, type Convention } from '../core/cost/conventions';
 
 /** A usage mistake: reported as one line, exit code 2. */
 export class UsageError extends Error {
@@ -28,6 +29,8 @@ export interface CliOptions {
   readonly errorTargetDb?: number;
   readonly top: number;
   readonly biasFlops: boolean;
+  /** analyze, check: count as ST Edge AI Core or Arm Vela do (core/cost/conventions.ts). */
+  readonly convention?: Convention;
 }
 
 export interface CompressRequest {
@@ -53,8 +56,8 @@ export interface CompressRequest {
 }
 
 export const USAGE = `Usage:
-  model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--json | --csv]
-  model-lens check FILE --device ID [--input NAME=DIMS ...] [--json]
+  model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--convention st|vela] [--json | --csv]
+  model-lens check FILE --device ID [--input NAME=DIMS ...] [--convention st|vela] [--json]
   model-lens devices [--devices FILE] [--json]
   model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary|fp16|bf16] [--per-channel] [--reduce-range]
                      [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
@@ -74,6 +77,11 @@ Options:
   --error-target DB    weight SQNR a suggested bit-width must keep (default 30)
   --top N              layers listed in the table (default 10)
   --no-bias-flops      leave bias additions out of FLOPs
+  --convention NAME    count MACs and bytes as another tool does, to compare with its report:
+                       st (ST Edge AI Core: +1 MAC per bias channel, 15 per Softmax element,
+                       shared weights once per use, no quantization parameters in weight bytes),
+                       vela (Arm Vela: pooling windows are MACs, feature-map channels padded to
+                       16); model-lens (default) is ours
 
   -o, --output FILE    compress: where to write the compressed model (atomically)
   --samples DIR        verify: your inputs, as .npy or TensorProto .pb files named after the inputs
@@ -104,6 +112,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'error-target': { type: 'string' },
         top: { type: 'string' },
         'no-bias-flops': { type: 'boolean', default: false },
+        convention: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
         output: { type: 'string', short: 'o' },
@@ -147,6 +156,9 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (known === 'check' && !values.device) throw new UsageError('check needs --device ID');
   if (values.csv && known !== 'analyze') throw new UsageError('--csv applies to analyze');
   if (values.csv && values.json) throw new UsageError('--csv and --json exclude each other');
+  if (values.convention !== undefined && known !== 'analyze' && known !== 'check') {
+    throw new UsageError('--convention applies to analyze and check');
+  }
   return {
     ...base(known, values),
     file,
@@ -243,6 +255,7 @@ type Values = {
   'error-target'?: string;
   top?: string;
   'no-bias-flops'?: boolean;
+  convention?: string;
   output?: string;
   quantize?: string;
   'per-channel'?: boolean;
@@ -272,7 +285,15 @@ function base(command: CliOptions['command'], values: Values): CliOptions {
         : parseNumber(values['error-target'], '--error-target'),
     top: values.top === undefined ? 10 : Math.max(0, Math.floor(parseNumber(values.top, '--top'))),
     biasFlops: !values['no-bias-flops'],
+    ...(values.convention !== undefined ? { convention: parseConvention(values.convention) } : {}),
   };
+}
+
+function parseConvention(text: string): Convention {
+  if (!isConvention(text)) {
+    throw new UsageError(`--convention expects ${CONVENTIONS.join(', ')}, got '${text}'`);
+  }
+  return text;
 }
 
 function parseNumber(text: string, flag: string): number {

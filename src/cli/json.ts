@@ -1,6 +1,8 @@
 /**
  * The `--json` document (product.md "Fixed interfaces"). Its field names are a contract other
  * tools read: change them only additively. Infinity (an all-zero weight's SQNR) becomes null.
+ * `convention` (`st`, `vela`) is there when the figures follow another tool's counting
+ * (--convention); without it they are ours, and the document is as it always was.
  */
 import type { AnalysisReport } from '../core/analyze';
 import { layerTable } from '../core/text/layerTable';
@@ -15,6 +17,7 @@ export function toJson(r: AnalysisReport): unknown {
       opset: r.model.opset,
       producer: r.model.producer,
     },
+    ...(r.convention && r.convention !== 'model-lens' ? { convention: r.convention } : {}),
     totals: r.totals,
     nodes: r.nodes.map((n, i) => ({
       name: n.name,

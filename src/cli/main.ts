@@ -100,6 +100,7 @@ function analyzeCommand(options: CliOptions): number {
     errorTargetDb: options.errorTargetDb,
     countBiasFlops: options.biasFlops,
     weightFormats: options.json,
+    convention: options.convention,
   });
   const inputErrors = report.diagnostics.filter((d) => d.message.startsWith('--input'));
   if (inputErrors.length > 0) throw new UsageError(inputErrors[0].message);

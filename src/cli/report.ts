@@ -5,13 +5,9 @@
  */
 import * as path from 'node:path';
 import type { AnalysisReport, NodeReport, OutputReport } from '../core/analyze';
-import {
-  formatBytes,
-  formatCount,
-  formatJoules,
-  formatPercent,
-  formatSeconds,
-} from '../core/format';
+import { CONVENTION_NAMES } from '../core/cost/conventions';
+import { deviceEstimateTexts } from '../core/devices/deviceReport';
+import { formatBytes, formatCount, formatPercent, formatSeconds } from '../core/format';
 import { renderTable } from './table';
 
 function shape(o: OutputReport): string {
@@ -25,8 +21,13 @@ function mark(severity: string): string {
 export function formatReport(r: AnalysisReport, top: number): string {
   const out: string[] = [];
   const t = r.totals;
+  // Another tool's counting (--convention) is named in the header and on the totals line.
+  const convention =
+    r.convention && r.convention !== 'model-lens'
+      ? `${CONVENTION_NAMES[r.convention]} convention`
+      : undefined;
   out.push(
-    `${path.basename(r.model.path) || 'model'} · ${r.model.producer || 'unknown producer'} · ${r.model.format} · ${formatBytes(r.model.fileBytes)} · ${r.nodes.length} nodes`,
+    `${path.basename(r.model.path) || 'model'} · ${r.model.producer || 'unknown producer'} · ${r.model.format} · ${formatBytes(r.model.fileBytes)} · ${r.nodes.length} nodes${convention ? ` · counted by the ${convention}` : ''}`,
   );
   out.push(`  in:  ${r.inputs.map((i) => `${i.name} ${i.dtype} ${shape(i)}`).join(', ')}`);
   out.push(`  out: ${r.outputs.map((o) => `${o.name} ${o.dtype} ${shape(o)}`).join(', ')}`);
@@ -42,7 +43,7 @@ export function formatReport(r: AnalysisReport, top: number): string {
         ? `${label} unknown (${nodesText})`
         : `${label} ${formatCount(value)} (+ ${nodesText})`;
   out.push(
-    `${counted('MACs', t.macs)}  ·  ${unknown > 0 && t.flops === 0 ? 'FLOPs unknown' : `FLOPs ${formatCount(t.flops)}`}  ·  params ${formatCount(t.params)}  ·  weights ${formatBytes(t.weightBytes)}`,
+    `${counted('MACs', t.macs)}  ·  ${unknown > 0 && t.flops === 0 ? 'FLOPs unknown' : `FLOPs ${formatCount(t.flops)}`}  ·  params ${formatCount(t.params)}  ·  weights ${formatBytes(t.weightBytes)}${convention ? `  (${convention})` : ''}`,
   );
   out.push(
     `Peak activation RAM ${formatBytes(t.peakActivationBytes)} (arena; lower bound ${formatBytes(t.activationLowerBoundBytes)}, all tensors at once ${formatBytes(t.naiveActivationBytes)})`,
@@ -76,8 +77,11 @@ export function formatReport(r: AnalysisReport, top: number): string {
     const d = r.device;
     out.push('');
     const verdict = d.fits ? 'fits' : 'DOES NOT FIT';
+    // Nodes of unknown cost add no compute: the estimates are lower bounds ("≥").
+    const e = deviceEstimateTexts(d);
+    const uncounted = d.uncountedNodes?.length ?? 0;
     out.push(
-      `Device ${d.id} (${d.name}): ${verdict} · flash ${formatPercent(d.weightUse)} of ${formatBytes(d.weightBytesLimit)} · RAM ${formatPercent(d.ramUse)} of ${formatBytes(d.ramBytesLimit)} · ~${formatSeconds(d.latencySeconds)} · ~${formatJoules(d.energyJoules)} per inference`,
+      `Device ${d.id} (${d.name}): ${verdict} · flash ${formatPercent(d.weightUse)} of ${formatBytes(d.weightBytesLimit)} · RAM ${formatPercent(d.ramUse)} of ${formatBytes(d.ramBytesLimit)} · ${e.latency} · ${e.energy} per inference${d.latencyIsLowerBound ? ` (lower bounds: ${uncounted} node${uncounted > 1 ? 's' : ''} of unknown cost)` : ''}`,
     );
   }
   const diagnostics = r.diagnostics;

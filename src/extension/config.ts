@@ -13,6 +13,7 @@ export function readSettings(): AnalyzerSettings {
     devices: c.get<unknown[]>('devices', []),
     errorTargetDb: c.get<number>('bitErrorTargetDb', 30),
     countBiasFlops: c.get<boolean>('countBiasFlops', true),
+    convention: conventionSetting(c.get<string>('convention', 'model-lens')),
     annotations: {
       macs: c.get<boolean>('annotations.macs', true),
       weights: c.get<boolean>('annotations.weights', true),
@@ -23,6 +24,11 @@ export function readSettings(): AnalyzerSettings {
     // Set Input Shape's, per model file (workspace state): they win over the setting's globs.
     fileInputShapes: fileInputShapes(),
   };
+}
+
+/** The `modelLens.convention` setting, ours for anything it does not name. */
+function conventionSetting(value: string): AnalyzerSettings['convention'] {
+  return value === 'st' || value === 'vela' ? value : 'model-lens';
 }
 
 /** Stores the chosen device where the user keeps it: workspace if set there, else user settings. */

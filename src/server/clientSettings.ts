@@ -3,10 +3,11 @@
  * itself (SettingsNotification); any other LSP client gives the `modelLens` section the way LSP
  * does: as `initializationOptions.modelLens`, in `workspace/didChangeConfiguration`, or as the
  * answer to `workspace/configuration`. The section has the names of the VS Code settings
- * (package.json): `{ device, devices, bitErrorTargetDb, countBiasFlops, inputShapes, annotations:
- * { macs, weights, activations, bits } }`; anything missing or of the wrong type keeps its default
+ * (package.json): `{ device, devices, bitErrorTargetDb, countBiasFlops, convention, inputShapes,
+ * annotations: { macs, weights, activations, bits } }`; anything missing or of the wrong type keeps its default
  * (`inputShapes` is checked where it is used, which names a malformed entry).
  */
+import { isConvention } from '../core/cost/conventions';
 import type { AnalyzerSettings } from '../shared/protocol';
 import { DEFAULT_SETTINGS } from './modelStore';
 
@@ -26,6 +27,7 @@ export function settingsFromSection(section: unknown): AnalyzerSettings {
     devices: Array.isArray(s.devices) ? s.devices : d.devices,
     errorTargetDb: finite(s.bitErrorTargetDb) ?? d.errorTargetDb,
     countBiasFlops: typeof s.countBiasFlops === 'boolean' ? s.countBiasFlops : d.countBiasFlops,
+    ...(isConvention(s.convention) ? { convention: s.convention } : {}),
     ...(s.inputShapes !== undefined ? { inputShapes: s.inputShapes } : {}),
     annotations: {
       macs: typeof a.macs === 'boolean' ? a.macs : d.annotations.macs,

@@ -15,6 +15,11 @@ export interface AnalyzerSettings {
   readonly devices: unknown[];
   readonly errorTargetDb: number;
   readonly countBiasFlops: boolean;
+  /**
+   * `modelLens.convention`: count MACs and bytes as ST Edge AI Core (`st`) or Arm Vela (`vela`)
+   * report them (core/cost/conventions.ts); ours (`model-lens`) when absent.
+   */
+  readonly convention?: 'model-lens' | 'st' | 'vela';
   readonly annotations: {
     readonly macs: boolean;
     readonly weights: boolean;
