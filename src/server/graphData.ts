@@ -106,7 +106,8 @@ function drawnNode(item: ViewItem, report: AnalysisReport, model: GraphSource): 
   const sqnr = sensitivityOf(n, model);
   const bits = n.suggestedWeightBits ?? n.weightBits;
   const metrics: Record<MetricId, number | null> = {
-    macs: n.macs,
+    // Unknown MACs (a custom operator) are no value to color by, never a 0.
+    macs: n.macsUnknown ? null : n.macs,
     weightBytes: n.weightBytes,
     activationBytes: n.activationBytes,
     bits,
@@ -123,7 +124,7 @@ function drawnNode(item: ViewItem, report: AnalysisReport, model: GraphSource): 
     step: n.index,
     metrics,
     labels: {
-      macs: `${formatCount(n.macs)} MACs`,
+      macs: n.macsUnknown ? '? MACs' : `${formatCount(n.macs)} MACs`,
       weightBytes: `W ${formatBytes(n.weightBytes)}`,
       activationBytes: `A ${formatBytes(n.activationBytes)}`,
       bits: bitsLabel(n),
@@ -200,6 +201,7 @@ function groupNode(item: ViewItem, report: AnalysisReport, model: GraphSource): 
   const group = item.group!;
   const members = group.members.map((i) => report.nodes[i]);
   const macs = members.reduce((s, n) => s + n.macs, 0);
+  const unknownMacs = members.some((n) => n.macsUnknown);
   const weightBytes = members.reduce((s, n) => s + n.weightBytes, 0);
   const ops = new Map<string, number>();
   for (const m of members) ops.set(m.op, (ops.get(m.op) ?? 0) + 1);
@@ -213,9 +215,17 @@ function groupNode(item: ViewItem, report: AnalysisReport, model: GraphSource): 
     line: model.linesByNode.get(members[0].name) ?? null,
     lines: linesOf(item, report, model),
     step: members[0].index,
-    metrics: { macs, weightBytes, activationBytes: null, bits: null, sensitivity: null },
+    metrics: {
+      macs: unknownMacs ? null : macs,
+      weightBytes,
+      activationBytes: null,
+      bits: null,
+      sensitivity: null,
+    },
     labels: {
-      macs: `${formatCount(macs)} MACs`,
+      macs: unknownMacs
+        ? `${macs > 0 ? `${formatCount(macs)} + ` : ''}? MACs`
+        : `${formatCount(macs)} MACs`,
       weightBytes: `W ${formatBytes(weightBytes)}`,
       activationBytes: 'constant',
       bits: '—',

@@ -6,6 +6,7 @@ import type { AnalysisReport, NodeReport } from '../core/analyze';
 import type { HypercomplexWhatIf } from '../core/advisor/hypercomplex';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
 import { formatBits, gridFormatOf } from '../core/compress/weightFormat';
+import { CONVENTION_NAMES, CONVENTION_NOTES } from '../core/cost/conventions';
 import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import {
   formatBytes,
@@ -26,7 +27,9 @@ export function annotationParts(
   show: AnalyzerSettings['annotations'],
 ): { label: string; tooltip: string }[] {
   const parts: { label: string; tooltip: string }[] = [];
-  if (show.macs && n.macs > 0) {
+  if (show.macs && n.macsUnknown) {
+    parts.push({ label: '? MACs', tooltip: `MACs unknown: ${n.macsUnknown}` });
+  } else if (show.macs && n.macs > 0) {
     parts.push({
       label: `${formatCount(n.macs)} MACs`,
       tooltip: 'multiply-accumulates per inference',
@@ -66,18 +69,32 @@ const WEIGHT_GRID_HOVER: Record<NonNullable<NodeReport['weightGrid']>, string> =
     'binary {−α, +α}: 1 bit per weight (stored in int4); BOPs at 1-bit weights, energy counts adds only',
 };
 
+/** "ST Edge AI convention" when the report counts as another tool does, else undefined. */
+export function conventionName(report: AnalysisReport): string | undefined {
+  const c = report.convention;
+  return c && c !== 'model-lens' ? `${CONVENTION_NAMES[c]} convention` : undefined;
+}
+
 /**
  * A layer's figures as label → value rows, the same in the hover and the graph's side panel.
- * `escape` makes a model string (the device id) safe for where the rows go.
+ * `escape` makes a model string (the device id, an unknown op's reason) safe for where the rows
+ * go. MACs of unknown count (a custom operator) read "unknown" with the reason, never 0.
  */
 export function layerRows(
   n: NodeReport,
   report: AnalysisReport,
   escape: (text: string) => string = (t) => t,
 ): [string, string][] {
+  const convention = conventionName(report);
+  const macs = n.macsUnknown
+    ? `unknown (${escape(n.macsUnknown)})`
+    : `${formatCount(n.macs)} (${formatPercent(n.share.macs)} of the model)${convention ? ` · ${convention}` : ''}`;
   const rows: [string, string][] = [
-    ['MACs', `${formatCount(n.macs)} (${formatPercent(n.share.macs)} of the model)`],
-    ['FLOPs · BOPs', `${formatCount(n.flops)} · ${formatCount(n.bops)}`],
+    ['MACs', macs],
+    [
+      'FLOPs · BOPs',
+      n.macsUnknown ? 'unknown' : `${formatCount(n.flops)} · ${formatCount(n.bops)}`,
+    ],
     ['parameters', `${formatCount(n.params)} (${formatPercent(n.share.params)})`],
   ];
   if (n.weightBytes > 0) {
@@ -93,7 +110,9 @@ export function layerRows(
   if (report.device && n.latencySeconds !== undefined) {
     rows.push([
       `on ${escape(report.device.id)}`,
-      `~${formatSeconds(n.latencySeconds)} · ~${formatJoules(n.energyJoules ?? 0)}`,
+      n.macsUnknown
+        ? `latency unknown · ≥${formatJoules(n.energyJoules ?? 0)} (memory traffic only)`
+        : `~${formatSeconds(n.latencySeconds)} · ~${formatJoules(n.energyJoules ?? 0)}`,
     ]);
   }
   return rows;
@@ -185,6 +204,8 @@ export function layerMarkdown(
     '',
     '_MACs: multiply-accumulates of linear layers (Conv: outputs × Cin/groups × kernel). FLOPs = 2 × MACs + elementwise. Feature maps: non-constant inputs + outputs. Symbolic dims count as 1._',
   );
+  const note = report.convention ? CONVENTION_NOTES[report.convention] : '';
+  if (note) lines.push('', `_${escapeMarkdown(note)}_`);
   return lines.join('\n');
 }
 

@@ -3,6 +3,8 @@
  * document rather than a terminal table): totals, memory peak, device verdict, then every layer.
  */
 import type { AnalysisReport } from '../report';
+import { CONVENTION_NAMES, CONVENTION_NOTES } from '../cost/conventions';
+import { deviceEstimateTexts } from '../devices/deviceReport';
 import { layerTable, layerTableMarkdown } from './layerTable';
 import { formatBytes, formatCount, formatJoules, formatPercent, formatSeconds } from '../format';
 
@@ -13,13 +15,22 @@ function cell(text: string): string {
 export function markdownReport(r: AnalysisReport, title: string): string {
   const t = r.totals;
   const lines: string[] = [`# Model Lens report: ${cell(title)}`, ''];
+  const convention = r.convention && r.convention !== 'model-lens' ? r.convention : undefined;
+  // Layers of unknown MACs (a custom operator): the sums leave them out, so they say so.
+  const unknown = t.uncountedNodes ?? [];
+  const counted = (value: number): string =>
+    unknown.length === 0
+      ? formatCount(value)
+      : value === 0
+        ? `unknown (${unknown.length} layer${unknown.length > 1 ? 's' : ''} of unknown cost)`
+        : `${formatCount(value)} + ${unknown.length} layer${unknown.length > 1 ? 's' : ''} of unknown cost`;
   lines.push(
-    `Producer ${cell(r.model.producer || 'unknown')} · ${cell(r.model.format)} · ${r.nodes.length} nodes · file ${formatBytes(r.model.fileBytes)}`,
+    `Producer ${cell(r.model.producer || 'unknown')} · ${cell(r.model.format)} · ${r.nodes.length} nodes · file ${formatBytes(r.model.fileBytes)}${convention ? ` · counted by the ${CONVENTION_NAMES[convention]} convention` : ''}`,
     '',
     '| total | value |',
     '|---|---:|',
-    `| MACs | ${formatCount(t.macs)} |`,
-    `| FLOPs | ${formatCount(t.flops)} |`,
+    `| MACs | ${counted(t.macs)} |`,
+    `| FLOPs | ${counted(t.flops)} |`,
     `| parameters | ${formatCount(t.params)} |`,
     `| weight memory | ${formatBytes(t.weightBytes)} |`,
     `| peak activation RAM (arena) | ${formatBytes(t.peakActivationBytes)} |`,
@@ -27,6 +38,12 @@ export function markdownReport(r: AnalysisReport, title: string): string {
     `| all activations at once | ${formatBytes(t.naiveActivationBytes)} |`,
     '',
   );
+  if (unknown.length > 0) {
+    lines.push(
+      `MACs unknown for ${unknown.map((n) => `\`${cell(n)}\``).join(', ')}: what a custom operator computes is not known, so it counts as unknown (?), never 0.`,
+      '',
+    );
+  }
   if (r.memory.peakNode) {
     const live = r.memory.liveAtPeak
       .map((l) => `\`${cell(l.name)}\` ${formatBytes(l.bytes)}`)
@@ -38,10 +55,16 @@ export function markdownReport(r: AnalysisReport, title: string): string {
   }
   if (r.device) {
     const d = r.device;
+    const e = d.latencyIsLowerBound
+      ? deviceEstimateTexts(d)
+      : {
+          latency: `about ${formatSeconds(d.latencySeconds)}`,
+          energy: formatJoules(d.energyJoules),
+        };
     lines.push(
       `## Device: ${cell(d.name)} (\`${d.id}\`) — ${d.fits ? 'fits' : '**does not fit**'}`,
       '',
-      `Flash ${formatPercent(d.weightUse)} of ${formatBytes(d.weightBytesLimit)} · RAM ${formatPercent(d.ramUse)} of ${formatBytes(d.ramBytesLimit)} · about ${formatSeconds(d.latencySeconds)} and ${formatJoules(d.energyJoules)} per inference.`,
+      `Flash ${formatPercent(d.weightUse)} of ${formatBytes(d.weightBytesLimit)} · RAM ${formatPercent(d.ramUse)} of ${formatBytes(d.ramBytesLimit)} · ${e.latency} and ${e.energy} per inference${d.latencyIsLowerBound ? ' (lower bounds: the compute of layers of unknown MACs is not counted)' : ''}.`,
       '',
       ...d.diagnostics.map(
         (x) => `- **${x.severity}**${x.node ? ` \`${cell(x.node)}\`` : ''}: ${cell(x.message)}`,
@@ -53,5 +76,6 @@ export function markdownReport(r: AnalysisReport, title: string): string {
   lines.push(
     `_Conventions: MACs count multiply-accumulates of Conv, ConvTranspose, Gemm/MatMul, attention and recurrent layers; FLOPs = 2 × MACs + one per element for bias, elementwise, activation, pooling and normalisation; activations are a layer's non-constant inputs plus outputs, and its activation share is of the column's sum; bits are stored → suggested; symbolic dimensions count as 1; suggested widths keep a weight SQNR of ${r.errorTargetDb} dB._`,
   );
+  if (convention) lines.push('', `_${cell(CONVENTION_NOTES[convention])}_`);
   return lines.join('\n') + '\n';
 }
