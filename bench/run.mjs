@@ -203,6 +203,15 @@ const graph = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH, '
 if (graph.status !== 0) crashed = true;
 console.log(graph.stdout?.trimEnd() ?? '');
 missed += (graph.stdout?.match(/\*\*FAIL\*\*/g) ?? []).length;
+// 7. TensorFlow Lite: the generated ~100 MB models and the largest shared .tflite (bench/tflite.mjs).
+const tflite = spawnSync(process.execPath, [path.join(BENCH, 'tflite.mjs')], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+  maxBuffer: 64 * MB,
+});
+if (tflite.status !== 0) crashed = true;
+console.log(`\n${tflite.stdout?.trimEnd() ?? ''}`);
+missed += (tflite.stdout?.match(/\*\*FAIL\*\*/g) ?? []).length;
 if (missed) console.log(`\n${missed} target(s) missed.`);
 if (crashed) {
   console.error('bench: at least one run crashed');
