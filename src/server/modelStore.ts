@@ -303,6 +303,7 @@ export class ModelStore {
         device,
         errorTargetDb: this.settings.errorTargetDb,
         countBiasFlops: this.settings.countBiasFlops,
+        convention: this.settings.convention,
       });
     } catch (e) {
       model.report = undefined;

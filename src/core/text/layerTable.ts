@@ -28,9 +28,9 @@ export interface LayerRow {
   readonly weightBits: number | null;
   readonly suggestedWeightBits: number | null;
   /** On the report's device; undefined without one. */
-  readonly latencySeconds?: number;
+  readonly latencySeconds?: number | null;
   /** Fractions (0–1). */
-  readonly macsShare: number;
+  readonly macsShare: number | null;
   readonly weightShare: number;
   readonly activationShare: number;
 }
@@ -64,8 +64,9 @@ export function layerTable(r: AnalysisReport): LayerTable {
     activationBytes: n.activationBytes,
     weightBits: n.weightBits,
     suggestedWeightBits: n.suggestedWeightBits,
-    ...(withLatency ? { latencySeconds: n.latencySeconds ?? 0 } : {}),
-    macsShare: n.share.macs,
+    // A node of unknown cost has no latency or MACs share either: null, never a 0 standing for it.
+    ...(withLatency ? { latencySeconds: n.macsUnknown ? null : (n.latencySeconds ?? 0) } : {}),
+    macsShare: n.macsUnknown ? null : n.share.macs,
     weightShare: n.share.weightBytes,
     activationShare: activationSum > 0 ? n.activationBytes / activationSum : 0,
   }));
@@ -111,8 +112,13 @@ export function displayCell(row: LayerRow, key: LayerColumnKey): string {
     case 'weightBits':
       return bitsText(row, '→');
     case 'latencySeconds':
-      return row.latencySeconds === undefined ? '' : formatSeconds(row.latencySeconds);
+      return row.latencySeconds === undefined
+        ? ''
+        : row.latencySeconds === null
+          ? '?'
+          : formatSeconds(row.latencySeconds);
     case 'macsShare':
+      return row.macsShare === null ? '?' : formatPercent(row.macsShare);
     case 'weightShare':
     case 'activationShare':
       return formatPercent(row[key]);
@@ -180,8 +186,8 @@ export function layerTableCsv(t: LayerTable): string {
       String(r.activationBytes),
       r.weightBits === null ? '' : String(r.weightBits),
       r.suggestedWeightBits === null ? '' : String(r.suggestedWeightBits),
-      ...(withLatency ? [String(r.latencySeconds ?? 0)] : []),
-      percentNumber(r.macsShare),
+      ...(withLatency ? [r.latencySeconds === null ? '' : String(r.latencySeconds ?? 0)] : []),
+      r.macsShare === null ? '' : percentNumber(r.macsShare),
       percentNumber(r.weightShare),
       percentNumber(r.activationShare),
     ];

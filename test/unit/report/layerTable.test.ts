@@ -49,7 +49,7 @@ test('layerTable: one row per node with the report figures and shares', () => {
   assert.equal(conv.macsShare, node.share.macs);
   assert.equal(conv.weightShare, node.share.weightBytes);
   const sum = (k: 'macsShare' | 'weightShare' | 'activationShare') =>
-    t.rows.reduce((s, r) => s + r[k], 0);
+    t.rows.reduce((s, r) => s + (r[k] ?? 0), 0);
   assert.ok(Math.abs(sum('macsShare') - 1) < 1e-9);
   assert.ok(Math.abs(sum('weightShare') - 1) < 1e-9);
   assert.ok(Math.abs(sum('activationShare') - 1) < 1e-9);

@@ -111,5 +111,32 @@ describe(
       assert.equal(saved.error, undefined);
       assert.ok(fs.readFileSync(file).equals(original));
     });
+
+    test('the modelLens.convention setting re-counts in the editor, and the hover names it', async () => {
+      const file = path.join(dir, 'vela.tflite');
+      writeNetwork(file);
+      const { uri, text } = await session.open(file);
+      const line = text.split('\n').findIndex((l) => /= tflite\.CONV_2D/.test(l));
+      const hoverText = async (): Promise<string> => {
+        const h: { contents: { value: string } } | null = await session.connection.sendRequest(
+          'textDocument/hover',
+          { textDocument: { uri }, position: { line, character: 2 } },
+        );
+        return h?.contents.value ?? '';
+      };
+      assert.doesNotMatch(await hoverText(), /convention/);
+      await session.connection.sendNotification(SettingsNotification, {
+        ...DEFAULT_SETTINGS,
+        convention: 'vela',
+      });
+      // The settings re-analyse the open model; the next hovers name the convention.
+      let named = '';
+      for (let i = 0; i < 50 && !/Arm Vela convention/.test(named); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        named = await hoverText();
+      }
+      assert.match(named, /Arm Vela convention/);
+      await session.connection.sendNotification(SettingsNotification, DEFAULT_SETTINGS);
+    });
   },
 );

@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyzeFile, type AnalysisReport } from '../../../src/core/analyze';
 import { toJson } from '../../../src/cli/json';
-import { layerTable, layerTableCsv } from '../../../src/core/text/layerTable';
+import { displayCell, layerTable, layerTableCsv } from '../../../src/core/text/layerTable';
+import { BUILTIN_DEVICES, findDevice } from '../../../src/core/devices';
 import { loadTfliteFile } from '../../../src/core/tflite/load';
 
 const DIR = path.resolve(__dirname, '../../../../shared/tflite');
@@ -163,6 +164,16 @@ describe('TFLite analysis on the shared TFLM models', { skip }, () => {
     assert.match(json.nodes[0].macsUnknown ?? '', /ethos-u/);
     const table = layerTable(r);
     assert.equal(table.rows[0].macs, null);
+    assert.equal(table.rows[0].macsShare, null, 'no share of an unknown count');
     assert.equal(layerTableCsv(table).split('\r\n')[1].split(',')[4], '');
+    // With a device, no latency either: '?' for people, empty in the CSV.
+    const onDevice = layerTable(
+      analyzeFile(path.join(DIR, 'person_detect_vela.tflite'), {
+        device: findDevice('ethos-u55-256', BUILTIN_DEVICES),
+      }),
+    );
+    assert.equal(onDevice.rows[0].latencySeconds, null);
+    assert.equal(displayCell(onDevice.rows[0], 'latencySeconds'), '?');
+    assert.equal(displayCell(onDevice.rows[0], 'macsShare'), '?');
   });
 });
