@@ -3,9 +3,8 @@
  * metadata are views of it. Every reason a file cannot be read becomes the same ModelLoadError
  * the ONNX loader throws, with one line for the user, so the editor and CLI handle both alike.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ModelLoadError } from '../onnx/load';
+import { ModelLoadError, readModelBytes } from '../onnx/load';
 import { decodeTflite, TfliteFormatError } from './decode';
 import { FlatBufferError } from './flatbuffer';
 import type { TfliteModel } from './types';
@@ -14,23 +13,7 @@ import type { TfliteModel } from './types';
 export { hasTfliteIdentifier } from './decode';
 
 export function loadTfliteFile(file: string): TfliteModel {
-  let bytes: Uint8Array;
-  try {
-    if (fs.statSync(file).isDirectory()) {
-      throw new ModelLoadError(`${file} is a folder, not a TFLite file`);
-    }
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    if (e instanceof ModelLoadError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ModelLoadError(`${file}: no such file`);
-    if (code === 'EACCES') throw new ModelLoadError(`${file}: permission denied`);
-    if (code === 'ERR_FS_FILE_TOO_LARGE' || e instanceof RangeError) {
-      throw new ModelLoadError(`${file}: too large to read in one piece`);
-    }
-    throw new ModelLoadError(`${file}: cannot read (${(e as Error).message})`);
-  }
-  return parseTfliteBytes(bytes, file);
+  return parseTfliteBytes(readModelBytes(file), file);
 }
 
 /** Decodes a whole .tflite file held in memory; `file` only names it in messages. */

@@ -224,7 +224,7 @@ describe('TFLite reader: bad input is reported, never a crash', () => {
     const dir = path.join(os.tmpdir());
     assert.throws(() => loadTfliteFile(dir), {
       name: 'ModelLoadError',
-      message: `${dir} is a folder, not a TFLite file`,
+      message: `${dir} is a folder, not a model file`,
     });
   });
 });
