@@ -26,26 +26,15 @@ import {
 import type { DeviceProfile } from '../../../src/core/devices';
 import { encodeModel } from '../../../src/core/onnx/encode';
 import { loadModelFile, type LoadedModel } from '../../../src/core/onnx/load';
-import { DataType } from '../../../src/core/onnx/types';
 import { verifyModels } from '../../../src/core/verify';
-import { ModelBuilder } from '../../helpers/modelBuilder';
 import { SHARED_MODELS_DIR } from '../../helpers/sharedModels';
+import { gemmMlp } from '../../helpers/gemmMlp';
 
-const SIZES = [16, 32, 32, 10];
+const SIZES: [number, number, number, number] = [16, 32, 32, 10];
 const LAYERS = ['fc1', 'fc2', 'fc3'];
 
-/** x [4, 16] → fc1 → Relu → fc2 → Relu → fc3 (Gemm, transB = 1, W [out, in], bias). */
 function mlp(): LoadedModel {
-  const b = new ModelBuilder({ seed: 7 });
-  let h = b.input('x', DataType.FLOAT, [4, SIZES[0]]);
-  for (let l = 0; l < 3; l++) {
-    const w = b.weight(`w${l + 1}`, [SIZES[l + 1], SIZES[l]]);
-    const bias = b.weight(`b${l + 1}`, [SIZES[l + 1]]);
-    [h] = b.node('Gemm', [h, w, bias], { transB: 1 }, { name: `fc${l + 1}` });
-    if (l < 2) [h] = b.node('Relu', [h], {}, { name: `relu${l + 1}` });
-  }
-  b.output(h, DataType.FLOAT, [4, SIZES[3]]);
-  return b.load();
+  return gemmMlp(SIZES, 7);
 }
 
 function device(flashBytes: number, supportedWeightBits: number[]) {
