@@ -42,11 +42,12 @@ export const APPLY_FIX_COMMAND = 'modelLens.applyFix';
 export const EXPLAIN_COMMAND = 'modelLens.explain';
 
 /**
- * The one action offered on a model the engine can't rewrite (a TFLite file): enabled, because
- * VS Code's quick-fix menu hides disabled actions, so that the list says why once, not nothing.
+ * An enabled action whose command only says why fixes are unavailable: VS Code's quick-fix menu
+ * hides disabled actions, so without it the list would say nothing. It is the one action on a
+ * model the engine can't rewrite (a TFLite file), and heads the disabled fixes of a file that
+ * can't be saved over (which other LSP clients do list, with their reasons).
  */
-function explainAction(reason: string): CodeAction {
-  const title = 'Compression quick fixes are ONNX-only for now (why?)';
+function explainAction(title: string, reason: string): CodeAction {
   return {
     title,
     kind: 'quickfix',
@@ -71,8 +72,17 @@ export function codeActionsFor(
   const report = state.report;
   if (!report || !state.loaded) return [];
   const blocked = compressionBlocker(state.loaded);
-  if (blocked) return [explainAction(blocked)];
-  const actions: CodeAction[] = [];
+  if (blocked) {
+    return [explainAction('Compression quick fixes are ONNX-only for now (why?)', blocked)];
+  }
+  const actions: CodeAction[] = context.saveBlocker
+    ? [
+        explainAction(
+          'Quick fixes are unavailable: the model cannot be saved over (why?)',
+          context.saveBlocker,
+        ),
+      ]
+    : [];
   const add = (title: string, fix: Fix, why?: string, preferred = false): void => {
     const disabled = context.saveBlocker ?? why;
     const args: ApplyFixArgs = { uri: context.uri, fix, title };

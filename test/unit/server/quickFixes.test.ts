@@ -296,7 +296,11 @@ describe(
       fs.chmodSync(file, 0o444);
       const original = fs.readFileSync(file);
       const { uri, text } = await session.open(file);
-      const offered = await actions(uri, lineOf(text, 'conv2'));
+      const [explain, ...offered] = await actions(uri, lineOf(text, 'conv2'));
+      // VS Code's menu shows only enabled actions: the first one says why the rest are disabled.
+      assert.match(explain.title, /Quick fixes are unavailable/);
+      assert.equal(explain.disabled, undefined);
+      assert.match(String(explain.command?.arguments[0]), /locked\.onnx is read-only/);
       assert.ok(offered.length > 0);
       for (const a of offered) assert.match(a.disabled?.reason ?? '', /locked\.onnx is read-only/);
       const fix = await apply(uri, { kind: 'quantize', bits: 8 });
@@ -321,7 +325,8 @@ describe(
         writeModel(file);
         execFileSync('mount', ['-o', 'remount,ro', mount]);
         const { uri, text } = await session.open(file);
-        const offered = await actions(uri, lineOf(text, 'conv2'));
+        const [explain, ...offered] = await actions(uri, lineOf(text, 'conv2'));
+        assert.match(String(explain.command?.arguments[0]), /read-only file system/);
         for (const a of offered) assert.match(a.disabled?.reason ?? '', /read-only file system/);
         const refused = await save(file, text);
         assert.match(refused.error ?? '', /read-only file system/);
