@@ -98,6 +98,9 @@ export function dataTypeOf(type: TensorType): DataType {
   return DATA_TYPES[type] ?? DataType.UNDEFINED;
 }
 
+/** The largest state tensor made of zeros here (1 GiB): far past any device, and any real model. */
+const MAX_STATE_BYTES = 2 ** 30;
+
 /** The custom_code CUSTOM operators carry; the builtin code of CUSTOM is 32. */
 const CUSTOM = 32;
 
@@ -240,7 +243,13 @@ function initializer(t: TfliteTensor, name: string, tflite: TfliteModel, label: 
   }
   const need = storageBytes(dataType, elementCount(dims));
   if (t.buffer.data.length === 0) {
-    // A variable tensor without an initial value: TFLM starts it at zero.
+    // A variable tensor without an initial value: TFLM starts it at zero. Its zeros are made
+    // here, so its size must be one memory can hold: a negative dim or an absurd size is refused.
+    if (dims.some((d) => d < 0) || !Number.isSafeInteger(need) || need > MAX_STATE_BYTES) {
+      throw new ModelLoadError(
+        `${label}: variable tensor '${name}' [${dims.join(', ')}] ${dims.some((d) => d < 0) ? 'has a negative dimension' : `needs ${need} bytes of state, more than any device holds`}`,
+      );
+    }
     return { ...base, dataLocation: 0, rawData: new Uint8Array(need) };
   }
   if (dataType !== DataType.STRING && t.buffer.data.length !== need) {

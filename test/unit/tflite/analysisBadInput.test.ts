@@ -1,0 +1,77 @@
+/**
+ * Files the TFLite reader accepts but whose content makes no sense to the analysis after it, one
+ * case per kind of crash the pipeline fuzz (analysisFuzz.test.ts) found: each must give a report
+ * with a diagnostic, or one line naming what is wrong (ModelLoadError / GraphError, CLI exit 2),
+ * never a TypeError or RangeError.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyzeLoaded, type AnalysisReport } from '../../../src/core/analyze';
+import { BUILTIN_DEVICES } from '../../../src/core/devices';
+import { findDevice } from '../../../src/core/devices/userProfiles';
+import { GraphError } from '../../../src/core/graph/graph';
+import { parseAnyModelBytes } from '../../../src/core/modelFile';
+import { ModelLoadError, type LoadedModel } from '../../../src/core/onnx/load';
+import { printModelView } from '../../../src/core/text/modelView';
+import { buildTflite, type ModelSpec } from '../../helpers/tfliteBuilder';
+
+const DEVICE = findDevice('nrf52840', BUILTIN_DEVICES);
+
+function load(bytes: Uint8Array): LoadedModel {
+  return parseAnyModelBytes(bytes, undefined, 'bad.tflite');
+}
+
+/** Analyses without and with a device and prints the text view; returns the plain report. */
+function analyseAll(bytes: Uint8Array): AnalysisReport {
+  const loaded = load(bytes);
+  const report = analyzeLoaded(loaded);
+  analyzeLoaded(loaded, { device: DEVICE });
+  printModelView(loaded);
+  return report;
+}
+
+/** The one-line refusal a user sees for `bytes`, from any stage. */
+function refusal(bytes: Uint8Array): Error {
+  try {
+    analyseAll(bytes);
+  } catch (e) {
+    assert.ok(e instanceof ModelLoadError || e instanceof GraphError, `known error: ${String(e)}`);
+    assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
+    return e;
+  }
+  assert.fail('expected the file to be refused');
+}
+
+/** One subgraph: tensors, operators by builtin code, edges; buffers after the sentinel. */
+function model(spec: Omit<ModelSpec['subgraphs'][number], 'name'> & Partial<ModelSpec>): ModelSpec {
+  const { tensors, inputs, outputs, operators, ...rest } = spec;
+  return {
+    operatorCodes: [],
+    ...rest,
+    subgraphs: [{ name: 'main', tensors, inputs, outputs, operators }],
+  };
+}
+
+describe('TFLite analysis of files the reader accepts but the analysis cannot use', () => {
+  test('a variable tensor without data whose size is negative or absurd is one line', () => {
+    for (const shape of [
+      [-1, 4],
+      [1 << 30, 8],
+    ]) {
+      const e = refusal(
+        buildTflite(
+          model({
+            tensors: [
+              { name: 'x', shape: [1, 4], type: 0 },
+              { name: 'state', shape, type: 0, isVariable: true },
+            ],
+            inputs: [0],
+            outputs: [0],
+            operators: [],
+          }),
+        ),
+      );
+      assert.match(e.message, /variable tensor 'state'/);
+    }
+  });
+});
