@@ -16,7 +16,7 @@
 import type { Diagnostic } from '../report';
 import type { TensorLifetime } from '../memory/liveness';
 import { tfliteArena } from './arena';
-import { oneLine, type TfliteExtras } from './translate';
+import type { TfliteExtras } from './translate';
 
 export interface RuntimeMemory {
   /** Who laid the tensors out, in a user's words. */
@@ -54,10 +54,9 @@ export function arenaFigures(
   const arena = tfliteArena(extras.model);
   // Placements name TFLite tensors; the report names them as the translation did (unique).
   const nameOf = (p: { subgraph: number; tensor: number; name: string }): string =>
-    (p.subgraph === extras.subgraph ? extras.tensorNames[p.tensor] : undefined) ?? oneLine(p.name);
-  // The warnings name tensors as the file does: kept on one line.
+    (p.subgraph === extras.subgraph ? extras.tensorNames[p.tensor] : undefined) ?? p.name;
   for (const w of arena.warnings)
-    diagnostics.push({ severity: 'info', source: 'analysis', message: oneLine(w) });
+    diagnostics.push({ severity: 'info', source: 'analysis', message: w });
   const planner = arena.offlinePlanned
     ? "the model's offline plan (OfflineMemoryAllocation)"
     : `TFLite Micro's greedy planner, tensors padded to ${arena.alignment} bytes`;

@@ -10,7 +10,7 @@
  */
 import type { Tensor } from '../onnx/types';
 import { quantizationOf } from './quantization';
-import { oneLine, type TfliteExtras } from './translate';
+import type { TfliteExtras } from './translate';
 import type { Quantization } from './types';
 
 export function quantizationText(q: Quantization): string | undefined {
@@ -35,9 +35,7 @@ export function tflitePreamble(
   outputs: readonly string[],
 ): string[] {
   const { model } = extras;
-  const version = model.minRuntimeVersion
-    ? `, min runtime ${oneLine(model.minRuntimeVersion)}`
-    : '';
+  const version = model.minRuntimeVersion ? `, min runtime ${model.minRuntimeVersion}` : '';
   const lines = [
     `# TensorFlow Lite model (schema ${model.version}${version}): one line per operator of subgraph ${extras.subgraph}, in execution order`,
   ];
@@ -69,4 +67,9 @@ function range(values: readonly number[]): string {
 
 function short(v: number): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3)));
+}
+
+/** Names and descriptions come from the file: keep them on their `#` line. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\u2028\u2029]+/g, ' ');
 }

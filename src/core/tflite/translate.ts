@@ -147,7 +147,7 @@ export function translateTflite(tflite: TfliteModel, label = 'model'): Translate
     valueInfo.push(valueInfoOf(t, names[t.index]));
   }
   const graph: Graph = {
-    name: oneLine(subgraph.name) || 'main',
+    name: subgraph.name || 'main',
     nodes,
     initializers,
     sparseInitializers: [],
@@ -161,10 +161,8 @@ export function translateTflite(tflite: TfliteModel, label = 'model'): Translate
     // No ONNX IR: 0 tells validate.ts not to look for an ai.onnx opset, and the report that
     // there is none; the schema version stands as the `tflite` domain's opset.
     irVersion: 0,
-    producerName: oneLine(tflite.description) || 'TensorFlow Lite',
-    producerVersion: tflite.minRuntimeVersion
-      ? `(runtime ≥ ${oneLine(tflite.minRuntimeVersion)})`
-      : '',
+    producerName: tflite.description || 'TensorFlow Lite',
+    producerVersion: tflite.minRuntimeVersion ? `(runtime ≥ ${tflite.minRuntimeVersion})` : '',
     domain: '',
     modelVersion: 0,
     docString: '',
@@ -211,22 +209,13 @@ function tensorNames(subgraph: Subgraph): string[] {
       }
       if (!first) byBuffer.set(t.bufferIndex, t);
     }
-    const own = oneLine(t.name);
-    let name = own || `tensor_${t.index}`;
+    let name = t.name || `tensor_${t.index}`;
     if (used.has(name)) name = `${name}_${t.index}`;
-    for (let k = 2; used.has(name); k++) name = `${own || 'tensor'}_${t.index}_${k}`;
+    for (let k = 2; used.has(name); k++) name = `${t.name || 'tensor'}_${t.index}_${k}`;
     used.add(name);
     names.push(name);
   }
   return names;
-}
-
-/**
- * Names, codes and descriptions come from the file: on one line, so that every message, report
- * row and text-view line that shows one stays one line.
- */
-export function oneLine(text: string): string {
-  return text.replace(/[\r\n\u2028\u2029]+/g, ' ');
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -242,7 +231,7 @@ function initializer(t: TfliteTensor, name: string, tflite: TfliteModel, label: 
     const location = ext ? tflite.externalBufferGroups[ext.group] : undefined;
     if (!ext || location === undefined) {
       throw new ModelLoadError(
-        `${label}: tensor '${name}' names external buffer ${t.externalBufferId}, which the model does not list`,
+        `${label}: tensor '${t.name}' names external buffer ${t.externalBufferId}, which the model does not list`,
       );
     }
     // ONNX external data (onnx/externalData.ts) reads the side file, with its path checks.
@@ -265,7 +254,7 @@ function initializer(t: TfliteTensor, name: string, tflite: TfliteModel, label: 
   }
   if (dataType !== DataType.STRING && t.buffer.data.length !== need) {
     throw new ModelLoadError(
-      `${label}: tensor '${name}' [${dims.join(', ')}] needs ${need} bytes but its buffer ${t.bufferIndex} holds ${t.buffer.data.length}`,
+      `${label}: tensor '${t.name}' [${dims.join(', ')}] needs ${need} bytes but its buffer ${t.bufferIndex} holds ${t.buffer.data.length}`,
     );
   }
   return { ...base, dataLocation: 0, rawData: t.buffer.data };
@@ -294,7 +283,7 @@ function operatorNode(
   nodeNames: Set<string>,
 ): Node {
   const custom = op.opcode.builtinCode === CUSTOM;
-  const opType = custom ? oneLine(op.opcode.customCode ?? '') || 'CUSTOM' : op.opcode.builtinName;
+  const opType = custom ? op.opcode.customCode || 'CUSTOM' : op.opcode.builtinName;
   const scratch: string[] = [];
   const inputs = op.inputs.map((i) => {
     if (i < 0) return '';
@@ -314,8 +303,7 @@ function operatorNode(
   }
   nodeNames.add(name);
   const attributes = optionAttributes(op.builtinOptions);
-  if (custom)
-    attributes.push(stringAttribute(CUSTOM_CODE_ATTRIBUTE, oneLine(op.opcode.customCode ?? '')));
+  if (custom) attributes.push(stringAttribute(CUSTOM_CODE_ATTRIBUTE, op.opcode.customCode ?? ''));
   return {
     name,
     opType,

@@ -74,37 +74,4 @@ describe('TFLite analysis of files the reader accepts but the analysis cannot us
       assert.match(e.message, /variable tensor 'state'/);
     }
   });
-
-  test('names, codes and descriptions with line breaks stay on one line everywhere', () => {
-    const spec = (twice: boolean): ModelSpec =>
-      model({
-        description: 'two\nlines',
-        operatorCodes: [{ builtinCode: 0 }, { builtinCode: 32, customCode: 'my\nop' }],
-        tensors: [
-          { name: 'in\nput', shape: [1, 4], type: 0 },
-          { name: 'out\r\nput', shape: [1, 4], type: 0 },
-          { name: 'c\u2028ustom', shape: [1, 4], type: 0 },
-        ],
-        inputs: [0],
-        outputs: [2],
-        operators: [
-          { opcodeIndex: 0, inputs: [0, 0], outputs: [1], options: { type: 11, fields: [] } },
-          { opcodeIndex: 1, inputs: [1], outputs: [twice ? 1 : 2] },
-        ],
-      });
-    const report = analyseAll(buildTflite(spec(false)));
-    assert.deepEqual(
-      report.nodes.map((n) => [n.name, n.op]),
-      [
-        ['out put', 'ADD'],
-        ['c ustom', 'my op'],
-      ],
-    );
-    assert.equal(report.model.producer.includes('\n'), false);
-    for (const d of report.diagnostics) assert.ok(!d.message.includes('\n'), d.message);
-    const text = printModelView(load(buildTflite(spec(false)))).text;
-    assert.match(text, /in put/);
-    // A graph error naming such a tensor is one line too.
-    assert.match(refusal(buildTflite(spec(true))).message, /'out put'/);
-  });
 });
