@@ -35,7 +35,9 @@ export function tflitePreamble(
   outputs: readonly string[],
 ): string[] {
   const { model } = extras;
-  const version = model.minRuntimeVersion ? `, min runtime ${model.minRuntimeVersion}` : '';
+  const version = model.minRuntimeVersion
+    ? `, min runtime ${oneLine(model.minRuntimeVersion)}`
+    : '';
   const lines = [
     `# TensorFlow Lite model (schema ${model.version}${version}): one line per operator of subgraph ${extras.subgraph}, in execution order`,
   ];

@@ -218,6 +218,11 @@ function tensorNames(subgraph: Subgraph): string[] {
   return names;
 }
 
+/** A name from the file in a one-line message: its line breaks as spaces. */
+function quoted(name: string): string {
+  return `'${name.replace(/[\r\n\u2028\u2029]+/g, ' ')}'`;
+}
+
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -231,7 +236,7 @@ function initializer(t: TfliteTensor, name: string, tflite: TfliteModel, label: 
     const location = ext ? tflite.externalBufferGroups[ext.group] : undefined;
     if (!ext || location === undefined) {
       throw new ModelLoadError(
-        `${label}: tensor '${t.name}' names external buffer ${t.externalBufferId}, which the model does not list`,
+        `${label}: tensor ${quoted(name)} names external buffer ${t.externalBufferId}, which the model does not list`,
       );
     }
     // ONNX external data (onnx/externalData.ts) reads the side file, with its path checks.
@@ -247,14 +252,14 @@ function initializer(t: TfliteTensor, name: string, tflite: TfliteModel, label: 
     // here, so its size must be one memory can hold: a negative dim or an absurd size is refused.
     if (dims.some((d) => d < 0) || !Number.isSafeInteger(need) || need > MAX_STATE_BYTES) {
       throw new ModelLoadError(
-        `${label}: variable tensor '${name}' [${dims.join(', ')}] ${dims.some((d) => d < 0) ? 'has a negative dimension' : `needs ${need} bytes of state, more than any device holds`}`,
+        `${label}: variable tensor ${quoted(name)} [${dims.join(', ')}] ${dims.some((d) => d < 0) ? 'has a negative dimension' : `needs ${need} bytes of state, more than any device holds`}`,
       );
     }
     return { ...base, dataLocation: 0, rawData: new Uint8Array(need) };
   }
   if (dataType !== DataType.STRING && t.buffer.data.length !== need) {
     throw new ModelLoadError(
-      `${label}: tensor '${t.name}' [${dims.join(', ')}] needs ${need} bytes but its buffer ${t.bufferIndex} holds ${t.buffer.data.length}`,
+      `${label}: tensor ${quoted(name)} [${dims.join(', ')}] needs ${need} bytes but its buffer ${t.bufferIndex} holds ${t.buffer.data.length}`,
     );
   }
   return { ...base, dataLocation: 0, rawData: t.buffer.data };

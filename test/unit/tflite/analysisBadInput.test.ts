@@ -74,4 +74,27 @@ describe('TFLite analysis of files the reader accepts but the analysis cannot us
       assert.match(e.message, /variable tensor 'state'/);
     }
   });
+
+  test("a line break in a name or the runtime version stays out of the refusal and the view's preamble", () => {
+    const spec = (bytes: number): ModelSpec =>
+      model({
+        tensors: [
+          { name: 'in\nput', shape: [1, 4], type: 0 },
+          { name: 'we\r\night', shape: [4], type: 0, buffer: 1 },
+          { name: 'out', shape: [1, 4], type: 0 },
+        ],
+        operatorCodes: [{ builtinCode: 0 }],
+        inputs: [0],
+        outputs: [2],
+        operators: [{ opcodeIndex: 0, inputs: [0, 1], outputs: [2] }],
+        buffers: [{ data: new Uint8Array(bytes) }, { data: new TextEncoder().encode('2.\n1\0') }],
+        metadata: [{ name: 'min_runtime_version', buffer: 2 }],
+      });
+    assert.match(refusal(buildTflite(spec(15))).message, /tensor 'we ight' \[4\] needs 16 bytes/);
+    const lines = printModelView(load(buildTflite(spec(16)))).text.split('\n');
+    assert.equal(
+      lines[0],
+      '# TensorFlow Lite model (schema 3, min runtime 2. 1): one line per operator of subgraph 0, in execution order',
+    );
+  });
 });
