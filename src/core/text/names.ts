@@ -52,20 +52,21 @@ export function moduleScopes(names: readonly string[]): string[] {
   const scopes: string[] = [];
   let current = '';
   names.forEach((name, i) => {
-    if ((current && fits(name, current)) || !name.startsWith('/') || name.length <= SHORT_NAME) {
+    if ((current && fits(name, current)) || !isPath(name) || name.length <= SHORT_NAME) {
       scopes.push(current);
       return;
     }
     const parts = name.split('/');
     let best = '';
     let bestCoverage = 0;
-    for (let j = 2; j < parts.length; j++) {
+    // torch.onnx's paths start with '/', TensorFlow's (TFLite, tf2onnx) with the model's name.
+    for (let j = name.startsWith('/') ? 2 : 1; j < parts.length; j++) {
       const scope = parts.slice(0, j).join('/');
       if (scope.length < MIN_SCOPE_LENGTH || !fits(name, scope)) continue;
-      if (!ELIDED_REST.test(scope.slice(1))) continue;
+      if (!ELIDED_REST.test(scope.replace(/^\//, ''))) continue;
       let coverage = 0;
       for (let k = i; k < names.length && k < i + LOOKAHEAD; k++) {
-        if (!names[k].startsWith('/')) continue;
+        if (!isPath(names[k])) continue;
         if (!fits(names[k], scope)) break;
         coverage++;
       }
@@ -78,6 +79,11 @@ export function moduleScopes(names: readonly string[]): string[] {
     scopes.push(current);
   });
   return scopes;
+}
+
+/** A module path as exporters write node names: `/layer1/conv1/Conv`, `model/conv2d/Relu6`. */
+function isPath(name: string): boolean {
+  return name.startsWith('/') || (name.includes('/') && !name.startsWith('…'));
 }
 
 /** `name` as shown in `scope` (`…/conv1/Conv`), or undefined when it prints in full. */

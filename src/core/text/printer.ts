@@ -245,7 +245,9 @@ function printNode(
   scope: string,
 ): number {
   const show = (name: string): string => displayName(name, scope) ?? id(name);
-  const label = node.name ? `[${show(node.name)}] ` : '';
+  // A node named after its output (TFLite's operators, some TensorFlow exports) would print the
+  // same long name twice before its op: the output line names it.
+  const label = node.name && !node.outputs.includes(node.name) ? `[${show(node.name)}] ` : '';
   const outputs = node.outputs
     .map((o) => (o ? (ownOutputName(o, node.name) ?? show(o)) : '""'))
     .join(', ');

@@ -9,11 +9,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseAnyModelBytes } from '../../../src/core/modelFile';
+import { loadAnyModel, parseAnyModelBytes } from '../../../src/core/modelFile';
 import { printModelView } from '../../../src/core/text/modelView';
 import { BUILTIN, TYPE, TfliteNetwork, conv2d, fullyConnected } from '../../helpers/tfliteNetwork';
 
 const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+const PERSON_DETECT = path.resolve(__dirname, '../../../../shared/tflite/person_detect.tflite');
 
 /** An int8 network: per-channel conv weights, per-tensor FC weights, quantized input. */
 function network(): Uint8Array {
@@ -63,6 +64,21 @@ test(
       assert.equal(out, printModelView(parseAnyModelBytes(bytes, dir, file)).text);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'person_detect: each operator line is its output under a module scope, then the op',
+  { skip: !fs.existsSync(PERSON_DETECT) && 'no ../shared/tflite in this clone' },
+  () => {
+    const printed = printModelView(loadAnyModel(PERSON_DETECT));
+    const lines = printed.text.split('\n');
+    assert.ok(lines.includes('  …/ = "MobilenetV1/MobilenetV1"'));
+    for (const line of printed.layout.nodeLines) {
+      // No `[name]` label repeating the output, and the op within the first 60 columns.
+      assert.doesNotMatch(lines[line], /^\s*\[/);
+      assert.ok(lines[line].indexOf('= tflite.') < 60, lines[line]);
     }
   },
 );
