@@ -9,7 +9,8 @@ import type { ModelSpec, OperatorSpec, TensorSpec } from '../../helpers/tfliteBu
 
 const ADD = 0;
 const IF = BUILTIN_OPERATOR_NAMES.indexOf('IF');
-const IF_OPTIONS = BUILTIN_OPTIONS_NAMES.indexOf('IfOptions');
+// BuiltinOptions members are 1-based (0 is NONE): member n is at index n - 1 (ops.ts).
+const IF_OPTIONS = BUILTIN_OPTIONS_NAMES.indexOf('IfOptions') + 1;
 
 const activation = (name: string, bytes = 48, extra: Partial<TensorSpec> = {}): TensorSpec => ({
   name,
