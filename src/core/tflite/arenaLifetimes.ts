@@ -21,7 +21,7 @@
  * Variable tensors (RNN/SVDF state) go to the persistent part of the arena instead, unless the
  * offline plan gives them an offset.
  */
-import { FlatBuffer, tableType } from './flatbuffer';
+import { FlatBuffer, FlatBufferError, tableType } from './flatbuffer';
 import { tensorTypeName } from './tensorType';
 import type { Operator, Subgraph, Tensor, TfliteModel } from './types';
 
@@ -277,23 +277,37 @@ const CALL_ONCE_OPTIONS = tableType('CallOnceOptions', ['init_subgraph_index']);
 function calledSubgraphs(model: TfliteModel, op: Operator, warnings: string[]): number[] {
   const code = op.opcode.builtinCode;
   if (code !== IF && code !== WHILE && code !== CALL_ONCE) return [];
+  const what = `${op.opcode.builtinName} operator ${op.index}`;
   const options = op.builtinOptions;
   if (options?.kind !== 'other') {
+    warnings.push(`${what} has no options naming its subgraphs.`);
+    return [];
+  }
+  const expected = code === IF ? IF_OPTIONS : code === WHILE ? WHILE_OPTIONS : CALL_ONCE_OPTIONS;
+  if (options.union !== 1 || options.name !== expected.name) {
+    // Another member's table: its fields are not subgraph indices.
+    warnings.push(`${what} has ${options.name}, not ${expected.name}: its subgraphs are unknown.`);
+    return [];
+  }
+  try {
+    const fb = new FlatBuffer(model.bytes);
+    if (code === IF) {
+      const t = fb.table(options.tableOffset, IF_OPTIONS);
+      return [t.int32('then_subgraph_index'), t.int32('else_subgraph_index')];
+    }
+    if (code === WHILE) {
+      const t = fb.table(options.tableOffset, WHILE_OPTIONS);
+      return [t.int32('cond_subgraph_index'), t.int32('body_subgraph_index')];
+    }
+    return [fb.table(options.tableOffset, CALL_ONCE_OPTIONS).int32('init_subgraph_index')];
+  } catch (e) {
+    if (!(e instanceof FlatBufferError)) throw e;
+    // The reader keeps tables it does not decode as offsets; a field may still be malformed.
     warnings.push(
-      `${op.opcode.builtinName} operator ${op.index} has no options naming its subgraphs.`,
+      `${what} has unreadable ${expected.name} (${e.message}): its subgraphs are unknown.`,
     );
     return [];
   }
-  const fb = new FlatBuffer(model.bytes);
-  if (code === IF) {
-    const t = fb.table(options.tableOffset, IF_OPTIONS);
-    return [t.int32('then_subgraph_index'), t.int32('else_subgraph_index')];
-  }
-  if (code === WHILE) {
-    const t = fb.table(options.tableOffset, WHILE_OPTIONS);
-    return [t.int32('cond_subgraph_index'), t.int32('body_subgraph_index')];
-  }
-  return [fb.table(options.tableOffset, CALL_ONCE_OPTIONS).int32('init_subgraph_index')];
 }
 
 /** TFLM's ValidateSubgraph: it refuses an operator intermediate with a non-zero size. */

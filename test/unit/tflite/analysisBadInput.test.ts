@@ -13,7 +13,7 @@ import { GraphError } from '../../../src/core/graph/graph';
 import { parseAnyModelBytes } from '../../../src/core/modelFile';
 import { ModelLoadError, type LoadedModel } from '../../../src/core/onnx/load';
 import { printModelView } from '../../../src/core/text/modelView';
-import { buildTflite, type ModelSpec } from '../../helpers/tfliteBuilder';
+import { buildTflite, type ModelSpec, type OptionsSpec } from '../../helpers/tfliteBuilder';
 
 const DEVICE = findDevice('nrf52840', BUILTIN_DEVICES);
 
@@ -96,5 +96,44 @@ describe('TFLite analysis of files the reader accepts but the analysis cannot us
       lines[0],
       '# TensorFlow Lite model (schema 3, min runtime 2. 1): one line per operator of subgraph 0, in execution order',
     );
+  });
+
+  test('a WHILE whose options are another table, or hold a field too narrow, names no subgraph', () => {
+    const body = {
+      name: 'body',
+      tensors: [{ name: 'b', shape: [1], type: 0 }],
+      inputs: [0],
+      outputs: [0],
+      operators: [],
+    };
+    const spec = (options: OptionsSpec): ModelSpec => ({
+      operatorCodes: [{ builtinCode: 119 }],
+      subgraphs: [
+        {
+          name: 'main',
+          tensors: [
+            { name: 'x', shape: [1], type: 0 },
+            { name: 'y', shape: [1], type: 0 },
+          ],
+          inputs: [0],
+          outputs: [1],
+          operators: [{ opcodeIndex: 0, inputs: [0], outputs: [1], options }],
+        },
+        body,
+      ],
+    });
+    const cases: [OptionsSpec, RegExp][] = [
+      // SparseToDenseOptions (member 50) where WhileOptions (93) belong.
+      [{ type: 50, fields: [{ id: 0, int32: 1 }] }, /has SparseToDenseOptions, not WhileOptions/],
+      // WhileOptions with cond_subgraph_index written as one byte: the int32 would read past it.
+      [{ type: 93, fields: [{ id: 0, int8: 1 }] }, /unreadable WhileOptions/],
+    ];
+    for (const [options, message] of cases) {
+      const report = analyseAll(buildTflite(spec(options)));
+      assert.ok(
+        report.diagnostics.some((d) => message.test(d.message)),
+        report.diagnostics.map((d) => d.message).join('\n'),
+      );
+    }
   });
 });
