@@ -294,7 +294,8 @@ function operatorNode(
     if (i < 0) return '';
     if (scratchOwner.has(i)) {
       if (scratchOwner.get(i) !== op.index) return names[i];
-      scratch.push(names[i]);
+      // Read twice (ADD(t, t)), written once: one output.
+      if (!scratch.includes(names[i])) scratch.push(names[i]);
       return '';
     }
     return names[i];

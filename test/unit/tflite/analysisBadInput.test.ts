@@ -136,4 +136,28 @@ describe('TFLite analysis of files the reader accepts but the analysis cannot us
       );
     }
   });
+
+  test('an operator reading the same unwritten tensor twice is analysed, the tensor planned once', () => {
+    // t is no graph input and nothing writes it: the translation makes it its reader's scratch.
+    const report = analyseAll(
+      buildTflite(
+        model({
+          operatorCodes: [{ builtinCode: 0 }],
+          tensors: [
+            { name: 'x', shape: [1, 4], type: 0 },
+            { name: 't', shape: [1, 4], type: 0 },
+            { name: 'y', shape: [1, 4], type: 0 },
+          ],
+          inputs: [0],
+          outputs: [2],
+          operators: [{ opcodeIndex: 0, inputs: [1, 1], outputs: [2] }],
+        }),
+      ),
+    );
+    assert.deepEqual(
+      report.nodes[0].outputs.map((o) => o.name),
+      ['y', 't'],
+    );
+    assert.equal(report.totals.flops, 4);
+  });
 });
