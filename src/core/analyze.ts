@@ -3,7 +3,6 @@
  * load → validate → graph → shapes → per-node figures → memory plan → bit-width hints → device fit.
  * Every figure a user sees is computed here or in the module this calls, never in a surface.
  */
-import { DEFAULT_ERROR_TARGET_DB } from './advisor/weightBits';
 import {
   nodeFigures,
   sum,
@@ -16,6 +15,7 @@ import type { DeviceProfile } from './devices';
 import { fitDevice } from './devices/deviceReport';
 import { buildGraphView, nodeLabel, type GraphView } from './graph/graph';
 import { planActivations } from './memory/activations';
+import { DEFAULT_ERROR_TARGET_DB } from './numerics/weightSqnr';
 import { opsetVersions } from './onnx/opsets';
 import { loadAnyModel, parseAnyModelBytes } from './modelFile';
 import type { LoadedModel } from './onnx/load';

@@ -6,7 +6,7 @@
  * measured for every layer they cost more than all the integer widths together. The editor's hover
  * asks for the one layer under the cursor instead. This runs the analysis's own per-node figures
  * (cost/nodeFigures.ts) for that node with the formats on, so the weight is traced, sampled
- * (weightBits.ts) and rounded exactly as for `analyze --json`: the hover shows the same numbers.
+ * (numerics/weightSqnr.ts) and rounded exactly as for `analyze --json`: the hover shows the same numbers.
  *
  * Tracing a weight to its stored tensor (through Identity, Cast, DequantizeLinear, folded
  * constants) needs shape inference, which takes 100 ms on a 5,000-node graph. A tensor's inferred
@@ -19,9 +19,9 @@ import { buildGraphView, nodeDependencies } from '../graph/graph';
 import type { LoadedModel } from '../onnx/load';
 import { opsetVersions } from '../onnx/opsets';
 import type { Graph, Node } from '../onnx/types';
+import { DEFAULT_ERROR_TARGET_DB } from '../numerics/weightSqnr';
 import type { NodeReport } from '../report';
 import { inferShapes } from '../shapes/infer';
-import { DEFAULT_ERROR_TARGET_DB } from './weightBits';
 
 export type LayerFormatSqnr = NonNullable<NodeReport['weightFormatSqnrDb']>;
 

@@ -2,7 +2,7 @@
  * Output-level sensitivity (conventions.md "Suggested bit-widths"): for each layer and width, the
  * SQNR of the MODEL OUTPUT in ONNX Runtime with only that layer's weights quantized. This is the
  * measured curve the "fit to device" plan (fitPlan.ts) minimises over; the weight-only SQNR in
- * weightBits.ts is the cheap stand-in when no runtime is available.
+ * numerics/weightSqnr.ts is the cheap stand-in when no runtime is available.
  *
  * Grids (issue 15): where the caller asks (`grids`), the same measurement with the layer on a
  * multiplier-free grid instead of an integer width: ternary (2 bits), binary (1 bit), pow2-N. They

@@ -23,9 +23,15 @@ import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Tensor } from '../onnx/types';
 import { channelIndexer, packedLength, storeValue, type QuantizedWeight } from './quantizeMath';
 import { CompressionRefusal } from './summary';
-import { WEIGHT_GRIDS, type WeightGrid } from '../cost/nodeFigures';
-
-import { gridLevel, pow2Level, pow2MaxExponent, safeScale, TERNARY_THRESHOLD } from './gridLevels';
+import {
+  gridLevel,
+  pow2Level,
+  pow2MaxExponent,
+  safeScale,
+  TERNARY_THRESHOLD,
+  WEIGHT_GRIDS,
+  type WeightGrid,
+} from '../numerics/gridLevels';
 
 export { WEIGHT_GRIDS, type WeightGrid };
 export { pow2Level, pow2MaxExponent, TERNARY_THRESHOLD };

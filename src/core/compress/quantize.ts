@@ -26,7 +26,8 @@ import { inferShapes, type ShapeInference } from '../shapes/infer';
 import { GraphEdit, makeNode, withGraph } from './graphEdit';
 import { conversionRefusal, convertOpset } from './opsetConvert';
 import { gridContainer, quantizeToGrid } from './lowBitGrids';
-import { weightGridDoc, type WeightGrid } from '../cost/nodeFigures';
+import { weightGridDoc } from '../cost/nodeFigures';
+import type { WeightGrid } from '../numerics/gridLevels';
 import {
   checkFormat,
   formatBits,

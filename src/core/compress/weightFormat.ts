@@ -5,7 +5,7 @@
  * (`grids`) and the fit-to-device plan, so that what is measured, planned and written is named
  * and counted the same way everywhere.
  */
-import { WEIGHT_GRIDS, type WeightGrid } from '../cost/nodeFigures';
+import { WEIGHT_GRIDS, type WeightGrid } from '../numerics/gridLevels';
 import { CompressionRefusal } from './summary';
 
 /** A grid and its bits: pow2 needs its N (3..8); ternary is 2 bits and binary 1 by definition. */

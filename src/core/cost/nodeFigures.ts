@@ -3,13 +3,14 @@
  * activation bytes, and the bit-width hint for its main weight. Totals and shares are made from
  * these in analyze.ts; nothing else computes a per-layer figure.
  */
-import { suggestBits, weightSqnr } from '../advisor/weightBits';
 import type { GraphView } from '../graph/graph';
 import { buildGraphView, nodeLabel } from '../graph/graph';
 import { dtypeBits, isFloatType, storageBytes } from '../onnx/dtype';
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount } from '../onnx/tensorData';
 import type { Graph, Node } from '../onnx/types';
+import type { WeightGrid } from '../numerics/gridLevels';
+import { suggestBits, weightSqnr } from '../numerics/weightSqnr';
 import { loopIterations } from '../shapes/rules/control';
 import { concreteShape, type ShapeInference } from '../shapes/infer';
 import type { TensorType } from '../shapes/types';
@@ -352,10 +353,6 @@ export function bitOperations(
   const accumulator = activationBits + weightBits + Math.log2(Math.max(1, depth ?? 1));
   return macs * ((shiftOnly ? 0 : activationBits * weightBits) + accumulator);
 }
-
-/** Multiplier-free weight grids (compress/lowBitGrids.ts). */
-export const WEIGHT_GRIDS = ['pow2', 'ternary', 'binary'] as const;
-export type WeightGrid = (typeof WEIGHT_GRIDS)[number];
 
 const GRID_DOC = /^model-lens:weight-grid=(pow2|ternary|binary);bits=(\d+)$/;
 

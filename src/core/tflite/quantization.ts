@@ -44,7 +44,7 @@ export function isSymmetricQuantized(tensor: Tensor | undefined, channelAxis: nu
 
 /**
  * The stored integers of a symmetrically quantized weight as a float32 tensor, for the weight
- * SQNR the bit-width hints are made of (advisor/weightBits.ts reads floats). By the argument of
+ * SQNR the bit-width hints are made of (numerics/weightSqnr.ts reads floats). By the argument of
  * isSymmetricQuantized, the per-channel SQNR of these numbers is that of the real weights; no
  * scale is applied. Undefined for anything else (every ONNX tensor, asymmetric or unreadable
  * integers), which keeps its stored width as the suggestion.

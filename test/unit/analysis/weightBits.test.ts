@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { POW2_BITS, suggestBits, weightSqnr } from '../../../src/core/advisor/weightBits';
+import { POW2_BITS, suggestBits, weightSqnr } from '../../../src/core/numerics/weightSqnr';
 import { floatToHalfBits } from '../../../src/core/compress/convertFloat';
 import { quantizeToGrid, WEIGHT_GRIDS } from '../../../src/core/compress/lowBitGrids';
 import { halfToFloat } from '../../../src/core/onnx/tensorData';

@@ -1,9 +1,12 @@
 /**
- * The per-element rules of the multiplier-free weight grids (lowBitGrids.ts), in a leaf module
- * so the advisor (advisor/weightBits.ts) measures exactly the grids the compressor writes without
- * importing the compressor.
+ * The per-element rules of the multiplier-free weight grids (compress/lowBitGrids.ts), below both
+ * the figures and the compressor so the weight SQNR estimate (weightSqnr.ts) measures exactly the
+ * grids the compressor writes without importing the compressor.
  */
-import type { WeightGrid } from '../cost/nodeFigures';
+
+/** Multiplier-free weight grids (compress/lowBitGrids.ts). */
+export const WEIGHT_GRIDS = ['pow2', 'ternary', 'binary'] as const;
+export type WeightGrid = (typeof WEIGHT_GRIDS)[number];
 
 /** TWN's threshold factor: Δ = 0.7 · mean|w|. */
 export const TERNARY_THRESHOLD = 0.7;

@@ -13,11 +13,11 @@
  * 32 k sample estimates the SQNR within a tenth of a dB (tested against the exact sum),
  * while a 100 M-parameter layer costs one streaming pass rather than six quantizations.
  */
-import { gridLevel, pow2MaxExponent, safeScale, TERNARY_THRESHOLD } from '../compress/gridLevels';
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount, forEachFloatChunk, halfToFloat } from '../onnx/tensorData';
 import type { Tensor } from '../onnx/types';
 import { floatToHalf } from '../verify/inputs';
+import { gridLevel, pow2MaxExponent, safeScale, TERNARY_THRESHOLD } from './gridLevels';
 
 export const CANDIDATE_BITS = [8, 6, 5, 4, 3, 2] as const;
 export const DEFAULT_ERROR_TARGET_DB = 30;
