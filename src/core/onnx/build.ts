@@ -7,12 +7,12 @@ import {
   AttributeType,
   DataType,
   type Attribute,
+  type Dim,
   type Graph,
   type Tensor,
   type TypeInfo,
   type ValueInfo,
 } from './types';
-import type { Dim } from '../shapes/types';
 
 /** Marks a number as a FLOAT attribute even when it is integral (e.g. epsilon 1). */
 export class FloatAttr {
