@@ -109,6 +109,7 @@ export function tfliteCompute(
     return { ...NONE, unknown: `${node.opType}: what this operator computes is not known` };
   }
   const linear = linearCompute(node, shapes);
+  if (linear.unknown) return linear;
   const outElems = size(shapes.outputs[0]);
   let elementwise = linear.elementwiseFlops;
   for (const op of [ONNX_EQUIVALENT[node.opType] ?? []].flat()) {
@@ -119,16 +120,42 @@ export function tfliteCompute(
   return { ...linear, elementwiseFlops: elementwise };
 }
 
+/**
+ * Unknown MACs, and why: the shapes do not fit the kernel's layout (a missing input, a filter of
+ * another rank, a window of no size). TFLM would refuse such an operator; a count read from the
+ * wrong dims would be garbage, and 0 would claim it costs nothing.
+ */
+function malformed(node: Node, why: string): NodeCompute {
+  return { ...NONE, unknown: `${node.opType}: ${why}, so its MACs are unknown` };
+}
+
+/** Why `shape` is not a `rank`-D `what` (laid out as `layout`), or undefined when it is. */
+function notRank(
+  shape: readonly number[] | undefined,
+  rank: number | ((r: number) => boolean),
+  what: string,
+  layout: string,
+): string | undefined {
+  if (!shape) return `its ${what} (${layout}) is missing or of unknown rank`;
+  const fits = typeof rank === 'number' ? shape.length === rank : rank(shape.length);
+  return fits ? undefined : `its ${what} has rank ${shape.length}, not ${layout}`;
+}
+
 function linearCompute(node: Node, shapes: CostShapes): NodeCompute {
   const { inputs, outputs } = shapes;
   const outElems = size(outputs[0]);
   const biasFlops = (i: number): number => (inputs[i] ? outElems : 0);
+  const check = (...problems: (string | undefined)[]): string | undefined =>
+    problems.find((p) => p !== undefined) ??
+    (outputs[0] ? undefined : 'its output is of unknown rank');
   switch (node.opType) {
     case 'CONV_2D': {
       // reference/conv.h: filter [Cout, kH, kW, Cin/groups] (OHWI); each output accumulates
       // kH·kW·Cin/groups products. The same outputElements × (Cin/groups) × kH × kW as ONNX Conv.
       const w = inputs[1];
-      const depth = w && w.length === 4 ? elementCount(w.slice(1)) : 0;
+      const problem = check(notRank(w, 4, 'filter', '[Cout, kH, kW, Cin]'));
+      if (problem || !w) return malformed(node, problem ?? '');
+      const depth = elementCount(w.slice(1));
       return {
         macs: outElems * depth,
         elementwiseFlops: 0,
@@ -140,7 +167,9 @@ function linearCompute(node: Node, shapes: CostShapes): NodeCompute {
       // reference/depthwiseconv_*.h: filter [1, kH, kW, Cin·depth_multiplier]; each output
       // channel reads one input channel, so kH·kW products per output (groups = Cin).
       const w = inputs[1];
-      const depth = w && w.length === 4 ? w[1] * w[2] : 0;
+      const problem = check(notRank(w, 4, 'filter', '[1, kH, kW, Cin·M]'));
+      if (problem || !w) return malformed(node, problem ?? '');
+      const depth = w[1] * w[2];
       return {
         macs: outElems * depth,
         elementwiseFlops: 0,
@@ -151,7 +180,9 @@ function linearCompute(node: Node, shapes: CostShapes): NodeCompute {
     case 'CONV_3D': {
       // reference/conv3d.h: filter [kD, kH, kW, Cin, Cout] (DHWIO).
       const w = inputs[1];
-      const depth = w && w.length === 5 ? elementCount(w.slice(0, 4)) : 0;
+      const problem = check(notRank(w, 5, 'filter', '[kD, kH, kW, Cin, Cout]'));
+      if (problem || !w) return malformed(node, problem ?? '');
+      const depth = elementCount(w.slice(0, 4));
       return {
         macs: outElems * depth,
         elementwiseFlops: 0,
@@ -163,7 +194,9 @@ function linearCompute(node: Node, shapes: CostShapes): NodeCompute {
       // reference/fully_connected.h: weights [units, depth]; batches = outputs / units, each
       // output a dot product of length depth: M × N × K as ONNX Gemm.
       const w = inputs[1];
-      const depth = w && w.length === 2 ? w[1] : 0;
+      const problem = check(notRank(w, 2, 'weights', '[units, depth]'));
+      if (problem || !w) return malformed(node, problem ?? '');
+      const depth = w[1];
       return {
         macs: outElems * depth,
         elementwiseFlops: 0,
@@ -174,7 +207,9 @@ function linearCompute(node: Node, shapes: CostShapes): NodeCompute {
     case 'BATCH_MATMUL': {
       // reference/batch_matmul.h: lhs [..., rows, depth], or [..., depth, rows] with adj_x.
       const a = inputs[0];
-      const depth = a && a.length >= 2 ? a[a.length - (intAttr(node, 'adj_x', 0) ? 2 : 1)] : 0;
+      const problem = check(notRank(a, (r) => r >= 2, 'lhs', '[..., rows, depth]'));
+      if (problem || !a) return malformed(node, problem ?? '');
+      const depth = a[a.length - (intAttr(node, 'adj_x', 0) ? 2 : 1)];
       return {
         macs: outElems * depth,
         elementwiseFlops: 0,
@@ -187,19 +222,28 @@ function linearCompute(node: Node, shapes: CostShapes): NodeCompute {
       // [Cout, kH, kW, Cin]; every input element is scattered into kH·kW·Cout outputs:
       // inputElements × Cout × kH × kW, as ONNX ConvTranspose.
       const w = inputs[1];
-      const perInput = w && w.length === 4 ? w[0] * w[1] * w[2] : 0;
+      const problem = check(
+        notRank(w, 4, 'filter', '[Cout, kH, kW, Cin]'),
+        inputs[2] ? undefined : 'its input (the third) is missing or of unknown rank',
+      );
+      if (problem || !w) return malformed(node, problem ?? '');
       return {
-        macs: size(inputs[2]) * perInput,
+        macs: size(inputs[2]) * w[0] * w[1] * w[2],
         elementwiseFlops: 0,
         biasFlops: biasFlops(3),
-        accumulationDepth: w && w.length === 4 ? w[1] * w[2] * w[3] : undefined,
+        accumulationDepth: w[1] * w[2] * w[3],
       };
     }
     case 'CONV_3D_TRANSPOSE': {
       // reference/conv3d_transpose.h: inputs (output_shape, filter, input, bias), filter
       // [kD, kH, kW, Cout, Cin].
       const w = inputs[1];
-      const perInput = w && w.length === 5 ? elementCount(w.slice(0, 4)) : 0;
+      const problem = check(
+        notRank(w, 5, 'filter', '[kD, kH, kW, Cout, Cin]'),
+        inputs[2] ? undefined : 'its input (the third) is missing or of unknown rank',
+      );
+      if (problem || !w) return malformed(node, problem ?? '');
+      const perInput = elementCount(w.slice(0, 4));
       return { macs: size(inputs[2]) * perInput, elementwiseFlops: 0, biasFlops: biasFlops(3) };
     }
     case 'UNIDIRECTIONAL_SEQUENCE_LSTM':
@@ -212,8 +256,10 @@ function linearCompute(node: Node, shapes: CostShapes): NodeCompute {
       return svdfCompute(node, shapes);
   }
   if (WINDOW_POOLS.has(node.opType)) {
-    const window = intAttr(node, 'filter_height', 1) * intAttr(node, 'filter_width', 1);
-    return { ...NONE, elementwiseFlops: outElems * window };
+    const kh = intAttr(node, 'filter_height', 1);
+    const kw = intAttr(node, 'filter_width', 1);
+    if (kh < 1 || kw < 1) return malformed(node, `its window ${kh}×${kw} is empty`);
+    return { ...NONE, elementwiseFlops: outElems * kh * kw };
   }
   if (REDUCTIONS.has(node.opType)) return { ...NONE, elementwiseFlops: size(inputs[0]) };
   return NONE;
@@ -238,7 +284,11 @@ function lstmCompute(node: Node, { inputs }: CostShapes): NodeCompute {
   const x = inputs[0];
   const forget = inputs[2];
   const recurrent = inputs[6];
-  if (!x || x.length < 2 || !forget || !recurrent) return NONE;
+  const problem =
+    notRank(x, (r) => r >= 2, 'input', '[time, batch, …] or [batch, time, …]') ??
+    notRank(forget, 2, 'input_to_forget_weights', '[cell, input]') ??
+    notRank(recurrent, 2, 'recurrent_to_forget_weights', '[cell, output]');
+  if (problem || !x || !forget || !recurrent) return malformed(node, problem ?? '');
   const { steps, batch } = sequence(node, x);
   const gates = [1, 2, 3, 4].filter((i) => inputs[i]).length;
   const [cell, input] = forget;
@@ -260,7 +310,10 @@ function lstmCompute(node: Node, { inputs }: CostShapes): NodeCompute {
 function rnnCompute(node: Node, { inputs }: CostShapes): NodeCompute {
   const x = inputs[0];
   const w = inputs[1];
-  if (!x || x.length < 2 || !w || w.length !== 2) return NONE;
+  const problem =
+    notRank(x, (r) => r >= 2, 'input', '[time, batch, …] or [batch, time, …]') ??
+    notRank(w, 2, 'weights', '[units, input]');
+  if (problem || !x || !w) return malformed(node, problem ?? '');
   const { steps, batch } = sequence(node, x);
   const [units, input] = w;
   return {
@@ -281,7 +334,11 @@ function svdfCompute(node: Node, { inputs, outputs }: CostShapes): NodeCompute {
   const x = inputs[0];
   const feature = inputs[1];
   const time = inputs[2];
-  if (!x || x.length !== 2 || !feature || !time) return NONE;
+  const problem =
+    notRank(x, 2, 'input', '[batch, input]') ??
+    notRank(feature, 2, 'weights_feature', '[filters, input]') ??
+    notRank(time, 2, 'weights_time', '[filters, memory]');
+  if (problem || !x || !feature || !time) return malformed(node, problem ?? '');
   const batch = x[0];
   const filters = feature[0];
   const macs = batch * filters * (feature[1] + time[1]);

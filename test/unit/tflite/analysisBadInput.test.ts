@@ -160,4 +160,87 @@ describe('TFLite analysis of files the reader accepts but the analysis cannot us
     );
     assert.equal(report.totals.flops, 4);
   });
+
+  test('an operator whose shapes do not fit its kernel has unknown MACs and says why, never NaN or < 0', () => {
+    const f32 = (name: string, shape: number[], buffer = 0) => ({ name, shape, type: 0, buffer });
+    const pool = (h: number, w: number): OptionsSpec => ({
+      type: 5,
+      fields: [
+        { id: 3, int32: w },
+        { id: 4, int32: h },
+      ],
+    });
+    const cases: {
+      code: number;
+      tensors: ReturnType<typeof f32>[];
+      inputs: number[];
+      options?: OptionsSpec;
+      why: RegExp;
+    }[] = [
+      {
+        // CONV_2D with a 1-D filter.
+        code: 3,
+        tensors: [f32('x', [1, 4, 4, 2]), f32('w', [16], 1), f32('y', [1, 4, 4, 2])],
+        inputs: [0, 1],
+        why: /CONV_2D: its filter has rank 1, not \[Cout, kH, kW, Cin\]/,
+      },
+      {
+        // FULLY_CONNECTED with no weights input at all.
+        code: 9,
+        tensors: [f32('x', [1, 8]), f32('y', [1, 2])],
+        inputs: [0],
+        why: /FULLY_CONNECTED: its weights \(\[units, depth\]\) is missing/,
+      },
+      {
+        // UNIDIRECTIONAL_SEQUENCE_LSTM with a 1-D input_to_forget_weights.
+        code: 44,
+        tensors: [f32('x', [1, 3, 4]), f32('w', [16], 1), f32('y', [1, 3, 2])],
+        inputs: [0, -1, 1, -1, -1, -1, 1],
+        why: /input_to_forget_weights has rank 1/,
+      },
+      {
+        // SVDF with a 3-D input.
+        code: 27,
+        tensors: [f32('x', [1, 3, 4]), f32('w', [4, 4], 1), f32('y', [1, 2])],
+        inputs: [0, 1, 1],
+        why: /SVDF: its input has rank 3, not \[batch, input\]/,
+      },
+      {
+        // MAX_POOL_2D with a negative window (its output shape is the declared one).
+        code: 17,
+        tensors: [f32('x', [1, 4, 4, 2]), f32('y', [1, 4, 4, 2])],
+        inputs: [0],
+        options: pool(-3, 2),
+        why: /MAX_POOL_2D: its window -3×2 is empty/,
+      },
+      {
+        code: 1,
+        tensors: [f32('x', [1, 4, 4, 2]), f32('y', [1, 4, 4, 2])],
+        inputs: [0],
+        options: pool(0, 0),
+        why: /AVERAGE_POOL_2D: its window 0×0 is empty/,
+      },
+    ];
+    for (const c of cases) {
+      const out = c.tensors.length - 1;
+      const report = analyseAll(
+        buildTflite(
+          model({
+            operatorCodes: [{ builtinCode: c.code }],
+            tensors: c.tensors,
+            inputs: [0],
+            outputs: [out],
+            operators: [{ opcodeIndex: 0, inputs: c.inputs, outputs: [out], options: c.options }],
+            buffers: [{ data: new Uint8Array(64) }],
+          }),
+        ),
+      );
+      const node = report.nodes[0];
+      assert.match(node.macsUnknown ?? '', c.why, `${c.code}: ${node.macsUnknown}`);
+      assert.match(node.macsUnknown ?? '', /so its MACs are unknown$/);
+      assert.equal(node.macs, 0);
+      assert.equal(node.flops, 0);
+      assert.deepEqual(report.totals.uncountedNodes, [node.name]);
+    }
+  });
 });
