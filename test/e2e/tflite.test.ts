@@ -144,14 +144,12 @@ describe('e2e: a TensorFlow Lite model', { skip: missing }, () => {
       settings: { 'modelLens.devices': [TINY] },
     });
     report = JSON.parse(installedCli(workbench, ['analyze', model, '--json'])) as CliReport;
-    // An operator's line starts with its bracketed name: `["name"] outputs = tflite.OP …`.
+    // One line per operator, `outputs = tflite.OP …`, in the file's order, which is the
+    // report's (TFLite operators run in file order); names may be shortened by a module scope.
     const text = installedCli(workbench, ['text', model]).split('\n');
-    lines = new Map(
-      report.nodes.map((n) => [
-        n.name,
-        text.findIndex((l) => l.trimStart().startsWith(`[${JSON.stringify(n.name)}]`)),
-      ]),
-    );
+    const opLines = text.flatMap((l, i) => (/ = tflite\./.test(l) ? [i] : []));
+    assert.equal(opLines.length, report.nodes.length);
+    lines = new Map(report.nodes.map((n, i) => [n.name, opLines[i]]));
     for (const [name, line] of lines) assert.ok(line >= 0, `${name}'s line in the text view`);
   });
 
