@@ -29,7 +29,7 @@ import {
   type Convention,
 } from './conventions';
 import { nodeCompute, type CostShapes } from './opCosts';
-import { symmetricWeightsAsFloat } from '../tflite/quantization';
+import { isSymmetricQuantized } from '../tflite/quantization';
 import { weightOrigin, type WeightOrigin } from './weightOrigin';
 import { mainWeight, weightInputIndices } from './weights';
 
@@ -137,11 +137,12 @@ export function nodeFigures(
   let weightFormatSqnrDb: NodeReport['weightFormatSqnrDb'] = null;
   // Float weights, and integer ones stored symmetric per channel (TFLite's int8 kernels), whose
   // SQNR is measured on the stored integers (tflite/quantization.ts says why that is the same).
+  // Integer values are read a chunk at a time (numerics/weightSqnr.ts), never copied as floats.
   const sqnrTensor =
-    main && mainOrigin?.tensor
-      ? isFloatType(mainOrigin.dtype)
-        ? mainOrigin.tensor
-        : symmetricWeightsAsFloat(mainOrigin.tensor, main.channelAxis)
+    main &&
+    mainOrigin?.tensor &&
+    (isFloatType(mainOrigin.dtype) || isSymmetricQuantized(mainOrigin.tensor, main.channelAxis))
+      ? mainOrigin.tensor
       : undefined;
   if (main && mainOrigin && sqnrTensor && !context.skipBitHints) {
     try {

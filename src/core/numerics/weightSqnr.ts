@@ -14,7 +14,7 @@
  * while a 100 M-parameter layer costs one streaming pass rather than six quantizations.
  */
 import type { ExternalData } from '../onnx/externalData';
-import { elementCount, forEachFloatChunk, halfToFloat } from '../onnx/tensorData';
+import { elementCount, forEachNumberChunk, halfToFloat } from '../onnx/tensorData';
 import type { Tensor } from '../onnx/types';
 import { floatToHalf } from '../verify/inputs';
 import { gridLevel, pow2MaxExponent, safeScale, TERNARY_THRESHOLD } from './gridLevels';
@@ -216,7 +216,7 @@ function scanWeights(
   let pos = 0;
   let taken = 0;
   let nextSample = 0;
-  forEachFloatChunk(tensor, ext, (chunk, start) => {
+  forEachNumberChunk(tensor, ext, (chunk, start) => {
     // Work on locals: captured variables written in a hot loop are much slower in V8.
     let channel = c;
     let position = pos;

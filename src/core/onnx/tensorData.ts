@@ -208,6 +208,53 @@ export function forEachFloatChunk(
   throw new TensorDataError(`tensor '${t.name}' is ${dtypeName(t.dataType)}, not floating point`);
 }
 
+/**
+ * As forEachFloatChunk, and also for 8-, 16- and 32-bit signed integer tensors, whose values are
+ * visited as numbers one chunk at a time (never a float copy of the whole tensor): for the
+ * statistics of integer weights stored with a scale (TFLite's int8 kernels).
+ */
+export function forEachNumberChunk(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  visit: (chunk: Float32Array, start: number) => void,
+): void {
+  const width =
+    t.dataType === DataType.INT8
+      ? 1
+      : t.dataType === DataType.INT16
+        ? 2
+        : t.dataType === DataType.INT32
+          ? 4
+          : 0;
+  if (width === 0) return forEachFloatChunk(t, ext, visit);
+  const n = elementCount(t.dims);
+  if (n === 0) return;
+  const raw = rawBytes(t, ext);
+  if (raw && raw.byteLength < n * width) {
+    throw new TensorDataError(
+      `tensor '${t.name}' holds ${raw.byteLength} bytes, its shape needs ${n * width}`,
+    );
+  }
+  // ONNX's typed int32_data field holds them decoded already.
+  const decoded = raw ? undefined : tensorNumbers(t, ext);
+  const view = raw && new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const at = (i: number): number =>
+    !view
+      ? decoded![i]
+      : width === 1
+        ? view.getInt8(i)
+        : width === 2
+          ? view.getInt16(i * 2, true)
+          : view.getInt32(i * 4, true);
+  withScratch((scratch) => {
+    for (let s = 0; s < n; s += CHUNK_ELEMENTS) {
+      const count = Math.min(CHUNK_ELEMENTS, n - s);
+      for (let i = 0; i < count; i++) scratch[i] = at(s + i);
+      visit(scratch.subarray(0, count), s);
+    }
+  });
+}
+
 /** IEEE 754 half precision bits to a number. */
 export function halfToFloat(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;

@@ -38,37 +38,8 @@ export function storedQuantParamBytes(tensor: Tensor | undefined): number {
 export function isSymmetricQuantized(tensor: Tensor | undefined, channelAxis: number): boolean {
   const q = quantizationOf(tensor);
   if (!q || q.scale.length === 0 || q.details) return false;
+  // The signed widths forEachNumberChunk reads (TFLite's weights are int8, biases int32).
+  if (![DataType.INT8, DataType.INT16, DataType.INT32].includes(tensor!.dataType)) return false;
   if (q.scale.length > 1 && q.quantizedDimension !== channelAxis) return false;
   return q.zeroPoint.every((z) => z === 0) && q.scale.every((s) => s > 0);
-}
-
-/**
- * The stored integers of a symmetrically quantized weight as a float32 tensor, for the weight
- * SQNR the bit-width hints are made of (numerics/weightSqnr.ts reads floats). By the argument of
- * isSymmetricQuantized, the per-channel SQNR of these numbers is that of the real weights; no
- * scale is applied. Undefined for anything else (every ONNX tensor, asymmetric or unreadable
- * integers), which keeps its stored width as the suggestion.
- */
-export function symmetricWeightsAsFloat(tensor: Tensor, channelAxis: number): Tensor | undefined {
-  if (!isSymmetricQuantized(tensor, channelAxis) || !tensor.rawData) return undefined;
-  const raw = tensor.rawData;
-  let values: Float32Array;
-  if (tensor.dataType === DataType.INT8) {
-    values = Float32Array.from(new Int8Array(raw.buffer, raw.byteOffset, raw.length));
-  } else if (tensor.dataType === DataType.INT16 || tensor.dataType === DataType.INT32) {
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
-    const width = tensor.dataType === DataType.INT16 ? 2 : 4;
-    values = new Float32Array(raw.length / width);
-    for (let i = 0; i < values.length; i++) {
-      values[i] = width === 2 ? view.getInt16(i * 2, true) : view.getInt32(i * 4, true);
-    }
-  } else {
-    return undefined;
-  }
-  return {
-    ...tensor,
-    raw: undefined,
-    dataType: DataType.FLOAT,
-    rawData: new Uint8Array(values.buffer),
-  };
 }
