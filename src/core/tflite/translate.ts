@@ -98,8 +98,11 @@ export function dataTypeOf(type: TensorType): DataType {
   return DATA_TYPES[type] ?? DataType.UNDEFINED;
 }
 
-/** The largest state tensor made of zeros here (1 GiB): far past any device, and any real model. */
-const MAX_STATE_BYTES = 2 ** 30;
+/**
+ * The largest state tensor made of zeros here (64 MiB): past any microcontroller's memory and any
+ * real RNN/SVDF/LSTM state, and small enough to make and summarise in well under a second.
+ */
+const MAX_STATE_BYTES = 2 ** 26;
 
 /** The custom_code CUSTOM operators carry; the builtin code of CUSTOM is 32. */
 const CUSTOM = 32;
@@ -252,7 +255,7 @@ function initializer(t: TfliteTensor, name: string, tflite: TfliteModel, label: 
     // here, so its size must be one memory can hold: a negative dim or an absurd size is refused.
     if (dims.some((d) => d < 0) || !Number.isSafeInteger(need) || need > MAX_STATE_BYTES) {
       throw new ModelLoadError(
-        `${label}: variable tensor ${quoted(name)} [${dims.join(', ')}] ${dims.some((d) => d < 0) ? 'has a negative dimension' : `needs ${need} bytes of state, more than any device holds`}`,
+        `${label}: variable tensor ${quoted(name)} [${dims.join(', ')}] ${dims.some((d) => d < 0) ? 'has a negative dimension' : `needs ${need} bytes of state; Model Lens reads state tensors up to ${MAX_STATE_BYTES / 2 ** 20} MiB`}`,
       );
     }
     return { ...base, dataLocation: 0, rawData: new Uint8Array(need) };
