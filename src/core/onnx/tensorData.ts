@@ -235,24 +235,39 @@ export function forEachNumberChunk(
       `tensor '${t.name}' holds ${raw.byteLength} bytes, its shape needs ${n * width}`,
     );
   }
-  // ONNX's typed int32_data field holds them decoded already.
+  // A typed view where the payload is aligned (always for int8), as forEachFloatChunk's float32
+  // view; ONNX's typed int32_data field holds them decoded already; an unaligned payload is read
+  // through a DataView.
+  const typed = raw && signedView(raw, width, n);
   const decoded = raw ? undefined : tensorNumbers(t, ext);
   const view = raw && new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const at = (i: number): number =>
-    !view
-      ? decoded![i]
-      : width === 1
-        ? view.getInt8(i)
-        : width === 2
-          ? view.getInt16(i * 2, true)
-          : view.getInt32(i * 4, true);
   withScratch((scratch) => {
     for (let s = 0; s < n; s += CHUNK_ELEMENTS) {
       const count = Math.min(CHUNK_ELEMENTS, n - s);
-      for (let i = 0; i < count; i++) scratch[i] = at(s + i);
+      if (typed) {
+        scratch.set(typed.subarray(s, s + count));
+      } else if (decoded) {
+        for (let i = 0; i < count; i++) scratch[i] = decoded[s + i];
+      } else {
+        for (let i = 0; i < count; i++) {
+          const at = (s + i) * width;
+          scratch[i] = width === 2 ? view!.getInt16(at, true) : view!.getInt32(at, true);
+        }
+      }
       visit(scratch.subarray(0, count), s);
     }
   });
+}
+
+function signedView(
+  raw: Uint8Array,
+  width: number,
+  n: number,
+): Int8Array | Int16Array | Int32Array | undefined {
+  if (raw.byteOffset % width !== 0) return undefined;
+  if (width === 1) return new Int8Array(raw.buffer, raw.byteOffset, n);
+  if (width === 2) return new Int16Array(raw.buffer, raw.byteOffset, n);
+  return new Int32Array(raw.buffer, raw.byteOffset, n);
 }
 
 /** IEEE 754 half precision bits to a number. */
