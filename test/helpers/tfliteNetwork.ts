@@ -32,6 +32,15 @@ export const BUILTIN = {
   RESHAPE: 22,
   SOFTMAX: 25,
   CUSTOM: 32,
+  MAX_POOL_2D: 17,
+  RELU6: 21,
+  SVDF: 27,
+  TANH: 28,
+  UNIDIRECTIONAL_SEQUENCE_RNN: 35,
+  UNIDIRECTIONAL_SEQUENCE_LSTM: 44,
+  TRANSPOSE_CONV: 67,
+  BATCH_MATMUL: 126,
+  CONV_3D: 132,
 } as const;
 
 /** TensorType numbers (schema.fbs). */
@@ -41,6 +50,8 @@ export const TYPE = { FLOAT32: 0, FLOAT16: 1, INT32: 2, INT8: 9 } as const;
 export const SAME = 0;
 export const VALID = 1;
 export const RELU = 1;
+export const RELU6 = 3;
+export const TANH = 4;
 
 /** Conv2DOptions (union member 1): padding 0, stride_w 1, stride_h 2, activation 3. */
 export function conv2d(stride = 1, padding = SAME, activation = 0): OptionsSpec {
@@ -69,9 +80,140 @@ export function depthwise(stride = 1, multiplier = 1, padding = SAME, activation
   };
 }
 
-/** FullyConnectedOptions (8): fused_activation_function 0. */
-export function fullyConnected(activation = 0): OptionsSpec {
-  return { type: 8, fields: [{ id: 0, int8: activation }] };
+/** FullyConnectedOptions (8): fused_activation_function 0, keep_num_dims 2 (when given). */
+export function fullyConnected(activation = 0, keepNumDims?: boolean): OptionsSpec {
+  return {
+    type: 8,
+    fields: [
+      { id: 0, int8: activation },
+      ...(keepNumDims === undefined ? [] : [{ id: 2, bool: keepNumDims }]),
+    ],
+  };
+}
+
+/**
+ * Conv2DOptions with every field: padding 0, stride_w 1, stride_h 2, activation 3,
+ * dilation_w_factor 4, dilation_h_factor 5.
+ */
+export function conv2dWith(o: {
+  strideH?: number;
+  strideW?: number;
+  padding?: number;
+  activation?: number;
+  dilationH?: number;
+  dilationW?: number;
+}): OptionsSpec {
+  return {
+    type: 1,
+    fields: [
+      { id: 0, int8: o.padding ?? SAME },
+      { id: 1, int32: o.strideW ?? 1 },
+      { id: 2, int32: o.strideH ?? 1 },
+      { id: 3, int8: o.activation ?? 0 },
+      { id: 4, int32: o.dilationW ?? 1 },
+      { id: 5, int32: o.dilationH ?? 1 },
+    ],
+  };
+}
+
+/**
+ * Pool2DOptions (5): padding 0, stride_w 1, stride_h 2, filter_width 3, filter_height 4,
+ * activation 5.
+ */
+export function pool2d(
+  filterH: number,
+  filterW: number,
+  stride = 1,
+  padding = VALID,
+  activation = 0,
+): OptionsSpec {
+  return {
+    type: 5,
+    fields: [
+      { id: 0, int8: padding },
+      { id: 1, int32: stride },
+      { id: 2, int32: stride },
+      { id: 3, int32: filterW },
+      { id: 4, int32: filterH },
+      { id: 5, int8: activation },
+    ],
+  };
+}
+
+/** TransposeConvOptions (49): padding 0, stride_w 1, stride_h 2, activation 3. */
+export function transposeConv(stride = 1, padding = SAME, activation = 0): OptionsSpec {
+  return {
+    type: 49,
+    fields: [
+      { id: 0, int8: padding },
+      { id: 1, int32: stride },
+      { id: 2, int32: stride },
+      { id: 3, int8: activation },
+    ],
+  };
+}
+
+/** BatchMatMulOptions (101): adj_x 0, adj_y 1. */
+export function batchMatMul(adjX = false, adjY = false): OptionsSpec {
+  return {
+    type: 101,
+    fields: [
+      { id: 0, bool: adjX },
+      { id: 1, bool: adjY },
+    ],
+  };
+}
+
+/**
+ * Conv3DOptions (106): padding 0, stride_d 1, stride_w 2, stride_h 3, activation 4,
+ * dilation_d/w/h_factor 5–7.
+ */
+export function conv3d(stride = 1, padding = SAME, activation = 0): OptionsSpec {
+  return {
+    type: 106,
+    fields: [
+      { id: 0, int8: padding },
+      { id: 1, int32: stride },
+      { id: 2, int32: stride },
+      { id: 3, int32: stride },
+      { id: 4, int8: activation },
+    ],
+  };
+}
+
+/**
+ * UnidirectionalSequenceLSTMOptions (71): activation 0, cell_clip 1, proj_clip 2, time_major 3.
+ */
+export function sequenceLstm(timeMajor = false, activation = TANH): OptionsSpec {
+  return {
+    type: 71,
+    fields: [
+      { id: 0, int8: activation },
+      { id: 3, bool: timeMajor },
+    ],
+  };
+}
+
+/** SequenceRNNOptions (31): time_major 0, activation 1. */
+export function sequenceRnn(timeMajor = false, activation = TANH): OptionsSpec {
+  return {
+    type: 31,
+    fields: [
+      { id: 0, bool: timeMajor },
+      { id: 1, int8: activation },
+    ],
+  };
+}
+
+/** SVDFOptions (6): rank 0, activation 1. */
+export function svdf(rank: number, activation = 0): OptionsSpec {
+  return {
+    type: 6,
+    fields: [
+      { id: 0, int32: rank },
+      { id: 1, int8: activation },
+    ],
+  };
 }
 
 export class TfliteNetwork {
@@ -101,6 +243,17 @@ export class TfliteNetwork {
   ): number {
     this.buffers.push({ data });
     return this.tensor({ name, shape, type, buffer: this.buffers.length, quantization });
+  }
+
+  /** An int32 constant (a shape operand such as TRANSPOSE_CONV's output_shape). */
+  int32Constant(name: string, values: readonly number[]): number {
+    const data = new Uint8Array(Int32Array.from(values).buffer);
+    return this.constant(name, [values.length], data, TYPE.INT32);
+  }
+
+  /** A variable tensor without data (RNN/LSTM/SVDF state): zero at start, kept by the runtime. */
+  variable(name: string, shape: readonly number[], type: number = TYPE.FLOAT32): number {
+    return this.tensor({ name, shape, type, isVariable: true });
   }
 
   /** float32 weights, seeded random in [-1, 1). */
