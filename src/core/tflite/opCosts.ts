@@ -77,6 +77,12 @@ const FUSED_ACTIVATION: Readonly<Record<string, string>> = {
 };
 
 const WINDOW_POOLS = new Set(['AVERAGE_POOL_2D', 'MAX_POOL_2D', 'L2_POOL_2D']);
+const RECURRENT = new Set([
+  'UNIDIRECTIONAL_SEQUENCE_LSTM',
+  'LSTM',
+  'UNIDIRECTIONAL_SEQUENCE_RNN',
+  'RNN',
+]);
 const REDUCTIONS = new Set([
   'MEAN',
   'SUM',
@@ -115,7 +121,11 @@ export function tfliteCompute(
   for (const op of [ONNX_EQUIVALENT[node.opType] ?? []].flat()) {
     elementwise += (flopsPerElement[op] ?? 0) * outElems;
   }
-  const activation = FUSED_ACTIVATION[stringAttr(node, 'fused_activation_function', 'NONE')];
+  // A recurrent cell's fused activation is its own (the cell and hidden tanh), already among the
+  // 4 FLOPs per gate unit and step that lstmCompute/rnnCompute count, as the ONNX LSTM/RNN do.
+  const activation = RECURRENT.has(node.opType)
+    ? undefined
+    : FUSED_ACTIVATION[stringAttr(node, 'fused_activation_function', 'NONE')];
   if (activation) elementwise += (flopsPerElement[activation] ?? 0) * outElems;
   return { ...linear, elementwiseFlops: elementwise };
 }
