@@ -245,6 +245,14 @@ describe('TFLite analysis of files the reader accepts but the analysis cannot us
       assert.equal(node.macs, 0);
       assert.equal(node.flops, 0);
       assert.deepEqual(report.totals.uncountedNodes, [node.name]);
+      if (c.code === 3) {
+        // The shape rule names the filter's layout, not the input's.
+        const shapes = report.diagnostics.filter((d) => d.source === 'shapes');
+        assert.match(
+          shapes[0]?.message ?? '',
+          /filter has rank 1, expected 4 \(OHWI: Cout, kH, kW, Cin\)/,
+        );
+      }
     }
   });
 });

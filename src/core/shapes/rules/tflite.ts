@@ -37,9 +37,17 @@ function unknownType(shape: readonly Dim[] | undefined): InferResult {
   return { types: [shape ? { dtype: DataType.UNDEFINED, shape } : undefined] };
 }
 
-function nhwc(ctx: InferContext, i: number, what: string): readonly Dim[] | undefined {
+/** Input `i`'s shape, which must be 4-D, laid out as `layout`. */
+function nhwc(
+  ctx: InferContext,
+  i: number,
+  what: string,
+  layout = 'NHWC',
+): readonly Dim[] | undefined {
   const s = ctx.inputType(i)?.shape;
-  if (s && s.length !== 4) throw new ShapeError(`${what} has rank ${s.length}, expected 4 (NHWC)`);
+  if (s && s.length !== 4) {
+    throw new ShapeError(`${what} has rank ${s.length}, expected 4 (${layout})`);
+  }
   return s;
 }
 
@@ -73,7 +81,7 @@ function windowHW(
 /** CONV_2D: input [N, H, W, Cin], filter [Cout, kH, kW, Cin/groups] (TFLM conv.cc, OHWI). */
 const conv2d: ShapeRule = (ctx) => {
   const x = nhwc(ctx, 0, 'input');
-  const w = nhwc(ctx, 1, 'filter');
+  const w = nhwc(ctx, 1, 'filter', 'OHWI: Cout, kH, kW, Cin');
   if (!x || !w) return DECLARED;
   const [h, wd] = windowHW(ctx, x, w[1], w[2], true);
   return unknownType([x[0], h, wd, w[0]]);
@@ -82,7 +90,7 @@ const conv2d: ShapeRule = (ctx) => {
 /** DEPTHWISE_CONV_2D: filter [1, kH, kW, Cin·depth_multiplier] (TFLM depthwise_conv.cc). */
 const depthwise: ShapeRule = (ctx) => {
   const x = nhwc(ctx, 0, 'input');
-  const w = nhwc(ctx, 1, 'filter');
+  const w = nhwc(ctx, 1, 'filter', '1, kH, kW, Cin·multiplier');
   if (!x || !w) return DECLARED;
   const [h, wd] = windowHW(ctx, x, w[1], w[2], true);
   return unknownType([x[0], h, wd, w[3]]);
