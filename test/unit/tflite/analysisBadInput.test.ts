@@ -255,4 +255,74 @@ describe('TFLite analysis of files the reader accepts but the analysis cannot us
       }
     }
   });
+
+  describe('odd inputs that never crashed, kept as cases', () => {
+    const conv = (extra: Partial<ModelSpec> & { w?: object; y?: object }): ModelSpec =>
+      model({
+        operatorCodes: [{ builtinCode: 3 }],
+        tensors: [
+          { name: 'x', shape: [1, 4, 4, 2], type: 0 },
+          { name: 'w', shape: [3, 1, 1, 2], type: 9, buffer: 1, ...extra.w },
+          { name: 'y', shape: [1, 4, 4, 3], type: 0, ...extra.y },
+        ],
+        inputs: [0],
+        outputs: [2],
+        operators: [{ opcodeIndex: 0, inputs: [0, 1], outputs: [2] }],
+        buffers: [{ data: new Uint8Array([1, 2, 3, 4, 5, 6]) }, ...(extra.buffers ?? [])],
+        ...(extra.metadata && { metadata: extra.metadata }),
+      });
+
+    test('a per-channel quantization with fewer scales than channels', () => {
+      const report = analyseAll(
+        buildTflite(
+          conv({
+            w: { quantization: { scale: [0.5, 0.25], zeroPoint: [0, 0], quantizedDimension: 0 } },
+          }),
+        ),
+      );
+      assert.equal(report.nodes[0].macs, 4 * 4 * 3 * 2);
+    });
+
+    test('an offline plan with odd, negative and huge offsets', () => {
+      const plan = new Int32Array([1, 0, 3, 0x7fffffff, -1, -7]);
+      const report = analyseAll(
+        buildTflite(
+          conv({
+            buffers: [{ data: new Uint8Array(plan.buffer) }],
+            metadata: [{ name: 'OfflineMemoryAllocation', buffer: 2 }],
+          }),
+        ),
+      );
+      assert.equal(report.totals.peakActivationBytes, 0x7fffffff + 128);
+      assert.ok(report.diagnostics.some((d) => /offset -7; planned online/.test(d.message)));
+    });
+
+    test('a zero-size activation', () => {
+      const report = analyseAll(buildTflite(conv({ y: { shape: [1, 0, 4, 3] } })));
+      assert.equal(report.nodes[0].activationBytes >= 0, true);
+    });
+
+    test('operators in a cyclic order are one line (GraphError)', () => {
+      const e = refusal(
+        buildTflite(
+          model({
+            operatorCodes: [{ builtinCode: 0 }],
+            tensors: [
+              { name: 'x', shape: [1, 4], type: 0 },
+              { name: 'a', shape: [1, 4], type: 0 },
+              { name: 'b', shape: [1, 4], type: 0 },
+            ],
+            inputs: [0],
+            outputs: [2],
+            operators: [
+              { opcodeIndex: 0, inputs: [0, 2], outputs: [1] },
+              { opcodeIndex: 0, inputs: [1, 1], outputs: [2] },
+            ],
+          }),
+        ),
+      );
+      assert.ok(e instanceof GraphError);
+      assert.match(e.message, /cycle/);
+    });
+  });
 });
