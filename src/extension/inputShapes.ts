@@ -56,7 +56,9 @@ export function registerSetInputShape(
     vscode.commands.registerCommand(SET_INPUT_SHAPE_COMMAND, async (arg?: unknown) => {
       const uri = targetUri(arg);
       if (!uri)
-        return void vscode.window.showInformationMessage('Model Lens: open an .onnx or .tflite model first.');
+        return void vscode.window.showInformationMessage(
+          'Model Lens: open an .onnx or .tflite model first.',
+        );
       const model: InputShapesResult | null = await client.sendRequest(InputShapesRequest, { uri });
       if (!model)
         return void vscode.window.showWarningMessage('Model Lens: this model has no analysis.');
