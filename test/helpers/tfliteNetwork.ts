@@ -17,6 +17,7 @@ import {
   type OperatorSpec,
   type OptionsSpec,
   type QuantizationSpec,
+  type SparsitySpec,
   type TensorSpec,
 } from './tfliteBuilder';
 
@@ -243,6 +244,22 @@ export class TfliteNetwork {
   ): number {
     this.buffers.push({ data });
     return this.tensor({ name, shape, type, buffer: this.buffers.length, quantization });
+  }
+
+  /**
+   * A sparse constant (TACO, tflite/sparse.ts): `data` holds only the stored values, in the
+   * order `sparsity` walks them; `shape` is the dense shape.
+   */
+  sparseConstant(
+    name: string,
+    shape: readonly number[],
+    data: Uint8Array,
+    type: number,
+    sparsity: SparsitySpec,
+    quantization?: QuantizationSpec,
+  ): number {
+    this.buffers.push({ data });
+    return this.tensor({ name, shape, type, buffer: this.buffers.length, quantization, sparsity });
   }
 
   /** An int32 constant (a shape operand such as TRANSPOSE_CONV's output_shape). */

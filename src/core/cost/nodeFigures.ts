@@ -30,6 +30,7 @@ import {
 } from './conventions';
 import { nodeCompute, type CostShapes } from './opCosts';
 import { isSymmetricQuantized } from '../tflite/quantization';
+import { sparseStorageOf, sparseStorageText, storedSparseBytes } from '../tflite/sparse';
 import { weightOrigin, type WeightOrigin } from './weightOrigin';
 import { mainWeight, weightInputIndices } from './weights';
 
@@ -100,11 +101,33 @@ export function nodeFigures(
   for (const o of origins.values()) {
     if (seen.has(o.source)) continue;
     seen.add(o.source);
-    // A weight on a low-bit grid (ternary in int4…) counts at its logical width.
+    // A weight on a low-bit grid (ternary in int4…) counts at its logical width; a sparse TFLite
+    // weight at what the file stores, values and index arrays (tflite/sparse.ts), while its
+    // params stay the dense elements the kernels multiply.
     const grid = weightGridOf(o.tensor?.docString);
-    const stored = grid
-      ? Math.ceil((o.elements * grid.bits) / 8)
-      : storageBytes(o.dtype, o.elements);
+    const sparse = sparseStorageOf(o.tensor);
+    const stored = sparse
+      ? storedSparseBytes(sparse)
+      : grid
+        ? Math.ceil((o.elements * grid.bits) / 8)
+        : storageBytes(o.dtype, o.elements);
+    if (sparse) {
+      diagnostics.push(
+        sparse.unreadable
+          ? {
+              severity: 'warning',
+              node: name,
+              source: 'analysis',
+              message: `weight '${o.source}' is sparse but its sparsity metadata is unreadable (${sparse.unreadable}): its values are unknown, so it gets no bit-width hint`,
+            }
+          : {
+              severity: 'info',
+              node: name,
+              source: 'analysis',
+              message: `weight '${o.source}' is stored ${sparseStorageText(sparse)}; params count its ${sparse.denseElements} dense elements`,
+            },
+      );
+    }
     const quantParams = countsQuantParams(convention) ? o.quantParamBytes : 0;
     weights.push({ source: o.source, elements: o.elements, bytes: stored + quantParams });
   }
@@ -141,6 +164,7 @@ export function nodeFigures(
   const sqnrTensor =
     main &&
     mainOrigin?.tensor &&
+    !sparseStorageOf(mainOrigin.tensor)?.unreadable &&
     (isFloatType(mainOrigin.dtype) || isSymmetricQuantized(mainOrigin.tensor, main.channelAxis))
       ? mainOrigin.tensor
       : undefined;
@@ -170,7 +194,7 @@ export function nodeFigures(
         message: `weights unreadable for bit-width hints (${(e as Error).message})`,
       });
     }
-  } else if (mainOrigin && !sqnrTensor) {
+  } else if (mainOrigin && !sqnrTensor && !sparseStorageOf(mainOrigin.tensor)?.unreadable) {
     suggestedWeightBits = weightBits;
   }
 
@@ -245,6 +269,11 @@ function weightBytesAt(
     weights.filter((w) => w.source !== main.source),
     (w) => w.bytes,
   );
+  // A sparse weight keeps its pattern: its stored values at `bits`, its index arrays as they are.
+  const sparse = sparseStorageOf(main.tensor);
+  if (sparse) {
+    return quantizedWeightBytes(sparse.storedValues, channels, bits) + sparse.indexBytes + others;
+  }
   return quantizedWeightBytes(main.elements, channels, bits) + others;
 }
 

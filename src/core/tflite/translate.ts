@@ -12,6 +12,9 @@
  * - a constant tensor (a non-empty buffer, or a schema-3d external buffer) becomes an
  *   initializer whose rawData is a view of the file, never a copy; tensors naming the same
  *   buffer with the same type and shape become one initializer, so shared weights count once;
+ * - a sparse constant (`sparsity`, sparse.ts) becomes the dense initializer the runtime expands
+ *   it to, with what the file stores (values and index arrays) remembered beside it for weight
+ *   bytes; one that cannot be densified holds zeros, its values marked unreadable;
  * - every other tensor's declared type and shape become value_info (graph inputs and outputs
  *   from the subgraph's lists), which the tflite shape rules fall back on;
  * - variable tensors (RNN/SVDF/LSTM state) are initializers too: state the runtime keeps apart
@@ -21,7 +24,7 @@
  *   becomes an output of its first reader, so that it is planned as alive while the op runs.
  * Quantization parameters stay with their tensors (quantization.ts), for weight bytes and hints.
  */
-import { storageBytes } from '../onnx/dtype';
+import { dtypeBits, storageBytes } from '../onnx/dtype';
 import { ModelLoadError } from '../onnx/load';
 import { elementCount } from '../onnx/tensorData';
 import {
@@ -42,6 +45,7 @@ import {
   stringAttribute,
 } from './attributes';
 import { rememberQuantization } from './quantization';
+import { MAX_DENSE_BYTES, densifySparse, rememberSparse, sparseIndexBytes } from './sparse';
 import {
   TensorType,
   type BuiltinOptions,
@@ -260,12 +264,63 @@ function initializer(t: TfliteTensor, name: string, tflite: TfliteModel, label: 
     }
     return { ...base, dataLocation: 0, rawData: new Uint8Array(need) };
   }
+  if (t.sparsity && dataType !== DataType.STRING) return sparseInitializer(t, base, tflite, label);
   if (dataType !== DataType.STRING && t.buffer.data.length !== need) {
     throw new ModelLoadError(
       `${label}: tensor ${quoted(name)} [${dims.join(', ')}] needs ${need} bytes but its buffer ${t.bufferIndex} holds ${t.buffer.data.length}`,
     );
   }
   return { ...base, dataLocation: 0, rawData: t.buffer.data };
+}
+
+/**
+ * A sparse constant, densified. Densification happens here, eagerly, for tensors up to
+ * MAX_DENSE_BYTES dense: a lazy one (on first read of the values) would not save anything, since
+ * validate.ts checks every initializer's byte length and shape inference folds small constants
+ * before any figure is made, and a Tensor's rawData is a plain Uint8Array. A tensor whose metadata
+ * is malformed (or whose values are sub-byte or strings) keeps its dense shape, so shapes and MACs
+ * still hold, with zeros for values and the reason remembered (`unreadable`): its figures that
+ * need values (bit-width hints) are then unknown, with a diagnostic (cost/nodeFigures.ts). A
+ * dense form past MAX_DENSE_BYTES is refused in one line, as a huge state tensor is: zeros of
+ * that size would be the very allocation the cap is there to prevent.
+ */
+function sparseInitializer(
+  t: TfliteTensor,
+  base: Omit<Tensor, 'dataLocation'>,
+  tflite: TfliteModel,
+  label: string,
+): Tensor {
+  const sparsity = t.sparsity!;
+  const values = t.buffer.data;
+  const bits = dtypeBits(base.dataType);
+  const elementBytes = bits > 0 && bits % 8 === 0 ? bits / 8 : 0;
+  const densified = densifySparse(base.dims, sparsity, values, elementBytes);
+  const denseElements = base.dims.every((d) => Number.isSafeInteger(d) && d >= 0)
+    ? elementCount(base.dims)
+    : NaN;
+  const need = storageBytes(base.dataType, denseElements);
+  const blockShape = densified.layout?.blockShape;
+  const storage = {
+    valueBytes: values.length,
+    indexBytes: sparseIndexBytes(tflite.bytes, 0, t.index, sparsity),
+    storedValues: elementBytes > 0 ? Math.floor(values.length / elementBytes) : 0,
+    denseElements,
+    ...(blockShape && { blockShape }),
+  };
+  let tensor: Tensor;
+  if (densified.ok) {
+    tensor = { ...base, dataLocation: 0, rawData: densified.dense };
+    rememberSparse(tensor, storage);
+    return tensor;
+  }
+  if (!Number.isSafeInteger(need) || need > MAX_DENSE_BYTES) {
+    throw new ModelLoadError(
+      `${label}: sparse tensor ${quoted(base.name)} [${base.dims.join(', ')}] ${Number.isSafeInteger(need) ? `is ${need} bytes dense; Model Lens densifies sparse tensors up to ${MAX_DENSE_BYTES / 2 ** 20} MiB` : 'has an impossible shape'}`,
+    );
+  }
+  tensor = { ...base, dataLocation: 0, rawData: new Uint8Array(need) };
+  rememberSparse(tensor, { ...storage, unreadable: densified.reason });
+  return tensor;
 }
 
 function valueInfoOf(t: TfliteTensor, name: string): ValueInfo {
