@@ -7,7 +7,8 @@
  *
  * - structure: random but well-formed flatbuffers written with the reference Builder
  *   (tfliteBuilder.ts), with random shapes, types, op codes, inputs, options, quantization,
- *   subgraphs and offline plans, so almost every file gets past the reader to the analysis;
+ *   sparsity (valid and broken CSR), subgraphs and offline plans, so almost every file gets
+ *   past the reader to the analysis;
  * - bytes: built networks and the real TFLM models (../shared/tflite, when present) mutated at
  *   the byte level as readerFuzz.test.ts does.
  *
@@ -43,6 +44,7 @@ import {
   type OptionField,
   type OptionsSpec,
   type QuantizationSpec,
+  type SparsitySpec,
   type SubgraphSpec,
   type TensorSpec,
 } from '../../helpers/tfliteBuilder';
@@ -486,6 +488,33 @@ function constantData(t: TensorPlan, wild: boolean): Uint8Array {
   return data;
 }
 
+/**
+ * Sparsity for a constant whose buffer holds every value: its last dim SPARSE_CSR listing each
+ * index, at a seeded index width, or (by seed) broken: an index past the dim, segments reversed,
+ * one segment short. Shapes too large or odd for that keep every dim DENSE.
+ */
+function sparsityOf(shape: readonly number[], seed: number): SparsitySpec {
+  const traversalOrder = shape.map((_, k) => k);
+  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const cols = shape[shape.length - 1];
+  if (!(rows >= 0 && rows <= 256 && cols >= 0 && cols <= 256)) {
+    return { traversalOrder, dimMetadata: shape.map((d) => ({ format: 0, denseSize: d })) };
+  }
+  const segments = Array.from({ length: rows + 1 }, (_, r) => r * cols);
+  const indices = Array.from({ length: rows * cols }, (_, i) => i % cols);
+  if (seed % 5 === 1) indices[0] = cols;
+  if (seed % 5 === 2) segments.reverse();
+  if (seed % 5 === 3) segments.pop();
+  const vectorType = (1 + (seed % 3)) as 1 | 2 | 3;
+  return {
+    traversalOrder,
+    dimMetadata: [
+      ...shape.slice(0, -1).map((d) => ({ format: 0, denseSize: d })),
+      { format: 1, denseSize: cols, segments, indices, vectorType },
+    ],
+  };
+}
+
 function options(op: OperatorPlan, subgraphCount: number): OptionsSpec | undefined {
   if (op.options === 'none') return undefined;
   const member = op.options === 'natural' ? NATURAL_OPTIONS[op.code] : op.otherMember;
@@ -554,12 +583,7 @@ function specOf(plan: ModelPlan): ModelSpec {
         ...(t.hasRank !== undefined && { hasRank: t.hasRank }),
         ...(t.shapeSignature && { shapeSignature: t.shapeSignature }),
         ...(t.quantization && { quantization: inRange(t.quantization, sg.tensors.length) }),
-        ...(t.sparse && {
-          sparsity: {
-            traversalOrder: shape.map((_, k) => k),
-            dimMetadata: shape.map((d) => ({ format: 0, denseSize: d })),
-          },
-        }),
+        ...(t.sparse && { sparsity: sparsityOf(shape, t.dataSeed) }),
       };
     });
     // Operators write new tensors, as a converter makes them (or, some, any tensors at all).
