@@ -360,6 +360,27 @@ describe('a sparse FULLY_CONNECTED weight in the analysis', () => {
     assert.equal(r.totals.weightBytes, 50);
   });
 
+  test('a per-channel int8 sparse weight: its table counted, hints on the stored integers', () => {
+    const n = new TfliteNetwork();
+    const x = n.input('x', [1, 8], TYPE.INT8);
+    const q = Array.from({ length: 16 }, (_, i) => ((i * 37) % 255) - 127);
+    const w = n.sparseConstant(
+      'w',
+      [4, 8],
+      new Uint8Array(Int8Array.from(q).buffer),
+      TYPE.INT8,
+      blockSparsity(3),
+      { scale: [0.01, 0.02, 0.03, 0.04], zeroPoint: [0, 0, 0, 0], quantizedDimension: 0 },
+    );
+    const y = n.op(BUILTIN.FULLY_CONNECTED, [x, w, -1], [1, 4], fullyConnected(), TYPE.INT8);
+    const fc = analyzeBytes(n.build([y])).nodes.find((node) => node.op === 'FULLY_CONNECTED')!;
+    assert.equal(fc.params, 32);
+    // 16 int8 values + 9 uint8 indices + 4 float32 scales + 4 int64 zero points.
+    assert.equal(fc.weightBytes, 16 + 9 + 4 * 4 + 4 * 8);
+    assert.equal(fc.weightBits, 8);
+    assert.ok(fc.weightSqnrDb);
+  });
+
   test('malformed metadata: a warning, the weight counted, no hint, no exception', () => {
     const bad = (segments: number[], indices: number[], values = 16): Uint8Array => {
       const s = blockSparsity(1);
@@ -375,6 +396,8 @@ describe('a sparse FULLY_CONNECTED weight in the analysis', () => {
       const r = analyzeLoaded(loaded);
       const fc = r.nodes.find((n) => n.op === 'FULLY_CONNECTED')!;
       assert.equal(fc.params, 32, what);
+      // What the file stores: the values, 5 segments and 4 indices as int32.
+      assert.equal(fc.weightBytes, (what === 'too few values' ? 48 : 64) + 9 * 4, what);
       assert.equal(fc.macs, 32, what);
       assert.equal(fc.suggestedWeightBits, null, what);
       assert.equal(fc.weightSqnrDb, null, what);
