@@ -10,6 +10,7 @@
  */
 import type { Tensor } from '../onnx/types';
 import { quantizationOf } from './quantization';
+import { sparseStorageOf, sparseStorageText } from './sparse';
 import type { TfliteExtras } from './translate';
 import type { Quantization } from './types';
 
@@ -22,10 +23,12 @@ export function quantizationText(q: Quantization): string | undefined {
   return `q per-axis ${q.quantizedDimension} ×${q.scale.length} · scale ${range(q.scale)} · zp ${zp}`;
 }
 
-/** The quantization of a translated constant, for its summary comment. */
+/** The quantization and sparse storage of a translated constant, for its summary comment. */
 export function tensorQuantizationText(t: Tensor): string | undefined {
   const q = quantizationOf(t);
-  return q && quantizationText(q);
+  const sparse = sparseStorageOf(t);
+  const parts = [q && quantizationText(q), sparse && sparseStorageText(sparse)].filter(Boolean);
+  return parts.length > 0 ? parts.join(' · ') : undefined;
 }
 
 /** `#` lines above the header: the format and the edge tensors' quantization. */

@@ -334,7 +334,11 @@ describe('a sparse FULLY_CONNECTED weight in the analysis', () => {
       info!.message,
       /weight 'w' is stored sparse \(TACO, 1×4 blocks\): 16 of 32 values, 73 bytes with 9 of indices/,
     );
-    assert.match(printModelView(parseAnyModelBytes(sparseFcNetwork(3))).text, /float\[4, 8\] w/);
+    // The text view's comment on the weight says how it is stored.
+    assert.match(
+      printModelView(parseAnyModelBytes(sparseFcNetwork(3))).text,
+      /float\[4, 8\] w,?\s+# sparse \(TACO, 1×4 blocks\): 16 of 32 values, 73 bytes/,
+    );
   });
 
   test('an fp16 sparse weight behind DEQUANTIZE (MediaPipe)', () => {
