@@ -58,7 +58,7 @@ export interface CompressRequest {
 export const USAGE = `Usage:
   model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--convention st|vela] [--json | --csv]
   model-lens check FILE --device ID [--input NAME=DIMS ...] [--convention st|vela] [--json]
-  model-lens devices [--devices FILE] [--json]
+  model-lens devices [FILE] [--devices FILE] [--input NAME=DIMS ...] [--json]
   model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary|fp16|bf16] [--per-channel] [--reduce-range]
                      [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
                      [--activations auto|int8|uint8 [--calibration DIR] [--calibration-samples N]]

@@ -3,14 +3,15 @@
  * calls analyze, and prints a table or JSON. Exit codes: 0 ok, 1 check failed, 2 bad input.
  */
 import * as fs from 'node:fs';
-import { analyzeFile, type AnalysisReport } from '../core/analyze';
+import { analyzeFile, analyzeLoaded, type AnalysisReport } from '../core/analyze';
 import {
   BUILTIN_DEVICES,
   findDevice,
   loadDeviceProfiles,
   type DeviceProfile,
 } from '../core/devices';
-import { formatBytes } from '../core/format';
+import { formatBytes, formatPercent, formatSeconds } from '../core/format';
+import { loadAnyModel } from '../core/modelFile';
 import { layerTable, layerTableCsv } from '../core/text/layerTable';
 import { USAGE, UsageError, parseCli, type CliOptions } from './args';
 import { formatReport } from './report';
@@ -68,25 +69,80 @@ function deviceProfiles(options: CliOptions): DeviceProfile[] {
   return loadDeviceProfiles(text, options.devicesFile);
 }
 
+/**
+ * The device profiles; with a model, also its fit on each one (which devices can run it), from
+ * the same analysis `check` runs, the model read once.
+ */
 function listDevices(options: CliOptions): number {
   const devices = deviceProfiles(options);
+  const loaded = options.file ? loadAnyModel(options.file) : undefined;
+  const fits = devices.map((device) =>
+    loaded
+      ? analyzeLoaded(loaded, {
+          device,
+          inputShapes: options.inputShapes,
+          errorTargetDb: options.errorTargetDb,
+          // The verdict needs no bit-width hints: skip reading every weight once per device.
+          skipBitHints: true,
+        }).device
+      : undefined,
+  );
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(devices, null, 2)}\n`);
+    const out = devices.map((d, i) => {
+      const f = fits[i];
+      return f
+        ? {
+            ...d,
+            fit: {
+              fits: f.fits,
+              weightUse: f.weightUse,
+              ramUse: f.ramUse,
+              latencySeconds: f.latencySeconds,
+              energyJoules: f.energyJoules,
+            },
+          }
+        : d;
+    });
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
   }
-  const rows = devices.map((d) => [
-    d.id,
-    d.name,
-    formatBytes(d.ramBytes),
-    formatBytes(d.flashBytes),
-    d.supportedWeightBits.join('/'),
-  ]);
+  const rows = devices.map((d, i) => {
+    const f = fits[i];
+    const fit = f
+      ? [
+          f.fits ? 'fits' : 'DOES NOT FIT',
+          formatPercent(f.weightUse),
+          formatPercent(f.ramUse),
+          !f.latencyIsLowerBound
+            ? formatSeconds(f.latencySeconds)
+            : f.latencySeconds > 0
+              ? `≥${formatSeconds(f.latencySeconds)}`
+              : 'unknown',
+        ]
+      : [];
+    return [
+      d.id,
+      d.name,
+      formatBytes(d.ramBytes),
+      formatBytes(d.flashBytes),
+      d.supportedWeightBits.join('/'),
+      ...fit,
+    ];
+  });
   const columns = [
     { title: 'id' },
     { title: 'name' },
     { title: 'RAM', align: 'right' as const },
     { title: 'flash', align: 'right' as const },
     { title: 'weight bits' },
+    ...(loaded
+      ? [
+          { title: 'verdict' },
+          { title: 'flash use', align: 'right' as const },
+          { title: 'RAM use', align: 'right' as const },
+          { title: 'latency', align: 'right' as const },
+        ]
+      : []),
   ];
   process.stdout.write(`${renderTable(columns, rows).join('\n')}\n`);
   return 0;
