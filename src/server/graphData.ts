@@ -2,24 +2,27 @@
  * The graph view's data, built from an open model's analysis: the collapsed view
  * (src/core/graph/view.ts), each drawn node's figures formatted by src/core/format.ts and its raw
  * values for coloring, the edges with their tensor shapes, and the memory timeline. The webview
- * draws this and computes nothing.
+ * draws this and computes nothing. The other formats' weight SQNR, which the analysis leaves out,
+ * is measured for the node the side panel shows (nodeFormatsValue), as the hover measures it.
  */
 import type { AnalysisReport, NodeReport, OutputReport } from '../core/analyze';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
 import { formatBytes, formatCount } from '../core/format';
-import { buildViewModel, type ViewItem } from '../core/graph/view';
+import { buildViewModel, nodeIds, type ViewItem } from '../core/graph/view';
+import { withWeightFormats, type FormatSource } from './layerFormats';
 import { formatsCurve, layerRows, sqnrCurve } from './presentation';
-import type {
-  FoldedGroup,
-  GraphData,
-  GraphEdge,
-  GraphMemory,
-  GraphNode,
-  MetricId,
+import {
+  OTHER_FORMATS_LABEL,
+  type FoldedGroup,
+  type GraphData,
+  type GraphEdge,
+  type GraphMemory,
+  type GraphNode,
+  type MetricId,
 } from '../shared/graphProtocol';
 
 /** What graph data needs from an OpenModel (modelStore.ts); `sensitivity` is optional. */
-export interface GraphSource {
+export interface GraphSource extends FormatSource {
   readonly path: string;
   readonly error?: string;
   readonly problem?: string;
@@ -130,7 +133,7 @@ function drawnNode(item: ViewItem, report: AnalysisReport, model: GraphSource): 
       bits: bitsLabel(n),
       sensitivity: sqnr === null ? 'not measured' : `${sqnr.toFixed(1)} dB @${SENSITIVITY_BITS} b`,
     },
-    figures: nodeFigures(n, report, sqnr, model.sensitivity !== undefined),
+    ...nodeFigures(n, report, sqnr, model),
     weights: item.weights,
     folded: foldedOf(item),
   };
@@ -164,13 +167,16 @@ function sensitivityOf(n: NodeReport, model: GraphSource): number | null {
   return db === undefined || !Number.isFinite(db) ? null : db;
 }
 
-/** The side panel's rows: the hover's figures (presentation.ts), as label/value pairs. */
+/**
+ * The side panel's rows: the hover's figures (presentation.ts), as label/value pairs, and where
+ * the other formats' row goes when the panel measures it (the analysis left it out).
+ */
 function nodeFigures(
   n: NodeReport,
   report: AnalysisReport,
   sqnr: number | null,
-  measured: boolean,
-): [string, string][] {
+  model: GraphSource,
+): { figures: [string, string][]; formatsAt?: number } {
   const rows: [string, string][] = [
     ['op', n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op}` : n.op],
     ['outputs', n.outputs.map((o) => `${o.dtype} ${shapeText(o)}`).join(', ') || '—'],
@@ -183,17 +189,50 @@ function nodeFigures(
       sqnrCurve(n.weightSqnrDb, report.errorTargetDb),
     ]);
   }
-  if (n.weightFormatSqnrDb) {
-    rows.push([
-      'other formats (weight SQNR)',
-      formatsCurve(n.weightFormatSqnrDb, report.errorTargetDb),
-    ]);
-  }
+  // Measurable as withWeightFormats measures it: a float weight the analysis sampled.
+  const formatsAt =
+    !n.weightFormatSqnrDb && n.weightSqnrDb && model.loaded ? rows.length : undefined;
+  if (n.weightFormatSqnrDb)
+    rows.push([OTHER_FORMATS_LABEL, formatsValue(n.weightFormatSqnrDb, report)]);
   rows.push([
     `output SQNR @${SENSITIVITY_BITS} b`,
-    sqnr !== null ? `${sqnr.toFixed(1)} dB` : measured ? '—' : 'not measured',
+    sqnr !== null
+      ? `${sqnr.toFixed(1)} dB`
+      : model.sensitivity !== undefined
+        ? '—'
+        : 'not measured',
   ]);
-  return rows;
+  return formatsAt === undefined ? { figures: rows } : { figures: rows, formatsAt };
+}
+
+/** The other formats' row value: the hover's own curve (presentation.ts formatsCurve). */
+function formatsValue(
+  formats: NonNullable<NodeReport['weightFormatSqnrDb']>,
+  report: AnalysisReport,
+): string {
+  return formatsCurve(formats, report.errorTargetDb);
+}
+
+/** Drawn node id → index in report.nodes, per report (ids as buildViewModel gives them). */
+const nodeIndexCache = new WeakMap<AnalysisReport, Map<string, number>>();
+
+/**
+ * The other formats' row value of the drawn node `id`, measured now for that layer alone, or
+ * taken from the cache the hover fills (layerFormats.ts): the panel and the hover share one
+ * measurement per model state and layer. Null when the node is unknown or has no float weight.
+ */
+export function nodeFormatsValue(model: GraphSource, id: string): string | null {
+  const report = model.report;
+  if (!report) return null;
+  let byId = nodeIndexCache.get(report);
+  if (!byId) {
+    byId = new Map(nodeIds(viewInputOf(report).nodes).map((nodeId, i) => [nodeId, i]));
+    nodeIndexCache.set(report, byId);
+  }
+  const index = byId.get(id);
+  if (index === undefined) return null;
+  const formats = withWeightFormats(model, report.nodes[index]).weightFormatSqnrDb;
+  return formats ? formatsValue(formats, report) : null;
 }
 
 /** A collapsed shape sub-graph: its members' op counts; costs summed from the report. */

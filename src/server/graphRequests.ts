@@ -1,19 +1,23 @@
 /**
  * The graph view's requests, served from the same open models as the text view: `modelFor`
  * returns the state that matches the document's current text, so after a quick fix the graph
- * gets the new analysis.
+ * gets the new analysis. The side panel's other formats row is measured on demand, from the same
+ * cache as the hover's (layerFormats.ts).
  */
 import type { Connection } from 'vscode-languageserver/node';
 import { formatBytes } from '../core/format';
 import {
   GraphRequest,
   LiveTensorsRequest,
+  NodeFormatsRequest,
   type GraphData,
   type GraphParams,
   type LiveTensor,
   type LiveTensorsParams,
+  type NodeFormatsParams,
+  type NodeFormatsResult,
 } from '../shared/graphProtocol';
-import { buildGraphData, type GraphSource } from './graphData';
+import { buildGraphData, nodeFormatsValue, type GraphSource } from './graphData';
 import { liveTensorsAt } from './graphMemory';
 
 /** A number per analysis report, so the webview can tell a new analysis from the same one. */
@@ -45,4 +49,23 @@ export function registerGraphRequests(
       bytes: formatBytes(t.bytes),
     }));
   });
+
+  connection.onRequest(NodeFormatsRequest, (params: NodeFormatsParams): NodeFormatsResult | null =>
+    nodeFormats(modelFor(params.uri), params),
+  );
+}
+
+/**
+ * The other formats of a drawn node, for the side panel. Null when the document matches no model
+ * state; the value is null, unmeasured, when the model changed since the panel's graph (the
+ * panel ignores a version it does not show, and gets the new graph anyway).
+ */
+export function nodeFormats(
+  model: GraphSource | undefined,
+  params: NodeFormatsParams,
+): NodeFormatsResult | null {
+  if (!model) return null;
+  const version = versionOf(model);
+  const value = version === params.version ? nodeFormatsValue(model, params.node) : null;
+  return { node: params.node, version, value };
 }

@@ -45,6 +45,12 @@ export interface GraphNode {
   readonly labels: Record<MetricId, string>;
   /** The side panel's rows, label → formatted value, in order. */
   readonly figures: readonly (readonly [string, string])[];
+  /**
+   * Where the other formats' row (OTHER_FORMATS_LABEL) goes in `figures` once measured: the
+   * analysis leaves it out, so the side panel asks NodeFormatsRequest when the node is selected.
+   * Absent when the node has no float weight to measure, or `figures` already has the row.
+   */
+  readonly formatsAt?: number;
   /** For a group: why it is collapsed and how many nodes it stands for. */
   readonly group?: { readonly kind: CollapseKind; readonly members: number };
   /** Weights (initializers / constants) folded into this node, by name. */
@@ -114,6 +120,29 @@ export interface LiveTensor {
   readonly bytes: string;
 }
 
+/**
+ * Client → server: the other formats' weight SQNR (fp16, pow2, ternary, binary) of one drawn
+ * node, measured now, as the hover measures it (one cache per model state and layer serves both).
+ */
+export const NodeFormatsRequest = 'modelLens/graphNodeFormats';
+export interface NodeFormatsParams {
+  readonly uri: string;
+  /** GraphNode.id */
+  readonly node: string;
+  /** GraphData.version the node belongs to: the server measures nothing for another one. */
+  readonly version: number;
+}
+export interface NodeFormatsResult {
+  readonly node: string;
+  /** The version of the model state the server holds now (not measured when it differs). */
+  readonly version: number;
+  /** The row's value, formatted as the hover shows it; null when there is nothing to show. */
+  readonly value: string | null;
+}
+
+/** The side panel's label of the other formats' row. */
+export const OTHER_FORMATS_LABEL = 'other formats (weight SQNR)';
+
 // --- Extension ↔ webview ----------------------------------------------------------------------
 
 /** Messages the extension posts to the webview. */
@@ -121,7 +150,9 @@ export type ToWebview =
   | { readonly type: 'graph'; readonly data: GraphData }
   /** The cursor in the text view is on this node (null: on no node). */
   | { readonly type: 'highlight'; readonly node: string | null }
-  | { readonly type: 'liveTensors'; readonly step: number; readonly tensors: LiveTensor[] };
+  | { readonly type: 'liveTensors'; readonly step: number; readonly tensors: LiveTensor[] }
+  /** The answer to a `formats` message (value null: nothing measured, or the request failed). */
+  | ({ readonly type: 'formats' } & NodeFormatsResult);
 
 /** Messages the webview posts to the extension. */
 export type FromWebview =
@@ -136,6 +167,8 @@ export type FromWebview =
     }
   | { readonly type: 'expand'; readonly expanded: string[] }
   | { readonly type: 'liveTensors'; readonly step: number }
+  /** The selected node's other formats, to measure (NodeFormatsRequest). */
+  | { readonly type: 'formats'; readonly node: string; readonly version: number }
   /** Save the drawn view: SVG text, or PNG as base64. */
   | { readonly type: 'export'; readonly format: 'svg' | 'png'; readonly data: string }
   /** Timing marks for tests and benchmarks (layout ms, time to interactive). */
