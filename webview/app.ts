@@ -1,7 +1,9 @@
 /**
  * The graph view's state and wiring: receives the graph data from the extension, lays it out in
  * the worker, draws it, and keeps the selection, metric, expanded groups and zoom (saved with
- * setState, so a reload or the panel serializer brings them back).
+ * setState, so a reload or the panel serializer brings them back). The selected node's other
+ * formats are asked of the server when it is selected, and an answer for a node or graph version
+ * no longer shown is dropped.
  */
 import * as d3 from 'd3';
 import {
@@ -18,7 +20,7 @@ import { fastLayered } from './layout/fastLayered';
 import { ELK_NODE_LIMIT, NODE_HEIGHT, NODE_WIDTH, type LayoutResult } from './layout/types';
 import { LayerChart } from './panels/layerChart';
 import { MemoryChart } from './panels/memoryChart';
-import { SidePanel } from './panels/sidePanel';
+import { SidePanel, type FormatsRow } from './panels/sidePanel';
 import { colorScale } from './view/colors';
 import { exportSvg, graphStyleRules, svgToPngBase64 } from './view/exportView';
 import { GraphView } from './view/graphView';
@@ -26,6 +28,10 @@ import { Legend } from './view/legend';
 import { Toolbar } from './view/toolbar';
 
 type VsCodeApi = ReturnType<typeof acquireVsCodeApi>;
+
+/** How long a node stays selected before its other formats are asked for (the cursor moving
+ * through the text view selects node after node; only where it stops is measured). */
+const FORMATS_DELAY_MS = 120;
 
 export class GraphApp {
   private data: GraphData | undefined;
@@ -43,6 +49,11 @@ export class GraphApp {
   private readonly status: d3.Selection<HTMLDivElement, unknown, null, undefined>;
   private layoutSeq = 0;
   private saveTimer = 0;
+  /** The other formats measured for graph version `formatsVersion`, by node id. */
+  private readonly formats = new Map<string, string | null>();
+  private readonly formatsAsked = new Set<string>();
+  private formatsVersion = -1;
+  private formatsTimer = 0;
 
   constructor(
     root: HTMLElement,
@@ -118,7 +129,44 @@ export class GraphApp {
         return;
       case 'liveTensors':
         return this.memory.showLive(message.step, message.tensors);
+      case 'formats':
+        return this.receiveFormats(message.node, message.version, message.value);
     }
+  }
+
+  /**
+   * The other formats' row of the node shown, from what was measured for this graph version, or
+   * "measuring…" while the server is asked (after FORMATS_DELAY_MS, if still selected).
+   */
+  private formatsRow(node: GraphNode): FormatsRow {
+    const version = this.data?.version;
+    if (node.formatsAt === undefined || version === undefined) return { state: 'measuring' };
+    if (version !== this.formatsVersion) {
+      this.formats.clear();
+      this.formatsAsked.clear();
+      this.formatsVersion = version;
+    }
+    const value = this.formats.get(node.id);
+    if (value !== undefined) return { state: 'measured', value };
+    clearTimeout(this.formatsTimer);
+    this.formatsTimer = window.setTimeout(() => {
+      if (this.selected !== node.id || this.data?.version !== version) return;
+      if (this.formatsAsked.has(node.id)) return; // its answer is on the way
+      this.formatsAsked.add(node.id);
+      this.post({ type: 'formats', node: node.id, version });
+    }, FORMATS_DELAY_MS);
+    return { state: 'measuring' };
+  }
+
+  /** A measurement arrived: shown if its graph version and node are still the ones shown. */
+  private receiveFormats(node: string, version: number, value: string | null): void {
+    if (version !== this.data?.version || version !== this.formatsVersion) return;
+    this.formatsAsked.delete(node);
+    // Another node selected meanwhile: dropped (selecting it again asks the server, whose cache
+    // answers at once).
+    if (node !== this.selected) return;
+    this.formats.set(node, value);
+    this.side.setFormats(node, { state: 'measured', value });
   }
 
   private post(message: FromWebview): void {
@@ -235,7 +283,8 @@ export class GraphApp {
   private select(id: string | null, reveal: boolean): void {
     this.selected = id;
     this.view.select(id, reveal);
-    this.side.show(id === null ? undefined : this.view.node(id));
+    const node = id === null ? undefined : this.view.node(id);
+    this.side.show(node, node && this.formatsRow(node));
     this.saveSoon();
   }
 

@@ -14,10 +14,12 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   GraphRequest,
   LiveTensorsRequest,
+  NodeFormatsRequest,
   type FromWebview,
   type GraphData,
   type GraphViewState,
   type LiveTensor,
+  type NodeFormatsResult,
   type ToWebview,
 } from '../shared/graphProtocol';
 import { MODEL_SCHEME } from '../shared/protocol';
@@ -129,10 +131,34 @@ class GraphPanel {
         });
         return this.post({ type: 'liveTensors', step: message.step, tensors });
       }
+      case 'formats':
+        return this.post({ type: 'formats', ...(await this.nodeFormats(message)) });
       case 'export':
         return saveExport(this.modelUri, message.format, message.data);
       case 'timing':
         return; // read by tests and benchmarks from the webview itself
+    }
+  }
+
+  /**
+   * The server's measurement of a node's other formats; a failure (or a document that matches no
+   * model state) answers null, so the side panel stops saying "measuring…". The webview drops an
+   * answer for another version or node than it shows.
+   */
+  private async nodeFormats(request: {
+    node: string;
+    version: number;
+  }): Promise<NodeFormatsResult> {
+    const none: NodeFormatsResult = { node: request.node, version: request.version, value: null };
+    try {
+      const result: NodeFormatsResult | null = await this.client.sendRequest(NodeFormatsRequest, {
+        uri: this.uri,
+        node: request.node,
+        version: request.version,
+      });
+      return result ?? none;
+    } catch {
+      return none;
     }
   }
 

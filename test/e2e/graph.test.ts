@@ -1,6 +1,6 @@
 /**
  * The graph view in a real VS Code (code-server): open resnet18's graph, count its nodes, click a
- * Conv and see the text cursor move, move the cursor and see the highlight move, compare the
+ * Conv and see the text cursor move and the side panel measure its other formats, move the cursor and see the highlight move, compare the
  * memory chart's peak with the CLI, check that a node named like HTML stays text, take light and
  * dark screenshots, and open a generated 10,000-node model.
  * Needs `bash test/e2e/setup.sh`; skips without it, fails without it under CI.
@@ -18,6 +18,9 @@ import { loadModelFile, saveModelFile } from '../../src/core/onnx/load';
 import { DataType } from '../../src/core/onnx/types';
 import { printModel } from '../../src/core/text/printer';
 import { viewInputOf } from '../../src/server/graphData';
+import { DEFAULT_SETTINGS } from '../../src/server/modelStore';
+import { formatsCurve } from '../../src/server/presentation';
+import { OTHER_FORMATS_LABEL } from '../../src/shared/graphProtocol';
 import { ModelBuilder } from '../helpers/modelBuilder';
 import {
   openFile,
@@ -141,6 +144,24 @@ describe('e2e: the graph view', { skip: missing }, () => {
     assert.equal(await selected.getAttribute('data-id'), id);
     const side = await webview(workbench.page).locator('.side-panel').innerText();
     assert.ok(side.includes(id) && side.includes('MACs'), `side panel: ${side}`);
+
+    // The other formats, measured on demand ("measuring…" first), as `analyze --json` gives them.
+    type Formats = Record<'fp16' | 'pow2' | 'ternary' | 'binary', number>;
+    const cli = cliAnalyze(resnet).nodes as unknown as {
+      name: string;
+      weightFormatSqnrDb?: Formats;
+    }[];
+    const formats = cli.find((n) => n.name === id)?.weightFormatSqnrDb;
+    assert.ok(formats, `analyze --json measures ${id}'s other formats`);
+    const row = webview(workbench.page).locator('.side-panel tr.formats');
+    assert.equal(await row.locator('th').innerText({ timeout: 10_000 }), OTHER_FORMATS_LABEL);
+    const value = await waitFor(
+      () => row.locator('td').innerText({ timeout: 5_000 }),
+      (v) => v !== 'measuring…',
+      15_000,
+    );
+    await workbench.screenshot('graph-02b-conv-other-formats');
+    assert.equal(value, formatsCurve(formats, DEFAULT_SETTINGS.errorTargetDb));
   });
 
   test('moving the cursor in the text view moves the highlight', async () => {

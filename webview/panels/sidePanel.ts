@@ -1,9 +1,17 @@
 /**
  * The selected node's figures, as the core formatted them, plus what is folded into it (weights,
- * collapsed constant nodes and Identity chains) with a button to expand each group.
+ * collapsed constant nodes and Identity chains) with a button to expand each group. The other
+ * formats' row, which the analysis leaves out, reads "measuring…" until the server's measurement
+ * arrives (app.ts asks for it). Every model string is set as text, never as HTML.
  */
 import * as d3 from 'd3';
-import type { GraphNode } from '../../src/shared/graphProtocol';
+import { OTHER_FORMATS_LABEL, type GraphNode } from '../../src/shared/graphProtocol';
+
+/** The other formats' row of a node that has one to measure (GraphNode.formatsAt). */
+export type FormatsRow =
+  | { readonly state: 'measuring' }
+  /** value null: nothing measured (no row). */
+  | { readonly state: 'measured'; readonly value: string | null };
 
 const KIND_LABEL = {
   constants: 'constant node',
@@ -15,6 +23,8 @@ const WEIGHTS_SHOWN = 12;
 
 export class SidePanel {
   private readonly root: d3.Selection<HTMLElement, unknown, null, undefined>;
+  private shown: GraphNode | undefined;
+  private table: d3.Selection<HTMLTableElement, unknown, null, undefined> | undefined;
 
   constructor(
     host: HTMLElement,
@@ -28,9 +38,11 @@ export class SidePanel {
     this.show(undefined);
   }
 
-  show(node: GraphNode | undefined): void {
+  show(node: GraphNode | undefined, formats: FormatsRow = { state: 'measuring' }): void {
     const root = this.root;
     root.selectAll('*').remove();
+    this.shown = node;
+    this.table = undefined;
     if (!node) {
       root
         .append('p')
@@ -40,10 +52,8 @@ export class SidePanel {
     }
     root.append('h2').attr('class', 'node-title').text(node.op);
     root.append('p').attr('class', 'node-name').text(node.name);
-    const table = root.append('table').attr('class', 'figures');
-    const rows = table.selectAll('tr').data(node.figures).join('tr');
-    rows.append('th').text((d) => d[0]);
-    rows.append('td').text((d) => d[1]);
+    this.table = root.append('table').attr('class', 'figures');
+    this.fillFigures(node, formats);
 
     if (node.kind === 'group') {
       root
@@ -75,5 +85,38 @@ export class SidePanel {
       if (node.weights.length > WEIGHTS_SHOWN)
         list.append('li').text(`… ${node.weights.length - WEIGHTS_SHOWN} more`);
     }
+  }
+
+  /** The measured other formats of node `id`, if it is still the one shown. */
+  setFormats(id: string, formats: FormatsRow): void {
+    if (this.shown?.id === id) this.fillFigures(this.shown, formats);
+  }
+
+  private fillFigures(node: GraphNode, formats: FormatsRow): void {
+    const table = this.table!;
+    table.selectAll('*').remove();
+    const rows: { label: string; value: string; measuring?: boolean }[] = node.figures.map(
+      ([label, value]) => ({ label, value }),
+    );
+    if (node.formatsAt !== undefined) {
+      if (formats.state === 'measuring')
+        rows.splice(node.formatsAt, 0, {
+          label: OTHER_FORMATS_LABEL,
+          value: 'measuring…',
+          measuring: true,
+        });
+      else if (formats.value !== null)
+        rows.splice(node.formatsAt, 0, { label: OTHER_FORMATS_LABEL, value: formats.value });
+    }
+    table.attr('aria-busy', formats.state === 'measuring' && node.formatsAt !== undefined);
+    const tr = table
+      .selectAll('tr')
+      .data(rows)
+      .join('tr')
+      .classed('formats', (d) => d.label === OTHER_FORMATS_LABEL);
+    tr.append('th').text((d) => d.label);
+    tr.append('td')
+      .classed('hint', (d) => d.measuring === true)
+      .text((d) => d.value);
   }
 }
