@@ -72,6 +72,20 @@ export class ExternalData {
   }
 
   /**
+   * Where the tensor's bytes lie, checked as `read` checks them, without reading them: for
+   * callers that read a large payload a block at a time.
+   */
+  locate(
+    ref: ExternalDataRef,
+    tensorName: string,
+  ): { file: string; position: number; length: number } {
+    const file = this.stat(ref, tensorName);
+    const length = ref.length ?? file.size - ref.offset;
+    this.check(ref, tensorName);
+    return { file: this.resolve(ref, tensorName), position: ref.offset, length };
+  }
+
+  /**
    * The side file's path, checked to stay inside the model's folder: the location must be
    * relative without `..` leaving the folder, and its real path (symlinks followed) must still be
    * inside the folder's real path. A crafted model could otherwise read any file the user can

@@ -1,0 +1,237 @@
+/**
+ * Opening ONNX files without reading their payloads (src/core/onnx/lazyFile.ts): the structure
+ * image holds zeros where large payloads lie, every payload reader gets the file's bytes, a save
+ * streams them from the source (also over the source itself), and a file that ends inside a
+ * payload fails in one line when that payload is needed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { analyzeFile } from '../../../src/core/analyze';
+import { decodeModel } from '../../../src/core/onnx/decode';
+import { encodeModel } from '../../../src/core/onnx/encode';
+import {
+  DEFAULT_MIN_HOLE_BYTES,
+  payloadSource,
+  readStructureImage,
+  setMinHoleBytes,
+} from '../../../src/core/onnx/lazyFile';
+import {
+  ModelLoadError,
+  loadModelFile,
+  parseModelBytes,
+  saveModelFile,
+} from '../../../src/core/onnx/load';
+import { forEachFloatChunk, tensorNumbers } from '../../../src/core/onnx/tensorData';
+import { DataType, type Model } from '../../../src/core/onnx/types';
+import { WireWriter } from '../../../src/core/onnx/wire';
+import { ModelBuilder } from '../../helpers/modelBuilder';
+
+const cli = path.resolve(__dirname, '../../../dist/cli.js');
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-lazy-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** x[1, 256] → MatMul w1[256, 256] (256 KiB, a hole) → Relu → MatMul w2[256, 8] (8 KiB, read in). */
+function mlp(): Model {
+  const b = new ModelBuilder({ seed: 5 });
+  const x = b.input('x', DataType.FLOAT, [1, 256]);
+  const w1 = b.weight('w1', [256, 256]);
+  const w2 = b.weight('w2', [256, 8]);
+  const [h] = b.node('MatMul', [x, w1]);
+  const [r] = b.node('Relu', [h]);
+  const [y] = b.node('MatMul', [r, w2]);
+  b.output(y);
+  return b.build();
+}
+
+function floats(t: Parameters<typeof forEachFloatChunk>[0]): Float32Array {
+  const out = new Float32Array(t.dims.reduce((a, b) => a * b, 1));
+  forEachFloatChunk(t, undefined, (chunk, start) => out.set(chunk, start));
+  return out;
+}
+
+test('large payloads stay in the file: zeros in the image, the file bytes when read', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'm.onnx');
+  const model = mlp();
+  saveModelFile(model, file);
+  const onDisk = fs.readFileSync(file);
+
+  const image = readStructureImage(file);
+  assert.equal(image.length, onDisk.length);
+  const loaded = loadModelFile(file);
+  const [w1, w2] = loaded.model.graph.initializers;
+  assert.ok(payloadSource(w1.rawData!), 'w1 (256 KiB) is left in the file');
+  assert.equal(payloadSource(w2.rawData!), undefined, 'w2 (8 KiB) is read in');
+  assert.ok(
+    w1.rawData!.every((b) => b === 0),
+    'the image holds zeros where w1 lies',
+  );
+
+  // Every payload reader gets the real values.
+  const expected = model.graph.initializers;
+  assert.deepEqual(tensorNumbers(w1), tensorNumbers(expected[0]));
+  assert.deepEqual([...floats(w1)], tensorNumbers(expected[0]).map(Math.fround));
+  // Bytes outside the holes are the file's.
+  const holeStart = w1.rawData!.byteOffset;
+  assert.equal(Buffer.compare(image.subarray(0, holeStart), onDisk.subarray(0, holeStart)), 0);
+  // encodeModel (the in-memory form) gives the file's bytes.
+  assert.equal(Buffer.compare(encodeModel(loaded.model), onDisk), 0);
+  // The in-memory path is unchanged: no holes, views of the given bytes.
+  const inMemory = parseModelBytes(new Uint8Array(onDisk), dir);
+  assert.equal(payloadSource(inMemory.model.graph.initializers[0].rawData!), undefined);
+});
+
+test('an unedited model saved over its own file is byte-identical; an edited one keeps its payloads', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'm.onnx');
+  saveModelFile(mlp(), file);
+  const before = fs.readFileSync(file);
+
+  const loaded = loadModelFile(file);
+  saveModelFile(loaded.model, file); // over the source: temp file, then rename
+  assert.equal(Buffer.compare(fs.readFileSync(file), before), 0, 'byte-identical');
+
+  // Edit one node (rename it): its message is re-encoded, w1 is streamed from the opened file
+  // even though the path now names the file written above.
+  const edited: Model = {
+    ...loaded.model,
+    raw: undefined,
+    graph: {
+      ...loaded.model.graph,
+      raw: undefined,
+      nodes: loaded.model.graph.nodes.map((n, i) =>
+        i === 1 ? { ...n, raw: undefined, name: 'renamed' } : n,
+      ),
+    },
+  };
+  fs.writeFileSync(file, new Uint8Array(16)); // the path's content is now something else
+  const out = path.join(dir, 'edited.onnx');
+  saveModelFile(edited, out);
+  const again = decodeModel(new Uint8Array(fs.readFileSync(out)));
+  assert.equal(again.graph.nodes[1].name, 'renamed');
+  assert.deepEqual(
+    tensorNumbers(again.graph.initializers[0]),
+    tensorNumbers(mlp().graph.initializers[0]),
+  );
+});
+
+/** A model whose last bytes are w1's payload: the graph is the model's last field, w1 its last. */
+function payloadLastModel(): Uint8Array {
+  const model = mlp();
+  const [w1, w2] = model.graph.initializers;
+  const g = { ...model.graph, initializers: [w2, w1] };
+  const w = new WireWriter();
+  w.varintField(1, model.irVersion);
+  for (const o of model.opsetImport) {
+    w.message(8, (m) => {
+      m.varintField(2, o.version);
+    });
+  }
+  w.message(7, (gw) => {
+    for (const n of g.nodes) gw.lengthDelimited(1, encodeNode(n));
+    for (const v of g.inputs) gw.lengthDelimited(11, v.raw ?? encodeValueInfoName(v.name));
+    for (const v of g.outputs) gw.lengthDelimited(12, v.raw ?? encodeValueInfoName(v.name));
+    for (const i of g.initializers) {
+      gw.message(5, (tw) => {
+        for (const d of i.dims) tw.varintField(1, d);
+        tw.varintField(2, i.dataType);
+        tw.string(8, i.name);
+        tw.lengthDelimited(9, i.rawData!);
+      });
+    }
+  });
+  return w.finish();
+}
+
+function encodeNode(n: Model['graph']['nodes'][number]): Uint8Array {
+  const w = new WireWriter();
+  for (const i of n.inputs) w.string(1, i);
+  for (const o of n.outputs) w.string(2, o);
+  w.string(3, n.name);
+  w.string(4, n.opType);
+  return w.finish();
+}
+
+function encodeValueInfoName(name: string): Uint8Array {
+  const w = new WireWriter();
+  w.string(1, name);
+  return w.finish();
+}
+
+test('a file truncated inside its last payload opens; the payload fails in one line when needed', (t) => {
+  const dir = tempDir(t);
+  const bytes = payloadLastModel();
+  const whole = path.join(dir, 'whole.onnx');
+  fs.writeFileSync(whole, bytes);
+  assert.deepEqual(
+    tensorNumbers(loadModelFile(whole).model.graph.initializers[1]),
+    tensorNumbers(mlp().graph.initializers[0]),
+  );
+  const file = path.join(dir, 'cut.onnx');
+  fs.writeFileSync(file, bytes.subarray(0, bytes.length - 1000));
+
+  // Read-only analysis: the structure is all there; the bit-width hint is a diagnostic.
+  const report = analyzeFile(file);
+  const hint = report.diagnostics.find((d) => /w1/.test(d.message));
+  assert.ok(hint, 'a diagnostic names the unreadable weight');
+  assert.match(hint.message, /truncated/);
+  assert.ok(report.nodes.length >= 3);
+
+  // Reading the payload, or saving, fails in one line.
+  const loaded = loadModelFile(file);
+  const w1 = loaded.model.graph.initializers[1];
+  assert.throws(() => tensorNumbers(w1), /tensor 'w1'.*truncated/);
+  assert.throws(
+    () => saveModelFile(loaded.model, path.join(dir, 'copy.onnx')),
+    (e: unknown) =>
+      e instanceof ModelLoadError && /truncated/.test(e.message) && !e.message.includes('\n'),
+  );
+  assert.ok(!fs.existsSync(path.join(dir, 'copy.onnx')));
+
+  if (fs.existsSync(cli)) {
+    const run = spawnSync(
+      process.execPath,
+      [cli, 'compress', file, '-o', path.join(dir, 'q.onnx'), '--quantize', 'int8'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(run.status, 2, run.stderr);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    assert.match(run.stderr, /truncated/);
+    const analyze = spawnSync(process.execPath, [cli, 'analyze', file, '--json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(analyze.status, 0, analyze.stderr);
+  }
+});
+
+test('a file truncated inside a payload that structure follows fails at load in one line', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'm.onnx');
+  saveModelFile(mlp(), file);
+  const bytes = fs.readFileSync(file);
+  const loaded = loadModelFile(file);
+  const cut = loaded.model.graph.initializers[0].rawData!.byteOffset + 1000;
+  fs.writeFileSync(file, bytes.subarray(0, cut));
+  assert.throws(
+    () => loadModelFile(file),
+    (e: unknown) =>
+      e instanceof ModelLoadError &&
+      /ends inside the data of tensor 'w1'.*truncated/.test(e.message) &&
+      !e.message.includes('\n'),
+  );
+});
+
+test('the hole threshold is 64 KiB by default', () => {
+  assert.equal(DEFAULT_MIN_HOLE_BYTES, 65536);
+  const before = setMinHoleBytes(1);
+  assert.equal(setMinHoleBytes(before), 1);
+});
