@@ -65,8 +65,8 @@ function filePayload(t: Tensor, ext: ExternalData | undefined): FilePayload | un
   return { length: view.length, read: (offset, out) => readPayload(view, offset, out.length, out) };
 }
 
-/** Payloads in files are read in blocks of this many bytes, never whole (16 MiB). */
-const BLOCK_BYTES = 1 << 24;
+/** Payloads in files are read in blocks of this many bytes, never whole (1 MiB: measured on VGG-16, a block that stays in cache is scanned faster than 4 or 16 MiB ones). */
+const BLOCK_BYTES = 1 << 20;
 let spareBlock: ArrayBuffer | undefined;
 
 /**

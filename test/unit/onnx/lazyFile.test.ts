@@ -28,6 +28,7 @@ import {
 import { forEachFloatChunk, tensorNumbers } from '../../../src/core/onnx/tensorData';
 import { DataType, type Model } from '../../../src/core/onnx/types';
 import { WireWriter } from '../../../src/core/onnx/wire';
+import { weightSqnr } from '../../../src/core/numerics/weightSqnr';
 import { ModelBuilder } from '../../helpers/modelBuilder';
 
 const cli = path.resolve(__dirname, '../../../dist/cli.js');
@@ -234,4 +235,26 @@ test('the hole threshold is 64 KiB by default', () => {
   assert.equal(DEFAULT_MIN_HOLE_BYTES, 65536);
   const before = setMinHoleBytes(1);
   assert.equal(setMinHoleBytes(before), 1);
+});
+
+test('bit-width hints of a weight read from the file in blocks equal those from memory', (t) => {
+  const dir = tempDir(t);
+  const b = new ModelBuilder({ seed: 9 });
+  const x = b.input('x', DataType.FLOAT, [1, 500]);
+  // 300,000 floats: 1.2 MB, past one 1 MiB read block and several 64 k-element chunks, sampled.
+  const [y] = b.node('MatMul', [x, b.weight('w', [500, 600])]);
+  b.output(y);
+  const model = b.build();
+  const file = path.join(dir, 'm.onnx');
+  saveModelFile(model, file);
+  const lazy = loadModelFile(file).model.graph.initializers[0];
+  assert.ok(payloadSource(lazy.rawData!));
+  const inMemory = model.graph.initializers[0];
+  for (const axis of [0, 1]) {
+    assert.deepEqual(
+      weightSqnr(lazy, axis, undefined, { formats: true }),
+      weightSqnr(inMemory, axis, undefined, { formats: true }),
+      `channel axis ${axis}`,
+    );
+  }
 });
