@@ -81,6 +81,7 @@ export interface FileRange {
 // --- Reading the structure ----------------------------------------------------------------------
 
 const WINDOW_BYTES = 1 << 16;
+const MAX_DECLARED_BYTES = 2 ** 31;
 
 const enum Kind {
   Model,
@@ -281,7 +282,17 @@ export function readStructureImage(file: string): Uint8Array {
     let image = new Uint8Array(size);
     let walker = new Walker(fd, size, image, minHole);
     walker.walk(Kind.Model, 0, size, 0);
-    if (walker.truncated && walker.declaredEnd > size) {
+    const cut = walker.truncated;
+    if (cut) {
+      // The file ends inside a payload. When the model declares nothing after it (the payload
+      // is the file's last field), the structure is whole: walk again into an image as long as
+      // the model says, and let whoever needs the payload fail. Otherwise the rest of the graph
+      // is missing: refuse in one line. No valid model declares more than protobuf's 2 GiB.
+      if (walker.declaredEnd > cut.end || walker.declaredEnd > MAX_DECLARED_BYTES) {
+        throw new PayloadUnavailableError(
+          `${path.basename(full)} ends inside the data of ${cut.tensor ? `tensor '${cut.tensor}'` : 'a tensor'} (the file has ${size} bytes, the model declares ${walker.declaredEnd}): the file is truncated`,
+        );
+      }
       image = new Uint8Array(walker.declaredEnd);
       walker = new Walker(fd, size, image, minHole);
       walker.walk(Kind.Model, 0, size, 0);
@@ -292,25 +303,10 @@ export function readStructureImage(file: string): Uint8Array {
       closeWhenCollected.register(image.buffer, fd);
       keepOpen = true;
     }
-    if (walker.truncated) {
-      // Something declared after the payload is missing too: no structure to analyse.
-      const t = walker.truncated;
-      const after = holes.some((h) => h.start >= size);
-      if (after || structureFollows(walker, t)) {
-        throw new PayloadUnavailableError(
-          `${path.basename(full)} ends inside the data of tensor '${t.tensor}' (the file has ${size} bytes, the model declares ${walker.declaredEnd}): the file is truncated`,
-        );
-      }
-    }
     return image;
   } finally {
     if (!keepOpen) fs.closeSync(fd);
   }
-}
-
-/** True when the model declares bytes after the truncated payload (more than its own end). */
-function structureFollows(walker: Walker, hole: Hole): boolean {
-  return walker.declaredEnd > hole.end;
 }
 
 // --- Reading payloads ---------------------------------------------------------------------------

@@ -258,3 +258,34 @@ test('bit-width hints of a weight read from the file in blocks equal those from 
     );
   }
 });
+
+test('absurd declared lengths fail in one line, without a huge allocation', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'bad.onnx');
+  // graph (field 7) of 2^40 bytes holding an initializer (field 5) whose raw_data (field 9) is 2^39.
+  const w = new WireWriter();
+  w.varintField(1, 7);
+  w.tag(7, 2);
+  w.varint(2 ** 40);
+  w.tag(5, 2);
+  w.varint(2 ** 40 - 20);
+  w.tag(9, 2);
+  w.varint(2 ** 39);
+  w.raw(new Uint8Array(100_000).fill(7));
+  fs.writeFileSync(file, w.finish());
+  assert.throws(
+    () => loadModelFile(file),
+    (e: unknown) => e instanceof ModelLoadError && /truncated/.test(e.message),
+  );
+  // The same with the payload last: still refused (more than protobuf's 2 GiB declared).
+  const v = new WireWriter();
+  v.tag(7, 2);
+  v.varint(2 ** 40);
+  v.tag(5, 2);
+  v.varint(2 ** 40 - 12);
+  v.tag(9, 2);
+  v.varint(2 ** 40 - 24);
+  v.raw(new Uint8Array(100_000));
+  fs.writeFileSync(file, v.finish());
+  assert.throws(() => loadModelFile(file), ModelLoadError);
+});
