@@ -5,6 +5,7 @@
  * (`forEachFloatChunk`) so that a 400 MB layer never gets a second 400 MB copy: an aligned
  * float32 payload is viewed directly, anything else is converted through a small scratch buffer.
  */
+import * as fs from 'node:fs';
 import { DataType, type Tensor } from './types';
 import { dtypeName, storageBytes } from './dtype';
 import type { ExternalData } from './externalData';
@@ -48,16 +49,28 @@ export function rawBytes(t: Tensor, ext: ExternalData | undefined): Uint8Array |
 interface FilePayload {
   readonly length: number;
   read(offset: number, out: Uint8Array): void;
+  /** Closes what `read` opened. */
+  close?(): void;
 }
 
 function filePayload(t: Tensor, ext: ExternalData | undefined): FilePayload | undefined {
   if (t.external) {
     if (!ext) throw new TensorDataError(`tensor '${t.name}' needs its external data file`);
     const at = ext.locate(t.external, t.name);
+    let fd: number | undefined;
     return {
       length: at.length,
-      read: (offset, out) =>
-        readFileRange({ file: at.file, position: at.position + offset, length: out.length }, out),
+      read: (offset, out) => {
+        fd ??= fs.openSync(at.file, 'r');
+        readFileRange(
+          { file: at.file, fd, position: at.position + offset, length: out.length },
+          out,
+        );
+      },
+      close: () => {
+        if (fd !== undefined) fs.closeSync(fd);
+        fd = undefined;
+      },
     };
   }
   const view = payloadView(t);
@@ -96,6 +109,7 @@ function forEachBlock(
     }
   } finally {
     spareBlock = block;
+    src.close?.();
   }
 }
 
