@@ -11,7 +11,14 @@ import type { ExternalDataRef } from './types';
 
 /** Bad external data references: a missing file, a path escaping the model folder, a bad range. */
 export class ExternalDataError extends Error {
-  constructor(message: string) {
+  /**
+   * @param short true when the side file exists but holds less than the tensor says: reported
+   *   when the payload is needed (a read-only analysis says so as a diagnostic), not at load.
+   */
+  constructor(
+    message: string,
+    readonly short = false,
+  ) {
     super(message);
     this.name = 'ExternalDataError';
   }
@@ -42,11 +49,13 @@ export class ExternalData {
     if (ref.offset + length > file.size || length < 0) {
       throw new ExternalDataError(
         `tensor '${tensorName}': external data range ${ref.offset}+${length} runs past the end of '${ref.location}' (${file.size} bytes)`,
+        true,
       );
     }
     if (expectedBytes !== undefined && length < expectedBytes) {
       throw new ExternalDataError(
         `tensor '${tensorName}': external data holds ${length} bytes, its shape needs ${expectedBytes}`,
+        true,
       );
     }
   }

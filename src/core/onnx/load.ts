@@ -97,13 +97,18 @@ export function parseModelBytes(bytes: Uint8Array, baseDir?: string, file?: stri
   return { path: file, fileBytes: bytes.length, model, external };
 }
 
-/** Fails early, with the tensor's name, when a side file is missing or too short. */
+/**
+ * Fails early, with the tensor's name, when a side file is missing or its location is refused. A
+ * side file shorter than a tensor says is reported when that payload is needed instead (the
+ * analysis gives a diagnostic; compression and saves stop with one line).
+ */
 function checkExternalData(model: Model, external: ExternalData, label: string): void {
   for (const t of model.graph.initializers) {
     if (!t.external) continue;
     try {
       external.check(t.external, t.name);
     } catch (e) {
+      if (e instanceof ExternalDataError && e.short) continue;
       if (e instanceof ExternalDataError) throw new ModelLoadError(`${label}: ${e.message}`);
       throw e;
     }

@@ -29,6 +29,7 @@ import { forEachFloatChunk, tensorNumbers } from '../../../src/core/onnx/tensorD
 import { DataType, type Model } from '../../../src/core/onnx/types';
 import { WireWriter } from '../../../src/core/onnx/wire';
 import { weightSqnr } from '../../../src/core/numerics/weightSqnr';
+import { saveWithSideFile } from '../../helpers/externalData';
 import { ModelBuilder } from '../../helpers/modelBuilder';
 
 const cli = path.resolve(__dirname, '../../../dist/cli.js');
@@ -288,4 +289,49 @@ test('absurd declared lengths fail in one line, without a huge allocation', (t) 
   v.raw(new Uint8Array(100_000));
   fs.writeFileSync(file, v.finish());
   assert.throws(() => loadModelFile(file), ModelLoadError);
+});
+
+test('a side file shorter than its offsets say: a diagnostic for analysis, one line and exit 2 for compression', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'm.onnx');
+  saveWithSideFile(mlp(), file);
+  const side = `${file}.data`;
+  // Cut the side file inside w2, the last payload.
+  fs.truncateSync(side, fs.statSync(side).size - 100);
+
+  const report = analyzeFile(file);
+  const short = report.diagnostics.filter((d) => /tensor 'w2'.*runs past the end/.test(d.message));
+  assert.ok(
+    short.some((d) => d.severity === 'error'),
+    'an error diagnostic names w2',
+  );
+  assert.ok(report.nodes.length >= 3, 'the rest is analysed');
+  const loaded = loadModelFile(file);
+  assert.deepEqual(
+    tensorNumbers(loaded.model.graph.initializers[0], loaded.external),
+    tensorNumbers(mlp().graph.initializers[0]),
+    'w1 still reads',
+  );
+  assert.throws(
+    () => tensorNumbers(loaded.model.graph.initializers[1], loaded.external),
+    /tensor 'w2'.*runs past the end/,
+  );
+
+  if (fs.existsSync(cli)) {
+    const analyze = spawnSync(process.execPath, [cli, 'analyze', file, '--json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(analyze.status, 0, analyze.stderr);
+    assert.match(analyze.stdout, /runs past the end/);
+    const run = spawnSync(
+      process.execPath,
+      [cli, 'compress', file, '-o', path.join(dir, 'q.onnx'), '--quantize', 'int8'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(run.status, 2, run.stderr);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    assert.match(run.stderr, /tensor 'w2'.*runs past the end/);
+    assert.ok(!fs.existsSync(path.join(dir, 'q.onnx')));
+  }
 });
