@@ -1,6 +1,7 @@
 /**
- * Writes the benchmark models to bench/.models/ (git-ignored): a ResNet-50 (~100 MB) and a
- * VGG-16 (~550 MB), with the torchvision topologies as `torch.onnx.export` writes them at opset 13
+ * Writes the benchmark models to bench/.models/ (git-ignored): a ResNet-50 (~100 MB), a
+ * VGG-16 (~550 MB), and two wide MLPs of 1.9 GB (one file) and 3 GB (external data, the weights
+ * in `mlp-3gb-external.onnx.data`), the first two with the torchvision topologies as `torch.onnx.export` writes them at opset 13
  * (BatchNorm folded into Conv biases, initializers not listed as graph inputs).
  *
  *   npx tsx bench/models.ts [OUT_DIR]      prints one JSON line per model
@@ -284,6 +285,73 @@ function vgg16(weights: WeightSource): { model: Model; params: number } {
 }
 
 /**
+ * A wide MLP at a given size: a 7×7 stride-2 Conv stem (3→64), GlobalAveragePool, Flatten, a
+ * Gemm 64→8192, `hidden` Gemms 8192→8192 with ReLU (268 MB of float32 each), and a Gemm
+ * 8192→1000: the shape of a model whose weights dwarf its graph (an LLM's projection stack).
+ */
+function wideMlp(hidden: number): (weights: WeightSource) => { model: Model; params: number } {
+  return (weights) => {
+    const g = new GraphBuilder(weights);
+    let x = g.conv('stem', 'input', 3, 64, 7, 2, 3);
+    x = g.relu('stem', x);
+    x = g.node('GlobalAveragePool', '/pool/GlobalAveragePool', [x]);
+    x = g.node('Flatten', '/Flatten', [x], [int('axis', 1)]);
+    x = g.gemm('fc_in', x, 64, 8192);
+    for (let i = 0; i < hidden; i++) {
+      x = g.relu(`fc.${i}`, g.gemm(`fc.${i}`, x, 8192, 8192));
+    }
+    g.gemm('fc_out', x, 8192, 1000, 'logits');
+    return { model: g.model(`mlp${hidden}`), params: g.params };
+  };
+}
+
+/**
+ * `model` with every initializer of at least 1 KiB moved to the side file `<file>.data`, at
+ * 4 KiB-aligned offsets, as `onnx.save_model(…, save_as_external_data=True)` writes it.
+ */
+function saveWithExternalData(model: Model, file: string): void {
+  const sideName = `${path.basename(file)}.data`;
+  const fd = fs.openSync(path.join(path.dirname(file), sideName), 'w');
+  let offset = 0;
+  try {
+    const initializers = model.graph.initializers.map((t): Tensor => {
+      const bytes = t.rawData!;
+      if (bytes.length < 1024) return t;
+      const start = Math.ceil(offset / 4096) * 4096;
+      for (let done = 0; done < bytes.length;) {
+        done += fs.writeSync(fd, bytes, done, bytes.length - done, start + done);
+      }
+      offset = start + bytes.length;
+      const entry = (key: string, value: string) => ({ extra: [], key, value });
+      const { rawData: _raw, ...rest } = t;
+      return {
+        ...rest,
+        external: { location: sideName, offset: start, length: bytes.length },
+        externalEntries: [
+          entry('location', sideName),
+          entry('offset', String(start)),
+          entry('length', String(bytes.length)),
+        ],
+        dataLocation: 1,
+      };
+    });
+    saveModelFile({ ...model, graph: { ...model.graph, initializers } }, file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Bytes of the side file saveWithExternalData writes for `model`. */
+function sideFileSize(model: Model): number {
+  let offset = 0;
+  for (const t of model.graph.initializers) {
+    if (t.rawData!.length < 1024) continue;
+    offset = Math.ceil(offset / 4096) * 4096 + t.rawData!.length;
+  }
+  return offset;
+}
+
+/**
  * Seeded uniform floats in ±1/sqrt(fanIn) (the scale of PyTorch's default init), written
  * straight into a fresh Float32Array: xorshift32 in a tight loop, ~1 ns per element.
  */
@@ -334,9 +402,14 @@ const GENERATORS: {
   name: string;
   seed: number;
   build: (w: WeightSource) => { model: Model; params: number };
+  /** Weights in a side file `<name>.onnx.data` (external data). */
+  external?: boolean;
 }[] = [
   { name: 'resnet50', seed: 50, build: resnet50 },
   { name: 'vgg16', seed: 16, build: vgg16 },
+  // 1.9 GB in one file (under protobuf's 2 GiB), and 3 GB with external data.
+  { name: 'mlp-1.9gb', seed: 19, build: wideMlp(7) },
+  { name: 'mlp-3gb-external', seed: 30, build: wideMlp(11), external: true },
 ];
 
 export function generateModels(outDir: string): GeneratedModel[] {
@@ -344,17 +417,20 @@ export function generateModels(outDir: string): GeneratedModel[] {
   const results: GeneratedModel[] = [];
   for (const gen of GENERATORS) {
     const file = path.join(outDir, `${gen.name}.onnx`);
+    const side = `${file}.data`;
     const { model: shape, params } = gen.build(placeholderWeights());
-    const bytes = encodedSize(shape);
-    if (fs.existsSync(file) && fs.statSync(file).size === bytes) {
+    const bytes = gen.external ? sideFileSize(shape) : encodedSize(shape);
+    const sizeOf = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : -1);
+    if (sizeOf(gen.external ? side : file) === bytes && sizeOf(file) > 0) {
       results.push({ name: gen.name, file, bytes, params, ms: 0, reused: true });
       continue;
     }
     const start = performance.now();
     const { model } = gen.build(randomWeights(gen.seed));
-    saveModelFile(model, file);
+    if (gen.external) saveWithExternalData(model, file);
+    else saveModelFile(model, file);
     const ms = performance.now() - start;
-    const written = fs.statSync(file).size;
+    const written = sizeOf(gen.external ? side : file);
     if (written !== bytes) throw new Error(`${file}: wrote ${written} bytes, expected ${bytes}`);
     results.push({ name: gen.name, file, bytes, params, ms, reused: false });
   }

@@ -128,6 +128,85 @@ for (const { name, samples } of rows) {
 }
 console.log(out.join('\n'));
 
+// 3b. Whole processes: `model-lens analyze FILE --json` from spawn to exit, and, where Python's
+// `onnx` package imports, `onnx.load` + `onnx.shape_inference.infer_shapes` in the same run
+// (interpreter start and `import onnx` included), each with `/usr/bin/time -f '%e %M'`.
+const CLI_JS = path.join(REPO, 'dist', 'cli.js');
+const WHOLE_RSS_LIMIT = 150 * 1e6;
+const WHOLE_TIME_TARGETS = { 'mlp-1.9gb': 1, 'mlp-3gb-external': 1 };
+const RATIO_TARGETS = { resnet50: 5, vgg16: 20 };
+const timed = (cmd, args) => {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 256 * MB,
+  });
+  const last = r.stderr.trim().split('\n').pop() ?? '';
+  const [s, kb] = last.split(' ').map(Number);
+  return r.status === 0 && Number.isFinite(s) ? { s, rssBytes: kb * 1024 } : undefined;
+};
+const python = ['python3', '/usr/bin/python3'].find(
+  (py) =>
+    spawnSync(py, ['-c', 'import onnx; onnx.load; onnx.shape_inference.infer_shapes']).status === 0,
+);
+const PY_SCRIPT = 'import sys, onnx; onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1]))';
+const wholeOut = [
+  '',
+  `Whole process, ${RUNS} runs each (median, min in brackets): \`model-lens analyze --json\`` +
+    (python
+      ? ` against ${python} \`onnx.load\` + \`infer_shapes\` (3 runs)`
+      : ' (Python `onnx` not importable: no comparison)') +
+    '.',
+  '',
+  '| model | model-lens s | its peak RSS | Python s | its peak RSS | ratio | targets |',
+  '|---|---:|---:|---:|---:|---:|---|',
+];
+if (fs.existsSync(CLI_JS)) {
+  for (const { name, file } of files.filter((f) => !f.file.startsWith(SHARED))) {
+    const ours = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t = timed(process.execPath, [CLI_JS, 'analyze', file, '--json']);
+      if (!t) {
+        crashed = true;
+        console.error(`bench: ${name}: analyze --json failed`);
+        break;
+      }
+      ours.push(t);
+    }
+    if (ours.length === 0) continue;
+    const theirs = [];
+    if (python && RATIO_TARGETS[name] !== undefined) {
+      for (let i = 0; i < 3; i++) {
+        const t = timed(python, ['-c', PY_SCRIPT, file]);
+        if (t) theirs.push(t);
+      }
+    }
+    const ourS = median(ours.map((t) => t.s));
+    const ourRss = Math.max(...ours.map((t) => t.rssBytes));
+    const pyS = theirs.length ? median(theirs.map((t) => t.s)) : undefined;
+    const pyRss = theirs.length ? Math.max(...theirs.map((t) => t.rssBytes)) : undefined;
+    const ratio = pyS === undefined ? undefined : pyS / ourS;
+    const verdicts = [`RSS ≤ 150 MB: ${ourRss <= WHOLE_RSS_LIMIT ? 'pass' : '**miss**'}`];
+    if (WHOLE_TIME_TARGETS[name] !== undefined) {
+      verdicts.push(
+        `≤ ${WHOLE_TIME_TARGETS[name]} s: ${ourS <= WHOLE_TIME_TARGETS[name] ? 'pass' : '**miss**'}`,
+      );
+    }
+    if (ratio !== undefined) {
+      verdicts.push(
+        `≥ ${RATIO_TARGETS[name]}×: ${ratio >= RATIO_TARGETS[name] ? 'pass' : '**miss**'}`,
+      );
+    }
+    wholeOut.push(
+      `| ${name} | ${ourS.toFixed(2)} (${Math.min(...ours.map((t) => t.s)).toFixed(2)}) | ${mib(ourRss)} | ` +
+        `${pyS === undefined ? '—' : pyS.toFixed(2)} | ${pyRss === undefined ? '—' : mib(pyRss)} | ` +
+        `${ratio === undefined ? '—' : `${ratio.toFixed(1)}×`} | ${verdicts.join(', ')} |`,
+    );
+  }
+  console.log(wholeOut.join('\n'));
+} else {
+  console.error('bench: dist/cli.js not built: no whole-process figures (npm run build)');
+}
+
 // 4. Editor latency at the language server: open → first diagnostics, and hovers.
 const EDITOR_TARGETS = { toDiagnosticsMs: 1500, hoverP95Ms: 50 };
 const editorFiles = files.filter((f) => f.name === 'resnet50' || f.name === 'resnet18');

@@ -61,7 +61,7 @@ export function analyzeBytes(bytes: Uint8Array, options: AnalyzeOptions = {}): A
 
 export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {}): AnalysisReport {
   const { model } = loaded;
-  validateModel(model, loaded.external);
+  const shortPayloads = validateModel(model, loaded.external);
   const view = buildGraphView(model.graph);
   const opsets = opsetVersions(model);
   const shapes = inferShapes(view, {
@@ -70,6 +70,9 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     external: loaded.external,
   });
   const diagnostics: Diagnostic[] = shapes.diagnostics.map((d) => ({ ...d, source: 'shapes' }));
+  for (const message of shortPayloads) {
+    diagnostics.push({ severity: 'error', source: 'analysis', message });
+  }
   const errorTargetDb = options.errorTargetDb ?? DEFAULT_ERROR_TARGET_DB;
   const convention = options.convention ?? DEFAULT_CONVENTION;
 

@@ -3,7 +3,7 @@
  * is impossible (negative or absurd dimensions) or does not match the bytes stored for them.
  */
 import { storageBytes, dtypeName, isKnownType } from './onnx/dtype';
-import type { ExternalData } from './onnx/externalData';
+import { ExternalDataError, type ExternalData } from './onnx/externalData';
 import { ModelLoadError } from './onnx/load';
 import { storedElementCount } from './onnx/tensorData';
 import { DataType, type Graph, type Model, type Tensor } from './onnx/types';
@@ -11,8 +11,12 @@ import { DataType, type Graph, type Model, type Tensor } from './onnx/types';
 /** No real tensor has more elements than this (2^48 ≈ 281 T); larger means a corrupt file. */
 const MAX_ELEMENTS = 2 ** 48;
 
-/** Model-level checks, then every tensor of every graph. */
-export function validateModel(model: Model, ext: ExternalData): void {
+/**
+ * Model-level checks, then every tensor of every graph. Returns the tensors whose external data
+ * is shorter than they say, one line each: not fatal to a read-only analysis (a diagnostic), and
+ * fatal to whatever reads that payload.
+ */
+export function validateModel(model: Model, ext: ExternalData): string[] {
   // IR version 3 and later must import the default domain's opset; without it no op has meaning.
   if (
     model.irVersion >= 3 &&
@@ -20,15 +24,17 @@ export function validateModel(model: Model, ext: ExternalData): void {
   ) {
     throw new ModelLoadError('the model imports no opset for the default ONNX domain');
   }
-  validateGraphTensors(model.graph, ext);
+  const short: string[] = [];
+  validateGraphTensors(model.graph, ext, short);
+  return short;
 }
 
-export function validateGraphTensors(graph: Graph, ext: ExternalData): void {
-  for (const t of graph.initializers) validateTensor(t, ext);
+export function validateGraphTensors(graph: Graph, ext: ExternalData, short: string[] = []): void {
+  for (const t of graph.initializers) validateTensor(t, ext, short);
   for (const n of graph.nodes) {
     for (const a of n.attributes) {
-      if (a.t) validateTensor(a.t, ext);
-      for (const g of a.g ? [a.g, ...a.graphs] : a.graphs) validateGraphTensors(g, ext);
+      if (a.t) validateTensor(a.t, ext, short);
+      for (const g of a.g ? [a.g, ...a.graphs] : a.graphs) validateGraphTensors(g, ext, short);
     }
   }
   for (const input of graph.inputs) {
@@ -40,7 +46,7 @@ export function validateGraphTensors(graph: Graph, ext: ExternalData): void {
   }
 }
 
-function validateTensor(t: Tensor, ext: ExternalData): void {
+function validateTensor(t: Tensor, ext: ExternalData, short: string[]): void {
   let elements = 1;
   for (const d of t.dims) {
     if (d < 0 || !Number.isSafeInteger(d)) {
@@ -59,7 +65,12 @@ function validateTensor(t: Tensor, ext: ExternalData): void {
   if (t.dataType === DataType.STRING) return;
   const need = storageBytes(t.dataType, elements);
   if (t.external) {
-    ext.check(t.external, t.name, need);
+    try {
+      ext.check(t.external, t.name, need);
+    } catch (e) {
+      if (!(e instanceof ExternalDataError && e.short)) throw e;
+      short.push(e.message);
+    }
     return;
   }
   const stored = storedElementCount(t);

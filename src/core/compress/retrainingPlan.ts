@@ -27,7 +27,7 @@
 import { buildGraphView, nodeLabel, type GraphView } from '../graph/graph';
 import type { ExternalData } from '../onnx/externalData';
 import { dtypeName } from '../onnx/dtype';
-import { elementCount, forEachFloatChunk, tensorNumbers } from '../onnx/tensorData';
+import { elementCount, forEachFloatChunk, rawBytes, tensorNumbers } from '../onnx/tensorData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { weightGridOf } from '../cost/nodeFigures';
 import { isFloatCast } from './halfWeights';
@@ -385,7 +385,7 @@ function storedIntegers(t: Tensor, external: ExternalData | undefined): number[]
   if (t.dataType !== DataType.INT2 && t.dataType !== DataType.UINT2) {
     return tensorNumbers(t, external);
   }
-  const raw = t.external ? external?.read(t.external, t.name) : t.rawData;
+  const raw = rawBytes(t, external);
   if (!raw) throw new Error(`tensor '${t.name}' (${dtypeName(t.dataType)}) has no raw data`);
   return Array.from({ length: elementCount(t.dims) }, (_, i) => {
     const v = (raw[i >> 2] >> ((i & 3) * 2)) & 3;

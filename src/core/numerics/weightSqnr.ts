@@ -223,17 +223,40 @@ function scanWeights(
     let m = maxAbs[channel];
     let sum = sumAbs[channel];
     const length = chunk.length;
-    for (let i = 0; i < length; i++) {
-      const a = Math.abs(chunk[i]);
-      if (a > m) m = a;
-      sum += a;
-      if (++position === inner) {
-        maxAbs[channel] = m;
-        sumAbs[channel] = sum;
-        position = 0;
-        channel = channel + 1 === channels ? 0 : channel + 1;
-        m = maxAbs[channel];
-        sum = sumAbs[channel];
+    if (inner >= 16) {
+      // Long runs of one channel (a Conv's or Gemm's output channels first): a tight loop per
+      // run, without the per-element channel test (about twice as fast on VGG-16's FC weights).
+      let i = 0;
+      while (i < length) {
+        const runEnd = Math.min(length, i + inner - position);
+        position += runEnd - i;
+        for (; i < runEnd; i++) {
+          const a = Math.abs(chunk[i]);
+          if (a > m) m = a;
+          sum += a;
+        }
+        if (position === inner) {
+          maxAbs[channel] = m;
+          sumAbs[channel] = sum;
+          position = 0;
+          channel = channel + 1 === channels ? 0 : channel + 1;
+          m = maxAbs[channel];
+          sum = sumAbs[channel];
+        }
+      }
+    } else {
+      for (let i = 0; i < length; i++) {
+        const a = Math.abs(chunk[i]);
+        if (a > m) m = a;
+        sum += a;
+        if (++position === inner) {
+          maxAbs[channel] = m;
+          sumAbs[channel] = sum;
+          position = 0;
+          channel = channel + 1 === channels ? 0 : channel + 1;
+          m = maxAbs[channel];
+          sum = sumAbs[channel];
+        }
       }
     }
     maxAbs[channel] = m;

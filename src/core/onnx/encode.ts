@@ -6,6 +6,7 @@
  * verbatim. So an unedited model re-saves byte-identical, and a field our schema does not know
  * survives any edit of its message. Payloads are referenced, not copied, until the final write.
  */
+import { materialize } from './lazyFile';
 import { WireWriter, WireType } from './wire';
 import type {
   Attribute,
@@ -29,14 +30,18 @@ export function encodeModelParts(model: Model): Uint8Array[] {
   return w.parts();
 }
 
+/**
+ * The encoded model in one buffer. Payloads a lazy load left in the file (lazyFile.ts) are read
+ * from it here: the result is complete bytes, as in memory before.
+ */
 export function encodeModel(model: Model): Uint8Array {
   const parts = encodeModelParts(model);
-  if (parts.length === 1) return parts[0];
+  if (parts.length === 1) return materialize(parts[0]);
   const total = parts.reduce((n, p) => n + p.length, 0);
   const out = new Uint8Array(total);
   let offset = 0;
   for (const p of parts) {
-    out.set(p, offset);
+    out.set(materialize(p), offset);
     offset += p.length;
   }
   return out;

@@ -11,7 +11,14 @@ import type { ExternalDataRef } from './types';
 
 /** Bad external data references: a missing file, a path escaping the model folder, a bad range. */
 export class ExternalDataError extends Error {
-  constructor(message: string) {
+  /**
+   * @param short true when the side file exists but holds less than the tensor says: reported
+   *   when the payload is needed (a read-only analysis says so as a diagnostic), not at load.
+   */
+  constructor(
+    message: string,
+    readonly short = false,
+  ) {
     super(message);
     this.name = 'ExternalDataError';
   }
@@ -42,11 +49,13 @@ export class ExternalData {
     if (ref.offset + length > file.size || length < 0) {
       throw new ExternalDataError(
         `tensor '${tensorName}': external data range ${ref.offset}+${length} runs past the end of '${ref.location}' (${file.size} bytes)`,
+        true,
       );
     }
     if (expectedBytes !== undefined && length < expectedBytes) {
       throw new ExternalDataError(
         `tensor '${tensorName}': external data holds ${length} bytes, its shape needs ${expectedBytes}`,
+        true,
       );
     }
   }
@@ -69,6 +78,20 @@ export class ExternalData {
       fs.closeSync(fd);
     }
     return out;
+  }
+
+  /**
+   * Where the tensor's bytes lie, checked as `read` checks them, without reading them: for
+   * callers that read a large payload a block at a time.
+   */
+  locate(
+    ref: ExternalDataRef,
+    tensorName: string,
+  ): { file: string; position: number; length: number } {
+    const file = this.stat(ref, tensorName);
+    const length = ref.length ?? file.size - ref.offset;
+    this.check(ref, tensorName);
+    return { file: this.resolve(ref, tensorName), position: ref.offset, length };
   }
 
   /**

@@ -1,15 +1,23 @@
 /**
- * Opening and saving model files. Loading reads the file once into one buffer; every tensor is a
- * view of it. Saving is atomic: a temp file in the same folder, fsync, then rename.
+ * Opening and saving model files. Loading reads the file's structure into an image of the file
+ * whose large payloads stay on disk (lazyFile.ts); every tensor is a view of it, and a payload is
+ * read from the file when one is needed. Saving is atomic: a temp file in the same folder, fsync,
+ * then rename; payloads left in the source file are streamed from it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeModel } from './decode';
 import { encodeModelParts } from './encode';
 import { ExternalData, ExternalDataError, readWholeFile } from './externalData';
+import {
+  PayloadUnavailableError,
+  readFileRange,
+  readStructureImage,
+  resolveParts,
+} from './lazyFile';
 import type { Model } from './types';
 import { ProtoError } from './wire';
-import { isTfliteBytes } from '../tflite/identify';
+import { hasTfliteExtension, isTfliteBytes } from '../tflite/identify';
 import type { TfliteExtras } from '../tflite/translate';
 
 /** Any reason a model cannot be opened. The message is one line, fit for a user. */
@@ -41,15 +49,20 @@ export function loadModelFile(file: string): LoadedModel {
   return parseModelBytes(readModelBytes(file), path.dirname(full), full);
 }
 
-/** The whole file, with a one-line ModelLoadError for every reason it cannot be read. */
+/**
+ * The file's bytes, with a one-line ModelLoadError for every reason it cannot be read: a TFLite
+ * file whole (its buffers are views of it), an ONNX file as its structure image (lazyFile.ts:
+ * large payloads are read from the file when needed).
+ */
 export function readModelBytes(file: string): Uint8Array {
   const full = path.resolve(file);
   try {
     const st = fs.statSync(full);
     if (st.isDirectory()) throw new ModelLoadError(`${file} is a folder, not a model file`);
-    return readWholeFile(full);
+    return isTfliteFile(full) ? readWholeFile(full) : readStructureImage(full);
   } catch (e) {
     if (e instanceof ModelLoadError) throw e;
+    if (e instanceof PayloadUnavailableError) throw new ModelLoadError(e.message);
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ModelLoadError(`${file}: no such file`);
     if (code === 'EACCES') throw new ModelLoadError(`${file}: permission denied`);
@@ -84,13 +97,18 @@ export function parseModelBytes(bytes: Uint8Array, baseDir?: string, file?: stri
   return { path: file, fileBytes: bytes.length, model, external };
 }
 
-/** Fails early, with the tensor's name, when a side file is missing or too short. */
+/**
+ * Fails early, with the tensor's name, when a side file is missing or its location is refused. A
+ * side file shorter than a tensor says is reported when that payload is needed instead (the
+ * analysis gives a diagnostic; compression and saves stop with one line).
+ */
 function checkExternalData(model: Model, external: ExternalData, label: string): void {
   for (const t of model.graph.initializers) {
     if (!t.external) continue;
     try {
       external.check(t.external, t.name);
     } catch (e) {
+      if (e instanceof ExternalDataError && e.short) continue;
       if (e instanceof ExternalDataError) throw new ModelLoadError(`${label}: ${e.message}`);
       throw e;
     }
@@ -144,13 +162,27 @@ export function saveModelFile(model: Model, file: string): void {
     path.dirname(full),
     `.${path.basename(full)}.${process.pid}.${Date.now()}.tmp`,
   );
-  const parts = encodeModelParts(model);
   let fd: number | undefined;
   try {
+    // Before the temp file exists: a payload the source no longer holds fails here, cleanly.
+    const parts = resolveParts(encodeModelParts(model));
     fd = fs.openSync(temp, 'wx');
+    let copyBuffer: Uint8Array | undefined;
     for (const p of parts) {
-      let done = 0;
-      while (done < p.length) done += fs.writeSync(fd, p, done, p.length - done);
+      if (p instanceof Uint8Array) {
+        writeAll(fd, p);
+        continue;
+      }
+      // A payload left in the source file: streamed from it in blocks.
+      copyBuffer ??= new Uint8Array(Math.min(COPY_BLOCK_BYTES, p.length));
+      for (let at = 0; at < p.length;) {
+        const n = Math.min(COPY_BLOCK_BYTES, p.length - at);
+        if (copyBuffer.length < n) copyBuffer = new Uint8Array(COPY_BLOCK_BYTES);
+        const block = copyBuffer.subarray(0, n);
+        readFileRange({ file: p.file, fd: p.fd, position: p.position + at, length: n }, block);
+        writeAll(fd, block);
+        at += n;
+      }
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -159,6 +191,7 @@ export function saveModelFile(model: Model, file: string): void {
   } catch (e) {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(temp, { force: true });
+    if (e instanceof PayloadUnavailableError) throw new ModelLoadError(`${file}: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
       throw new ModelLoadError(
@@ -166,5 +199,25 @@ export function saveModelFile(model: Model, file: string): void {
       );
     }
     throw e;
+  }
+}
+
+const COPY_BLOCK_BYTES = 1 << 24;
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+}
+
+/** TFLite by content (its `TFL3` identifier at byte 4) or by extension. */
+function isTfliteFile(file: string): boolean {
+  if (hasTfliteExtension(file)) return true;
+  const head = new Uint8Array(8);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const n = fs.readSync(fd, head, 0, 8, 0);
+    return isTfliteBytes(head.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -5,9 +5,11 @@
  * (`forEachFloatChunk`) so that a 400 MB layer never gets a second 400 MB copy: an aligned
  * float32 payload is viewed directly, anything else is converted through a small scratch buffer.
  */
+import * as fs from 'node:fs';
 import { DataType, type Tensor } from './types';
 import { dtypeName, storageBytes } from './dtype';
 import type { ExternalData } from './externalData';
+import { payloadSource, readFileRange, readPayload } from './lazyFile';
 
 export class TensorDataError extends Error {
   constructor(message: string) {
@@ -22,16 +24,93 @@ export function elementCount(dims: readonly number[]): number {
   return n;
 }
 
-/** Where a tensor's bytes live, for tensors stored little-endian in raw form. */
-function rawBytes(t: Tensor, ext: ExternalData | undefined): Uint8Array | undefined {
-  if (t.external) {
-    if (!ext) throw new TensorDataError(`tensor '${t.name}' needs its external data file`);
-    return ext.read(t.external, t.name);
-  }
+/** The little-endian payload view of a tensor stored in raw form (may be a hole of a lazy image). */
+function payloadView(t: Tensor): Uint8Array | undefined {
   if (t.rawData) return t.rawData;
   if (t.floatData && t.dataType === DataType.FLOAT) return t.floatData;
   if (t.doubleData && t.dataType === DataType.DOUBLE) return t.doubleData;
   return undefined;
+}
+
+/**
+ * Where a tensor's bytes live, for tensors stored little-endian in raw form: a view of the bytes
+ * in memory, or a fresh read of a payload left in the file (lazyFile.ts) or a side file.
+ */
+export function rawBytes(t: Tensor, ext: ExternalData | undefined): Uint8Array | undefined {
+  if (t.external) {
+    if (!ext) throw new TensorDataError(`tensor '${t.name}' needs its external data file`);
+    return ext.read(t.external, t.name);
+  }
+  const view = payloadView(t);
+  return view && readPayload(view);
+}
+
+/** A payload that lies in a file and is read a block at a time: `read(offset, out)` fills `out`. */
+interface FilePayload {
+  readonly length: number;
+  read(offset: number, out: Uint8Array): void;
+  /** Closes what `read` opened. */
+  close?(): void;
+}
+
+function filePayload(t: Tensor, ext: ExternalData | undefined): FilePayload | undefined {
+  if (t.external) {
+    if (!ext) throw new TensorDataError(`tensor '${t.name}' needs its external data file`);
+    const at = ext.locate(t.external, t.name);
+    let fd: number | undefined;
+    return {
+      length: at.length,
+      read: (offset, out) => {
+        fd ??= fs.openSync(at.file, 'r');
+        readFileRange(
+          { file: at.file, fd, position: at.position + offset, length: out.length },
+          out,
+        );
+      },
+      close: () => {
+        if (fd !== undefined) fs.closeSync(fd);
+        fd = undefined;
+      },
+    };
+  }
+  const view = payloadView(t);
+  if (!view || !payloadSource(view)) return undefined;
+  return { length: view.length, read: (offset, out) => readPayload(view, offset, out.length, out) };
+}
+
+/** Payloads in files are read in blocks of this many bytes, never whole (1 MiB: measured on VGG-16, a block that stays in cache is scanned faster than 4 or 16 MiB ones). */
+const BLOCK_BYTES = 1 << 20;
+let spareBlock: ArrayBuffer | undefined;
+
+/**
+ * Reads `n` elements of `width` bytes from `src` one block at a time into one reused aligned
+ * buffer; `visit` gets the block's bytes (at offset 0 of an ArrayBuffer) and its first element.
+ */
+function forEachBlock(
+  src: FilePayload,
+  width: number,
+  n: number,
+  name: string,
+  visit: (block: ArrayBuffer, first: number, count: number) => void,
+): void {
+  if (src.length < n * width) {
+    throw new TensorDataError(
+      `tensor '${name}' holds ${src.length} bytes, its shape needs ${n * width}`,
+    );
+  }
+  const block = spareBlock ?? new ArrayBuffer(BLOCK_BYTES);
+  spareBlock = undefined;
+  try {
+    const per = Math.floor(BLOCK_BYTES / width);
+    for (let s = 0; s < n; s += per) {
+      const count = Math.min(per, n - s);
+      src.read(s * width, new Uint8Array(block, 0, count * width));
+      visit(block, s, count);
+    }
+  } finally {
+    spareBlock = block;
+    src.close?.();
+  }
 }
 
 /** Number of elements actually stored, to check it against the declared dims. */
@@ -164,6 +243,15 @@ export function forEachFloatChunk(
 ): void {
   const n = elementCount(t.dims);
   if (n === 0) return;
+  const file = t.dataType === DataType.FLOAT ? filePayload(t, ext) : undefined;
+  if (file) {
+    forEachBlock(file, 4, n, t.name, (block, first, count) => {
+      const all = new Float32Array(block, 0, count);
+      for (let s = 0; s < count; s += CHUNK_ELEMENTS)
+        visit(all.subarray(s, Math.min(count, s + CHUNK_ELEMENTS)), first + s);
+    });
+    return;
+  }
   const raw = rawBytes(t, ext);
   if (t.dataType === DataType.FLOAT && raw) {
     if (raw.byteLength < n * 4) {
@@ -229,6 +317,25 @@ export function forEachNumberChunk(
   if (width === 0) return forEachFloatChunk(t, ext, visit);
   const n = elementCount(t.dims);
   if (n === 0) return;
+  const file = filePayload(t, ext);
+  if (file) {
+    forEachBlock(file, width, n, t.name, (block, first, count) => {
+      const typed =
+        width === 1
+          ? new Int8Array(block, 0, count)
+          : width === 2
+            ? new Int16Array(block, 0, count)
+            : new Int32Array(block, 0, count);
+      withScratch((scratch) => {
+        for (let s = 0; s < count; s += CHUNK_ELEMENTS) {
+          const c = Math.min(CHUNK_ELEMENTS, count - s);
+          scratch.set(typed.subarray(s, s + c));
+          visit(scratch.subarray(0, c), first + s);
+        }
+      });
+    });
+    return;
+  }
   const raw = rawBytes(t, ext);
   if (raw && raw.byteLength < n * width) {
     throw new TensorDataError(

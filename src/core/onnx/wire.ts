@@ -10,6 +10,7 @@
  * the byte span of every field gives all three guarantees at once: an untouched message is
  * written back from its original bytes, and an edited one copies its unknown fields verbatim.
  */
+import { materialize, touchesHoles } from './lazyFile';
 
 export const enum WireType {
   Varint = 0,
@@ -297,7 +298,9 @@ export class WireWriter {
 
   /** Appends bytes by reference: large payloads are never copied until `finish`. */
   raw(bytes: Uint8Array): void {
-    if (bytes.length <= 64) {
+    // Bytes left in the file by a lazy load (lazyFile.ts) are kept as a reference too, so that the
+    // save can stream them from the file.
+    if (bytes.length <= 64 && !touchesHoles(bytes)) {
       this.ensure(bytes.length);
       this.scratch.set(bytes, this.used);
       this.used += bytes.length;
@@ -346,7 +349,7 @@ export class WireWriter {
     const out = new Uint8Array(this.total);
     let offset = 0;
     for (const p of parts) {
-      out.set(p, offset);
+      out.set(materialize(p), offset);
       offset += p.length;
     }
     return out;
