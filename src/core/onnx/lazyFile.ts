@@ -56,6 +56,12 @@ interface ImageInfo {
    */
   readonly fd: number;
   readonly fileSize: number;
+  /**
+   * The file's modification time when it was opened. A tool that rewrites the file in place
+   * (truncate and write, as `torch.onnx.export` does) changes the bytes under the open
+   * descriptor; payloads read then would silently be the new model's, so every read checks it.
+   */
+  readonly mtimeMs: number;
   /** Sorted by start, disjoint. */
   readonly holes: readonly Hole[];
 }
@@ -275,7 +281,8 @@ export function readStructureImage(file: string): Uint8Array {
   const fd = fs.openSync(full, 'r');
   let keepOpen = false;
   try {
-    const size = fs.fstatSync(fd).size;
+    const stat = fs.fstatSync(fd);
+    const size = stat.size;
     const minHole = minHoleBytes;
     // A first walk without an image when the file may be truncated would double the reads; the
     // image is sized to the file, and walked again (rare) when a payload runs past its end.
@@ -299,7 +306,7 @@ export function readStructureImage(file: string): Uint8Array {
     }
     const holes = walker.holes.sort((a, b) => a.start - b.start);
     if (holes.length > 0) {
-      images.set(image.buffer, { path: full, fd, fileSize: size, holes });
+      images.set(image.buffer, { path: full, fd, fileSize: size, mtimeMs: stat.mtimeMs, holes });
       closeWhenCollected.register(image.buffer, fd);
       keepOpen = true;
     }
@@ -344,10 +351,16 @@ function holesIn(info: ImageInfo, start: number, end: number): Hole[] {
  * Where `view`'s bytes lie in the source file, when it lies inside one payload hole of a
  * structure image; undefined for any other bytes (in memory as they are).
  */
-export function payloadSource(
-  view: Uint8Array,
-):
-  | { file: string; fd: number; position: number; length: number; tensor: string; fileSize: number }
+export function payloadSource(view: Uint8Array):
+  | {
+      file: string;
+      fd: number;
+      position: number;
+      length: number;
+      tensor: string;
+      fileSize: number;
+      mtimeMs: number;
+    }
   | undefined {
   const info = images.get(view.buffer);
   if (!info || view.length === 0) return undefined;
@@ -360,7 +373,23 @@ export function payloadSource(
     length: view.length,
     tensor: h.tensor,
     fileSize: info.fileSize,
+    mtimeMs: info.mtimeMs,
   };
+}
+
+/** Throws when the open file is no longer the one the image was read from (see ImageInfo). */
+function checkUnchanged(src: {
+  file: string;
+  fd: number;
+  fileSize: number;
+  mtimeMs: number;
+}): void {
+  const now = fs.fstatSync(src.fd);
+  if (now.size !== src.fileSize || now.mtimeMs !== src.mtimeMs) {
+    throw new PayloadUnavailableError(
+      `${path.basename(src.file)} was rewritten in place since it was opened, so its weights are no longer the model's: open it again`,
+    );
+  }
 }
 
 /** True when any byte of `view` is a hole of a structure image. */
@@ -392,6 +421,7 @@ export function readPayload(
 ): Uint8Array {
   const src = payloadSource(view);
   if (!src) return view.subarray(offset, offset + length);
+  checkUnchanged(src);
   const target = out ?? Buffer.allocUnsafe(length);
   const position = src.position + offset;
   if (position + length > src.fileSize) {
@@ -426,7 +456,9 @@ export function resolveParts(parts: readonly Uint8Array[]): Array<Uint8Array | F
     }
     let pos = p.byteOffset;
     const end = p.byteOffset + p.length;
-    for (const h of holesIn(info, pos, end)) {
+    const holes = holesIn(info, pos, end);
+    if (holes.length > 0) checkUnchanged({ ...info, file: info.path });
+    for (const h of holes) {
       const from = Math.max(h.start, pos);
       const to = Math.min(h.end, end);
       if (from > pos) out.push(new Uint8Array(p.buffer, pos, from - pos));

@@ -335,3 +335,28 @@ test('a side file shorter than its offsets say: a diagnostic for analysis, one l
     assert.ok(!fs.existsSync(path.join(dir, 'q.onnx')));
   }
 });
+
+test('a file rewritten in place after opening: payload reads and saves refuse in one line', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'm.onnx');
+  saveModelFile(mlp(), file);
+  const loaded = loadModelFile(file);
+  const w1 = loaded.model.graph.initializers[0];
+  assert.ok(payloadSource(w1.rawData!));
+  // Another tool truncates and rewrites the same file (same inode), as torch.onnx.export does.
+  const other = fs.readFileSync(file);
+  other[other.length - 1] ^= 0xff;
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.ftruncateSync(fd, 0);
+    fs.writeSync(fd, other, 0, other.length, 0);
+    // A rewrite within the same millisecond would keep mtime; make the change visible.
+    fs.futimesSync(fd, new Date(), new Date(Date.now() + 2000));
+  } finally {
+    fs.closeSync(fd);
+  }
+  assert.throws(() => tensorNumbers(w1), /rewritten in place since it was opened.*open it again/);
+  const copy = path.join(dir, 'copy.onnx');
+  assert.throws(() => saveModelFile(loaded.model, copy), /rewritten in place/);
+  assert.equal(fs.existsSync(copy), false, 'no half-written file is left');
+});
