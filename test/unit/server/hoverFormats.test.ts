@@ -11,38 +11,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyzeLoaded } from '../../../src/core/analyze';
-import { saveModelFile } from '../../../src/core/onnx/load';
 import { DataType } from '../../../src/core/onnx/types';
 import { LayerFiguresRequest, SettingsNotification } from '../../../src/shared/protocol';
 import { DEFAULT_SETTINGS } from '../../../src/server/modelStore';
 import { formatsCurve, layerMarkdown } from '../../../src/server/presentation';
 import { ModelBuilder } from '../../helpers/modelBuilder';
 import { ServerSession } from '../../helpers/serverSession';
+import { writeTwoConvNet } from '../../helpers/twoConvNet';
 
 const root = path.resolve(__dirname, '../../..');
 const serverJs = path.join(root, 'dist/server.js');
 const cliJs = path.join(root, 'dist/cli.js');
 
 function writeModel(dir: string): string {
-  const b = new ModelBuilder({ opset: 13 });
-  const x = b.input('input', DataType.FLOAT, [1, 3, 16, 16]);
-  const [c1] = b.node(
-    'Conv',
-    [x, b.weight('w1', [16, 3, 3, 3])],
-    { pads: [1, 1, 1, 1] },
-    { name: '/stem/Conv', outputs: ['/stem/Conv_output_0'] },
-  );
-  const [r] = b.node('Relu', [c1], {}, { name: '/stem/Relu', outputs: ['/stem/Relu_output_0'] });
-  const [c2] = b.node(
-    'Conv',
-    [r, b.weight('w2', [32, 16, 3, 3])],
-    { pads: [1, 1, 1, 1] },
-    { name: '/block/Conv', outputs: ['/block/Conv_output_0'] },
-  );
-  b.classifierHead(c2, 32);
-  const file = path.join(dir, 'net.onnx');
-  saveModelFile(b.build(), file);
-  return file;
+  return writeTwoConvNet(dir);
 }
 
 type Formats = Record<'fp16' | 'pow2' | 'ternary' | 'binary', number>;
