@@ -113,6 +113,73 @@ function forEachBlock(
   }
 }
 
+/** Bytes per value of the floating-point types `sampleFloatRuns` decodes. */
+const FLOAT_WIDTH: Partial<Record<DataType, number>> = {
+  [DataType.FLOAT]: 4,
+  [DataType.DOUBLE]: 8,
+  [DataType.FLOAT16]: 2,
+  [DataType.BFLOAT16]: 2,
+};
+
+/**
+ * An evenly spread sample of a floating-point tensor's values, without reading the rest:
+ * `runs` runs of `runLength` consecutive values, the first at the tensor's start, the last at its
+ * end, the others evenly between. One positioned read per run when the payload lies in the file
+ * (lazyFile.ts) or a side file; a copy of the run when it is in memory. The sample depends only
+ * on the tensor's shape and values, so it is the same on every read. Undefined when the tensor
+ * is not stored little-endian in raw form (typed int32_data of a float16 tensor …), or has fewer
+ * values than the sample would take. Throws TensorDataError / PayloadUnavailableError as the
+ * full read does when the payload is shorter than the shape needs.
+ */
+export function sampleFloatRuns(
+  t: Tensor,
+  ext: ExternalData | undefined,
+  runs: number,
+  runLength: number,
+): Float64Array | undefined {
+  const width = FLOAT_WIDTH[t.dataType];
+  const n = elementCount(t.dims);
+  if (!width || runs < 1 || runLength < 1 || n < runs * runLength) return undefined;
+  let src = filePayload(t, ext);
+  if (!src) {
+    const raw = rawBytes(t, ext);
+    if (!raw) return undefined;
+    src = {
+      length: raw.length,
+      read: (offset, out) => out.set(raw.subarray(offset, offset + out.length)),
+    };
+  }
+  const payload = src;
+  try {
+    if (payload.length < n * width) {
+      throw new TensorDataError(
+        `tensor '${t.name}' holds ${payload.length} bytes, its shape needs ${n * width}`,
+      );
+    }
+    const bytes = new Uint8Array(runLength * width);
+    const view = new DataView(bytes.buffer);
+    const out = new Float64Array(runs * runLength);
+    let k = 0;
+    for (let r = 0; r < runs; r++) {
+      const first = runs === 1 ? 0 : Math.round((r * (n - runLength)) / (runs - 1));
+      payload.read(first * width, bytes);
+      for (let i = 0; i < runLength; i++) {
+        out[k++] =
+          width === 4
+            ? view.getFloat32(i * 4, true)
+            : width === 8
+              ? view.getFloat64(i * 8, true)
+              : t.dataType === DataType.FLOAT16
+                ? halfToFloat(view.getUint16(i * 2, true))
+                : bfloatToFloat(view.getUint16(i * 2, true));
+      }
+    }
+    return out;
+  } finally {
+    payload.close?.();
+  }
+}
+
 /** Number of elements actually stored, to check it against the declared dims. */
 export function storedElementCount(t: Tensor): number | undefined {
   if (t.external) return undefined;
