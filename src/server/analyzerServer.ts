@@ -134,6 +134,14 @@ export function startServer(connection: Connection): void {
    * document shows the model as it is on disk.
    */
   function modelFor(uri: string): OpenModel | undefined {
+    const state = shownState(uri);
+    // A request sees the whole report: hints a quick first analysis left out are computed now.
+    if (state?.hintsPending) store.analyze(state);
+    return state;
+  }
+
+  /** As modelFor, without completing a quick analysis (analyzeAndPublish). */
+  function shownState(uri: string): OpenModel | undefined {
     if (isFileDocument(uri)) {
       const file = modelPathOf(uri);
       return file === undefined ? undefined : (store.get(file) ?? store.load(file));
@@ -190,8 +198,9 @@ export function startServer(connection: Connection): void {
     // quick fixes made stay, so that undo still finds them.
     const model = store.load(params.path);
     for (const [uri, known] of stateOfDocument) if (pathOf(uri) === params.path) known.version = -1;
-    // Analyse now, so that the client's progress notification covers it and opening is instant.
-    store.analyze(model);
+    // Analyse now, so that the client's progress notification covers it and opening is instant;
+    // the bit-width hints, which read every weight, come after the first diagnostics.
+    store.analyze(model, { quick: true });
     return { text: model.text, error: model.error };
   });
 
@@ -306,7 +315,7 @@ export function startServer(connection: Connection): void {
     const fileDocument = isFileDocument(uri);
     const file = fileDocument ? modelPathOf(uri) : undefined;
     // Another editor's document is the model on disk, read again if it changed there.
-    const model = fileDocument ? file && store.current(file) : modelFor(uri);
+    const model = fileDocument ? file && store.current(file) : shownState(uri);
     if (!model) {
       const range = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
       const message = fileDocument ? NOT_A_MODEL : HAND_EDITED;
@@ -320,7 +329,7 @@ export function startServer(connection: Connection): void {
       }
       return;
     }
-    const problem = store.analyze(model);
+    const problem = store.analyze(model, { quick: true });
     const lineEnd = (line: number): number =>
       documents.get(uri) ? lineText(uri, model, line).length : 200;
     const graphLine = model.printed?.layout.graphLine ?? 0;
@@ -346,6 +355,15 @@ export function startServer(connection: Connection): void {
       diagnostics.push(at(line, SEVERITY[d.severity], message));
     }
     void connection.sendDiagnostics({ uri, diagnostics });
+    if (model.hintsPending) {
+      // The first diagnostics are out; the hints (and their diagnostics, an unreadable weight)
+      // follow. A request in between completes them itself (modelFor); this publishes them.
+      setImmediate(() => {
+        if (!documents.get(uri)) return;
+        store.analyze(model);
+        analyzeAndPublish(uri);
+      });
+    }
     // The status bar is the VS Code extension's.
     if (fileDocument) return;
     const device = model.report?.device;

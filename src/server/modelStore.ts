@@ -42,6 +42,11 @@ export interface OpenModel {
   report?: AnalysisReport;
   /** The settings the report was made with, so an unchanged model is not analysed twice. */
   analyzedWith?: AnalyzerSettings;
+  /**
+   * True while the report lacks the bit-width hints (a quick analysis, to show the first
+   * diagnostics sooner: the hints read every weight); `analyze` without `quick` completes it.
+   */
+  hintsPending?: boolean;
   /** The input shapes the report used (Set Input Shape, `modelLens.inputShapes`), if any. */
   inputShapes?: Record<string, number[]>;
   /** The analysis problem (a device id not found, a cyclic graph …), if any. */
@@ -276,15 +281,23 @@ export class ModelStore {
     return readDeviceProfiles(JSON.stringify(this.settings.devices), 'modelLens.devices');
   }
 
-  /** Analyses a model with the current settings unless already done. Returns a problem, if any. */
-  analyze(model: OpenModel): string | undefined {
-    if (model.analyzedWith === this.settings) return model.problem;
+  /**
+   * Analyses a model with the current settings unless already done. Returns a problem, if any.
+   * `quick`: without the bit-width hints when not analysed yet (`hintsPending` then says so); a
+   * later call without it completes the report.
+   */
+  analyze(model: OpenModel, options: { quick?: boolean } = {}): string | undefined {
+    const quick = options.quick === true;
+    if (model.analyzedWith === this.settings && (quick || !model.hintsPending)) {
+      return model.problem;
+    }
     model.analyzedWith = this.settings;
-    model.problem = this.runAnalysis(model);
+    model.problem = this.runAnalysis(model, quick);
     return model.problem;
   }
 
-  private runAnalysis(model: OpenModel): string | undefined {
+  private runAnalysis(model: OpenModel, quick: boolean): string | undefined {
+    model.hintsPending = false;
     if (!model.loaded || !model.printed) return model.error;
     let device: DeviceProfile | undefined;
     let problem: string | undefined;
@@ -304,7 +317,9 @@ export class ModelStore {
         errorTargetDb: this.settings.errorTargetDb,
         countBiasFlops: this.settings.countBiasFlops,
         convention: this.settings.convention,
+        skipBitHints: quick,
       });
+      model.hintsPending = quick;
     } catch (e) {
       model.report = undefined;
       return (e as Error).message;

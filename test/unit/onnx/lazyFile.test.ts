@@ -31,6 +31,7 @@ import { WireWriter } from '../../../src/core/onnx/wire';
 import { weightSqnr } from '../../../src/core/numerics/weightSqnr';
 import { saveWithSideFile } from '../../helpers/externalData';
 import { ModelBuilder } from '../../helpers/modelBuilder';
+import { payloadLastModel } from '../../helpers/payloadLast';
 
 const cli = path.resolve(__dirname, '../../../dist/cli.js');
 
@@ -125,52 +126,9 @@ test('an unedited model saved over its own file is byte-identical; an edited one
   );
 });
 
-/** A model whose last bytes are w1's payload: the graph is the model's last field, w1 its last. */
-function payloadLastModel(): Uint8Array {
-  const model = mlp();
-  const [w1, w2] = model.graph.initializers;
-  const g = { ...model.graph, initializers: [w2, w1] };
-  const w = new WireWriter();
-  w.varintField(1, model.irVersion);
-  for (const o of model.opsetImport) {
-    w.message(8, (m) => {
-      m.varintField(2, o.version);
-    });
-  }
-  w.message(7, (gw) => {
-    for (const n of g.nodes) gw.lengthDelimited(1, encodeNode(n));
-    for (const v of g.inputs) gw.lengthDelimited(11, v.raw ?? encodeValueInfoName(v.name));
-    for (const v of g.outputs) gw.lengthDelimited(12, v.raw ?? encodeValueInfoName(v.name));
-    for (const i of g.initializers) {
-      gw.message(5, (tw) => {
-        for (const d of i.dims) tw.varintField(1, d);
-        tw.varintField(2, i.dataType);
-        tw.string(8, i.name);
-        tw.lengthDelimited(9, i.rawData!);
-      });
-    }
-  });
-  return w.finish();
-}
-
-function encodeNode(n: Model['graph']['nodes'][number]): Uint8Array {
-  const w = new WireWriter();
-  for (const i of n.inputs) w.string(1, i);
-  for (const o of n.outputs) w.string(2, o);
-  w.string(3, n.name);
-  w.string(4, n.opType);
-  return w.finish();
-}
-
-function encodeValueInfoName(name: string): Uint8Array {
-  const w = new WireWriter();
-  w.string(1, name);
-  return w.finish();
-}
-
 test('a file truncated inside its last payload opens; the payload fails in one line when needed', (t) => {
   const dir = tempDir(t);
-  const bytes = payloadLastModel();
+  const bytes = payloadLastModel(mlp(), 'w1');
   const whole = path.join(dir, 'whole.onnx');
   fs.writeFileSync(whole, bytes);
   assert.deepEqual(
