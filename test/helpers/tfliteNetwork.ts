@@ -338,3 +338,31 @@ export class TfliteNetwork {
     return this.codes.length - 1;
   }
 }
+
+/**
+ * conv 3×3 (3 → 4, ReLU) → depthwise 3×3 stride 2 → fully connected 64 → 5, float32, with a
+ * SOFTMAX after when `softmax`: the small network several TFLite tests start from.
+ */
+export function convDepthwiseFcNetwork(seed = 1, softmax = false): Uint8Array {
+  const n = new TfliteNetwork(seed);
+  const x = n.input('x', [1, 8, 8, 3]);
+  const c = n.op(
+    BUILTIN.CONV_2D,
+    [x, n.floatWeight('conv_w', [4, 3, 3, 3]), n.floatWeight('conv_b', [4])],
+    [1, 8, 8, 4],
+    conv2d(1, 0, RELU),
+  );
+  const d = n.op(
+    BUILTIN.DEPTHWISE_CONV_2D,
+    [c, n.floatWeight('dw_w', [1, 3, 3, 4]), n.floatWeight('dw_b', [4])],
+    [1, 4, 4, 4],
+    depthwise(2),
+  );
+  const y = n.op(
+    BUILTIN.FULLY_CONNECTED,
+    [d, n.floatWeight('fc_w', [5, 64]), n.floatWeight('fc_b', [5])],
+    [1, 5],
+    fullyConnected(),
+  );
+  return n.build([softmax ? n.op(BUILTIN.SOFTMAX, [y], [1, 5]) : y]);
+}

@@ -21,8 +21,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import { analyzeLoaded, type AnalysisReport } from '../../../src/core/analyze';
 import { BUILTIN_DEVICES } from '../../../src/core/devices';
@@ -54,9 +52,9 @@ import {
   TYPE,
   TfliteNetwork,
   conv2d,
-  depthwise,
-  fullyConnected,
+  convDepthwiseFcNetwork,
 } from '../../helpers/tfliteNetwork';
+import { sharedTfliteSeeds } from '../../helpers/sharedTflite';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x7f1e_a11a);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1);
@@ -640,31 +638,6 @@ function specOf(plan: ModelPlan): ModelSpec {
 // ---------------------------------------------------------------------------------------------
 // Bytes: mutated built networks and real models
 
-/** conv (ReLU) → depthwise stride 2 → fully connected → softmax, float32. */
-function convNetwork(): Uint8Array {
-  const n = new TfliteNetwork(3);
-  const x = n.input('x', [1, 8, 8, 3]);
-  const c = n.op(
-    BUILTIN.CONV_2D,
-    [x, n.floatWeight('conv_w', [4, 3, 3, 3]), n.floatWeight('conv_b', [4])],
-    [1, 8, 8, 4],
-    conv2d(1, 0, RELU),
-  );
-  const d = n.op(
-    BUILTIN.DEPTHWISE_CONV_2D,
-    [c, n.floatWeight('dw_w', [1, 3, 3, 4]), n.floatWeight('dw_b', [4])],
-    [1, 4, 4, 4],
-    depthwise(2),
-  );
-  const f = n.op(
-    BUILTIN.FULLY_CONNECTED,
-    [d, n.floatWeight('fc_w', [5, 64]), n.floatWeight('fc_b', [5])],
-    [1, 5],
-    fullyConnected(),
-  );
-  return n.build([n.op(BUILTIN.SOFTMAX, [f], [1, 5])]);
-}
-
 /** int8 per-channel conv → average pool → reshape, with quantized edges. */
 function int8Network(): Uint8Array {
   const n = new TfliteNetwork(5);
@@ -704,20 +677,9 @@ function int8Network(): Uint8Array {
   return n.build([n.op(BUILTIN.RESHAPE, [p], [1, 27], undefined, TYPE.INT8)]);
 }
 
-const SHARED = path.resolve(__dirname, '../../../../shared/tflite');
-const SHARED_SEEDS = [
-  'hello_world_int8.tflite',
-  'micro_speech_quantized.tflite',
-  'trained_lstm_int8.tflite',
-  'keyword_scrambled.tflite',
-  'person_detect_vela.tflite',
-  'person_detect.tflite',
-]
-  .map((f) => path.join(SHARED, f))
-  .filter((f) => fs.existsSync(f))
-  .map((f) => new Uint8Array(fs.readFileSync(f)));
+const SHARED_SEEDS = sharedTfliteSeeds();
 
-const BUILT_SEEDS = [convNetwork(), int8Network()];
+const BUILT_SEEDS = [convDepthwiseFcNetwork(3, true), int8Network()];
 const SEEDS: readonly Uint8Array[] = [...BUILT_SEEDS, ...SHARED_SEEDS];
 
 /**

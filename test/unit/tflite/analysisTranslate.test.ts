@@ -13,38 +13,14 @@ import { DataType } from '../../../src/core/onnx/types';
 import { ModelBuilder } from '../../helpers/modelBuilder';
 import {
   BUILTIN,
-  RELU,
   TYPE,
   TfliteNetwork,
   conv2d,
-  depthwise,
+  convDepthwiseFcNetwork,
   fullyConnected,
 } from '../../helpers/tfliteNetwork';
 
-/** conv 3×3 (3 → 4, ReLU) → depthwise 3×3 stride 2 → fully connected 64 → 5. */
-function tfliteNetwork(): Uint8Array {
-  const n = new TfliteNetwork();
-  const x = n.input('x', [1, 8, 8, 3]);
-  const c = n.op(
-    BUILTIN.CONV_2D,
-    [x, n.floatWeight('conv_w', [4, 3, 3, 3]), n.floatWeight('conv_b', [4])],
-    [1, 8, 8, 4],
-    conv2d(1, 0, RELU),
-  );
-  const d = n.op(
-    BUILTIN.DEPTHWISE_CONV_2D,
-    [c, n.floatWeight('dw_w', [1, 3, 3, 4]), n.floatWeight('dw_b', [4])],
-    [1, 4, 4, 4],
-    depthwise(2),
-  );
-  const y = n.op(
-    BUILTIN.FULLY_CONNECTED,
-    [d, n.floatWeight('fc_w', [5, 64]), n.floatWeight('fc_b', [5])],
-    [1, 5],
-    fullyConnected(),
-  );
-  return n.build([y]);
-}
+const tfliteNetwork = (): Uint8Array => convDepthwiseFcNetwork();
 
 function onnxNetwork() {
   const b = new ModelBuilder();

@@ -10,13 +10,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import { ModelLoadError } from '../../../src/core/onnx/load';
 import { parseTfliteBytes } from '../../../src/core/tflite/load';
 import type { TfliteModel } from '../../../src/core/tflite/types';
 import { buildTflite, type ModelSpec } from '../../helpers/tfliteBuilder';
+import { sharedTfliteSeeds } from '../../helpers/sharedTflite';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x7f1e_2026);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1);
@@ -134,18 +133,7 @@ function richSpec(): ModelSpec {
   };
 }
 
-const SHARED = path.resolve(__dirname, '../../../../shared/tflite');
-const SHARED_SEEDS = [
-  'hello_world_int8.tflite',
-  'micro_speech_quantized.tflite',
-  'trained_lstm_int8.tflite',
-  'keyword_scrambled.tflite',
-  'person_detect_vela.tflite',
-  'person_detect.tflite',
-]
-  .map((f) => path.join(SHARED, f))
-  .filter((f) => fs.existsSync(f))
-  .map((f) => new Uint8Array(fs.readFileSync(f)));
+const SHARED_SEEDS = sharedTfliteSeeds();
 
 const SEEDS: readonly Uint8Array[] = [buildTflite(richSpec()), ...SHARED_SEEDS];
 
