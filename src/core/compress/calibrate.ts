@@ -91,7 +91,7 @@ export async function calibrateActivations(
   const specs = inputSpecs(loaded, options.inputShapes);
   const fed = new Set(specs.map((s) => s.name));
   const seed = options.seed ?? DEFAULT_CALIBRATION_SEED;
-  const sets = calibrationSets(specs, options, seed);
+  const sets = calibrationSets(specs, options);
 
   const observed = tensors.filter((t) => !fed.has(t));
   // Nothing computed to observe (graph inputs only, or nothing at all): no need for the runtime.
@@ -136,11 +136,11 @@ export async function calibrateActivations(
  * The user's samples (the first `samples` of them), or `samples` seeded random sets, each made
  * when it is run (a random set is as large as the model's inputs; there is no need to hold all).
  */
-function calibrationSets(
+export function calibrationSets(
   specs: readonly InputSpec[],
-  options: CalibrationOptions,
-  seed: number,
+  options: Pick<CalibrationOptions, 'inputsDir' | 'samples' | 'seed'>,
 ): (() => InputSet)[] {
+  const seed = options.seed ?? DEFAULT_CALIBRATION_SEED;
   if (options.inputsDir !== undefined) {
     const sets = readInputsDir(options.inputsDir, specs).sets.slice(0, options.samples);
     return sets.map((set) => () => set);

@@ -10,6 +10,7 @@
  * bias, BatchNorm γ β μ σ², per-channel constants, axis 1 of consumer convs, H·W rows of a Gemm
  * after Flatten), or the exact reason it can't be pruned.
  */
+import { intAttr } from '../onnx/attributes';
 import { opsetVersions } from '../onnx/opsets';
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { ExternalData } from '../onnx/externalData';
@@ -151,9 +152,6 @@ class UnionFind {
   }
 }
 
-export function intAttr(node: Node, name: string, fallback: number): number {
-  return node.attributes.find((a) => a.name === name)?.i ?? fallback;
-}
 
 /** Collects the per-tensor facts while walking the graph; groups are formed at the end. */
 class Walker {

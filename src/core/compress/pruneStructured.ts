@@ -7,6 +7,7 @@
 import { analyzeLoaded, type AnalysisReport } from '../analyze';
 import { mainWeight } from '../cost/weights';
 import { nodeDependencies, nodeLabel } from '../graph/graph';
+import { intAttr } from '../onnx/attributes';
 import { makeAttribute, makeTensor } from '../onnx/build';
 import { ExternalData } from '../onnx/externalData';
 import { isHalfType, liftHalfWeights, restoreHalfWeights } from './halfWeights';
@@ -14,7 +15,6 @@ import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../onnx/types';
 import {
   analyzeChannels,
-  intAttr,
   type ChannelAnalysis,
   type ChannelGroup,
 } from './channelDependencies';

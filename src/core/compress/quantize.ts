@@ -76,6 +76,14 @@ export interface QuantizeOptions {
    * marker as with `grid`. Not with `bitsPerLayer` (one per-layer map).
    */
   formatPerLayer?: ReadonlyMap<string, WeightFormat>;
+  /**
+   * Weights already rounded, by stored weight name (calibrated/calibratedQuantize.ts: error-
+   * compensating rounding on calibration data), written as given instead of rounded to nearest.
+   * Each must have the plan's container type and axis.
+   */
+  rounded?: ReadonlyMap<string, QuantizedWeight>;
+  /** Says how weights were rounded, first among the notes. */
+  roundingNote?: string;
 }
 
 /** A layer whose main weight can be quantized. */
@@ -88,7 +96,7 @@ interface Layer {
 }
 
 /** One stored weight to quantize, with every layer that reads it. */
-interface WeightPlan {
+export interface WeightPlan {
   readonly source: string;
   readonly tensor: Tensor;
   /** What its layers asked for; `scheme.bits` is its logical width. */
@@ -96,6 +104,8 @@ interface WeightPlan {
   readonly scheme: QuantScheme;
   readonly axis?: number;
   readonly layers: string[];
+  /** The first layer's node. */
+  readonly node: Node;
 }
 
 export function quantizeWeights(
@@ -104,12 +114,9 @@ export function quantizeWeights(
   external?: ExternalData,
 ): CompressionResult {
   const ext = external ?? new ExternalData(undefined);
-  checkOptions(options);
   const before = modelFigures(model, ext);
-  const view = buildGraphView(model.graph);
-  const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
-  const notes: string[] = [];
-  const plans = planWeights(view, shapes, options, notes);
+  const notes: string[] = options.roundingNote ? [options.roundingNote] : [];
+  const { view, plans } = planQuantization(model, options, ext, notes);
   // Ternary/binary in int2 (opset 25) when the model is there or converts there, else int4 (21):
   // a model holding an op ONNX Runtime has no opset-25 kernel for stays at 21.
   const wantsInt2 = plans.some((p) => {
@@ -122,7 +129,7 @@ export function quantizeWeights(
   const touched: string[] = [];
   const error = { signal: 0, noise: 0 };
   for (const plan of plans) {
-    const q = applyPlan(edit, view, plan, ext, int2);
+    const q = applyPlan(edit, view, plan, ext, int2, options.rounded?.get(plan.source));
     error.signal += q.signal;
     error.noise += q.noise;
     touched.push(...plan.layers);
@@ -135,6 +142,22 @@ export function quantizeWeights(
     notes.push(`weight SQNR over the quantized weights: ${db.toFixed(1)} dB`);
   }
   return compressionResult(operationName(options, plans), before, quantized, ext, touched, notes);
+}
+
+/**
+ * The stored weights quantizeWeights would quantize with these options, each with its format,
+ * scheme and axis (for a rounding done elsewhere, see `rounded`). Refuses as quantizeWeights does.
+ */
+export function planQuantization(
+  model: Model,
+  options: QuantizeOptions,
+  ext: ExternalData,
+  notes: string[] = [],
+): { view: GraphView; plans: WeightPlan[] } {
+  checkOptions(options);
+  const view = buildGraphView(model.graph);
+  const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
+  return { view, plans: planWeights(view, shapes, options, notes) };
 }
 
 /** The format of layers not in a per-layer map: `grid` (with `bits` for pow2), else `bits`. */
@@ -352,12 +375,15 @@ function applyPlan(
   view: GraphView,
   plan: WeightPlan,
   ext: ExternalData,
-  int2 = false,
+  int2: boolean,
+  rounded: QuantizedWeight | undefined,
 ): QuantizedWeight {
   const grid = gridOf(plan)?.grid;
-  const q = grid
-    ? quantizeToGrid(plan.tensor, ext, grid, plan.scheme.bits, plan.axis, int2)
-    : quantizeTensor(plan.tensor, ext, plan.scheme, plan.axis);
+  const q =
+    rounded ??
+    (grid
+      ? quantizeToGrid(plan.tensor, ext, grid, plan.scheme.bits, plan.axis, int2)
+      : quantizeTensor(plan.tensor, ext, plan.scheme, plan.axis));
   const base = plan.source;
   const qName = edit.uniqueName(`${base}_quantized`);
   const scaleName = edit.uniqueName(`${base}_scale`);

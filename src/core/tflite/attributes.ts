@@ -5,6 +5,7 @@
  * (shapes/rules/tflite.ts), the cost table (opCosts.ts) and the weight table (weightSlots.ts)
  * read them back with the helpers here, so the names are written in one place.
  */
+import { intAttr, intsAttr, stringAttr } from '../onnx/attributes';
 import { AttributeType, type Attribute, type Node } from '../onnx/types';
 
 /**
@@ -86,15 +87,4 @@ export function isOpaqueOp(node: Node): boolean {
   );
 }
 
-export function intAttr(node: Node, name: string, fallback: number): number {
-  return node.attributes.find((a) => a.name === name)?.i ?? fallback;
-}
-
-export function stringAttr(node: Node, name: string, fallback: string): string {
-  const a = node.attributes.find((x) => x.name === name);
-  return a?.s ? decoder.decode(a.s) : fallback;
-}
-
-export function intsAttr(node: Node, name: string): readonly number[] | undefined {
-  return node.attributes.find((a) => a.name === name)?.ints;
-}
+export { intAttr, intsAttr, stringAttr };
