@@ -1,13 +1,21 @@
 /**
- * `model-lens verify ORIGINAL COMPRESSED`: a thin wrapper over verifyModels. Exit codes: 0 ok,
- * 1 when the SQNR is below `minSqnrDb`; a VerifyError propagates to main(), which prints it as
- * one line and exits 2.
+ * `model-lens verify ORIGINAL COMPRESSED`: a thin wrapper over verifyModels. It leads with one
+ * sentence (the accuracy change with labels, else SQNR and agreement), and a compressed model
+ * that no longer behaves like the original gets a warning on stderr. Exit codes: 0 ok, 1 when the
+ * SQNR is below `minSqnrDb`; a VerifyError propagates to main(), which prints it as one line and
+ * exits 2.
  */
 import * as path from 'node:path';
 import { isTfliteFile } from '../core/modelFile';
 import { verifyModels, type VerifyResult } from '../core/verify';
 import { UsageError } from './args';
-import { formatDb, sampleSource, verificationRows } from '../core/verify/summary';
+import {
+  behaviourWarningText,
+  formatDb,
+  sampleSource,
+  verificationLead,
+  verificationRows,
+} from '../core/verify/summary';
 
 export interface VerifyCommandArgs {
   original: string;
@@ -43,9 +51,21 @@ export function verifyJson(r: VerifyResult): unknown {
             recall: r.labelled.recall.map(finite),
             confusion: r.labelled.confusion,
             kappa: finite(r.labelled.kappa),
+            ...(r.labelled.top5Original !== undefined && r.labelled.top5Compressed !== undefined
+              ? {
+                  top5Original: finite(r.labelled.top5Original),
+                  top5Compressed: finite(r.labelled.top5Compressed),
+                }
+              : {}),
+            ...(r.labelled.mcnemar ? { mcnemar: { ...r.labelled.mcnemar } } : {}),
           },
+          // The sentence the text output leads with; without labels it only restates the
+          // fixed fields, so the default document leaves it out.
+          lead: verificationLead(r),
         }
       : {}),
+    // Only when the compressed model no longer behaves like the original.
+    ...(r.warning ? { warning: r.warning } : {}),
     // Only for quantized models: ONNX Runtime's optimised kernels on the machine that verified.
     ...(r.hostKernels
       ? {
@@ -68,6 +88,7 @@ export function formatVerify(r: VerifyResult, args: VerifyCommandArgs): string {
   const rows = verificationRows(r);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [
+    verificationLead(r, args.samplesDir),
     `${path.basename(args.original)} → ${path.basename(args.compressed)} · ${source}${time}`,
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
   ];
@@ -90,6 +111,8 @@ export async function verifyCommand(args: VerifyCommandArgs): Promise<number> {
   });
   if (args.json) process.stdout.write(`${JSON.stringify(verifyJson(result))}\n`);
   else process.stdout.write(`${formatVerify(result, args)}\n`);
+  const warning = behaviourWarningText(result, 'cli');
+  if (warning) process.stderr.write(`model-lens: ${lowerFirst(warning)}\n`);
   if (result.hostKernels?.warning) {
     process.stderr.write(`model-lens: warning: ${result.hostKernels.warning}\n`);
   }
@@ -102,3 +125,5 @@ export async function verifyCommand(args: VerifyCommandArgs): Promise<number> {
   }
   return 0;
 }
+
+const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);

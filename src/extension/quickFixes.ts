@@ -170,21 +170,31 @@ export function registerFixCommands(
           after: result.after,
         }),
     );
-    const message = `${args.title}: ${result.summary.join('; ')}. ${capitalize(verification.line)}.`;
+    // The verification's lead sentence first, then its warning if any, then what the fix did:
+    // a long summary must not push the verdict out of the notification.
+    const message = [
+      `${capitalize(verification.line)}.`,
+      ...(verification.warning ? [verification.warning] : []),
+      `${args.title}: ${result.summary.join('; ')}.`,
+    ].join(' ');
+    // The verification first, as in the notification: its markdown starts with the lead sentence.
     const report = [
       `# ${args.title}`,
-      '',
-      ...result.summary.map((s) => `- ${s}`),
       '',
       '## Verification',
       '',
       verification.markdown || verification.line,
       '',
+      '## Changes',
+      '',
+      ...result.summary.map((s) => `- ${s}`),
+      '',
       '_Unsaved: save the model (Ctrl+S) to write it, or undo (Ctrl+Z) to return to the model before the fix._',
     ].join('\n');
-    const show = verification.ok
-      ? vscode.window.showInformationMessage
-      : vscode.window.showWarningMessage;
+    const show =
+      verification.ok && !verification.warning
+        ? vscode.window.showInformationMessage
+        : vscode.window.showWarningMessage;
     const choice = await show(message, 'Show Full Report');
     if (choice) await showReport(report);
   };

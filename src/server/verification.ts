@@ -1,13 +1,19 @@
 /**
  * The verification a quick fix shows: both model states run in ONNX Runtime on the same seeded
- * random inputs (the verifier's defaults, as `model-lens verify` uses), summarised in one line
- * and reported in full on demand.
+ * random inputs (the verifier's defaults, as `model-lens verify` uses), summarised in the lead
+ * sentence every verification starts with, a warning when the model no longer behaves like the
+ * original, and reported in full on demand.
  */
 import type { LoadedModel } from '../core/onnx/load';
 import { encodeModel } from '../core/onnx/encode';
 import { externalDataBytes, inlineExternalData, PROTOBUF_LIMIT_BYTES } from '../core/onnx/relocate';
 import { verifyModels } from '../core/verify';
-import { formatAgreement, formatDb, sampleSource, verificationRows } from '../core/verify/summary';
+import {
+  behaviourWarningText,
+  sampleSource,
+  verificationLead,
+  verificationRows,
+} from '../core/verify/summary';
 import type { VerifyFixResult } from '../shared/protocol';
 
 /** As `model-lens verify` by default. */
@@ -41,8 +47,13 @@ export async function verifyStates(
     const hostNote = r.hostKernels?.warning
       ? "; ONNX Runtime's optimised kernels on this machine differ (see the report)"
       : '';
-    const line = `output SQNR ${formatDb(r.sqnrDb)}, top-1 agreement ${formatAgreement(r.top1Agreement)} on ${source}${hostNote}`;
+    const lead = verificationLead(r);
+    const line = `${lead}${hostNote}`;
+    const warning = behaviourWarningText(r, 'editor');
     const markdown = [
+      `**${capitalize(lead)}.**`,
+      ...(warning ? ['', `**${warning}**`] : []),
+      '',
       `Verified in ONNX Runtime on ${source}${r.seconds !== undefined ? ` in ${r.seconds.toFixed(2)} s` : ''}, against the model before the fix.`,
       '',
       '| | |',
@@ -51,8 +62,10 @@ export async function verifyStates(
       ...(r.hostKernels?.warning ? ['', `**Warning:** ${r.hostKernels.warning}`] : []),
     ].join('\n');
     // NaN: no output was finite, so nothing was shown (the notification becomes a warning).
-    return { ok: !Number.isNaN(r.sqnrDb), line, markdown };
+    return { ok: !Number.isNaN(r.sqnrDb), line, markdown, ...(warning ? { warning } : {}) };
   } catch (e) {
     return { ok: false, line: `not verified: ${(e as Error).message}`, markdown: '' };
   }
 }
+
+const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

@@ -180,6 +180,11 @@ export interface VerifyFixResult {
   readonly markdown: string;
   /** False when ONNX Runtime could not run a model (the line says why). */
   readonly ok: boolean;
+  /**
+   * "Warning: … Undo (Ctrl+Z) or choose a milder setting." when the fixed model no longer behaves
+   * like the original (top-1 agreement or labelled accuracy fell past the verifier's thresholds).
+   */
+  readonly warning?: string;
 }
 
 /** Client → server: measure output-level sensitivity of every quantizable layer. */

@@ -132,7 +132,8 @@ describe('e2e: a quick fix edits, saves and undoes', { skip: missing }, () => {
     await workbench.screenshot('fix-02b-verified');
     assert.match(
       await toast.innerText(),
-      /Quantize .* to int8: quantize int8[^\n]*weights .* → .*[Oo]utput SQNR \d+\.\d dB, top-1 agreement/,
+      // The verification's lead sentence first, then what the fix did.
+      /[Oo]utput SQNR \d+\.\d dB, top-1 agreement [^\n]*Quantize .* to int8: quantize int8[^\n]*weights .* →/,
     );
     await toast
       .locator(

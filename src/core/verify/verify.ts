@@ -20,7 +20,15 @@ import {
   type InputSet,
   type InputTensor,
 } from './inputs';
-import { argmaxRows, ErrorAccumulator, labelledMetrics, type LabelledMetrics } from './metrics';
+import {
+  argmaxRows,
+  ErrorAccumulator,
+  labelledMetrics,
+  TOP5_MIN_CLASSES,
+  TOP_K,
+  topKRows,
+  type LabelledMetrics,
+} from './metrics';
 import { VerifyError } from './npy';
 
 export interface VerifyOptions {
@@ -67,6 +75,11 @@ export interface VerifyResult {
    * integer kernels): a second figure, for deployment on ORT. Only when activations are quantized.
    */
   hostKernels?: HostKernelFigures;
+  /**
+   * Set when the compressed model no longer behaves like the original (behaviourWarning): top-1
+   * agreement below MIN_TOP1_AGREEMENT, or labelled accuracy down by more than MAX_ACCURACY_DROP.
+   */
+  warning?: string;
 }
 
 export interface HostKernelFigures {
@@ -276,6 +289,10 @@ export async function verifyModels(
     const predOriginal: number[] = [];
     const predCompressed: number[] = [];
     const predHost: number[] = [];
+    // TOP_K classes per row, only when labels can score them and there are enough classes.
+    const top5Original: number[] = [];
+    const top5Compressed: number[] = [];
+    let top5 = labels !== undefined;
     for (const set of sets) {
       const compSet: InputSet = {};
       for (const [name, t] of Object.entries(set)) {
@@ -293,6 +310,11 @@ export async function verifyModels(
       classes = Math.max(classes, dims.length === 0 ? 1 : dims[dims.length - 1]);
       predOriginal.push(...argmaxRows(ref[first].data, dims));
       predCompressed.push(...argmaxRows(test[first].data, test[first].dims));
+      if (top5 && (dims.length === 0 ? 1 : dims[dims.length - 1]) < TOP5_MIN_CLASSES) top5 = false;
+      if (top5) {
+        top5Original.push(...topKRows(ref[first].data, dims, TOP_K));
+        top5Compressed.push(...topKRows(test[first].data, test[first].dims, TOP_K));
+      }
       if (hostRunner) {
         const host = await hostRunner.run(compSet);
         for (const name of outputs) {
@@ -309,7 +331,10 @@ export async function verifyModels(
         `${labels.length} labels for ${rows} predictions (one label per row of output '${outputs[0]}')`,
       );
     }
-    if (labels) labelled = labelledMetrics(labels, predOriginal, predCompressed, classes);
+    if (labels) {
+      const topK = top5 ? { original: top5Original, compressed: top5Compressed } : undefined;
+      labelled = labelledMetrics(labels, predOriginal, predCompressed, classes, topK);
+    }
     const result: VerifyResult = {
       sqnrDb: total.sqnrDb,
       maxAbsError: total.maxAbsError,
@@ -336,6 +361,8 @@ export async function verifyModels(
       const warning = hostKernelWarning(result, host);
       result.hostKernels = warning ? { ...host, warning } : host;
     }
+    const warning = behaviourWarning(result);
+    if (warning) result.warning = warning;
     result.seconds = (performance.now() - started) / 1000;
     return result;
   } finally {
@@ -391,6 +418,42 @@ function hasQuantizationOps(graph: Graph): boolean {
 
 /** The tolerances beyond which the host's kernels are said to change the result. */
 export const HOST_TOLERANCE = { sqnrDb: 1, accuracy: 0.005 };
+
+/**
+ * Below this top-1 agreement with the original (more than one input in ten answered otherwise)
+ * a compressed model is no longer a stand-in for it, whatever its SQNR says.
+ */
+export const MIN_TOP1_AGREEMENT = 0.9;
+
+/** A labelled top-1 accuracy drop beyond this (5 points) is a warning even at high agreement. */
+export const MAX_ACCURACY_DROP = 0.05;
+
+/**
+ * The plain-words warning after a compression that changed what the model does: top-1 agreement
+ * below MIN_TOP1_AGREEMENT, or labelled accuracy more than MAX_ACCURACY_DROP below the
+ * original's. Says what happened, not what to do: the editor offers undo, the CLI a milder
+ * setting (summary.ts behaviourWarningText).
+ */
+export function behaviourWarning(
+  r: Pick<VerifyResult, 'top1Agreement' | 'labelled'>,
+): string | undefined {
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  const l = r.labelled;
+  // Accuracies are rounded fractions: without the slack an exact 5-point drop would warn.
+  const drop = l ? l.accuracyOriginal - l.accuracyCompressed : NaN;
+  const accuracyFell = drop > MAX_ACCURACY_DROP + 1e-9;
+  const disagrees = r.top1Agreement < MIN_TOP1_AGREEMENT;
+  const disagreement = `disagrees with the original on ${pct(1 - r.top1Agreement)} of inputs`;
+  if (accuracyFell && l) {
+    const fell = `the compressed model's top-1 accuracy fell from ${pct(l.accuracyOriginal)} to ${pct(l.accuracyCompressed)} (−${(drop * 100).toFixed(1)} pt)`;
+    return disagrees
+      ? `${fell} and it ${disagreement} — it no longer behaves like the original`
+      : `${fell} — it is markedly worse than the original`;
+  }
+  if (disagrees)
+    return `the compressed model now ${disagreement} — it no longer behaves like the original`;
+  return undefined;
+}
 
 /**
  * A warning when ORT's optimised kernels on this machine give another result than the graph as
