@@ -48,6 +48,11 @@ export interface CompressRequest {
   readonly activations?: 'auto' | 'int8' | 'uint8';
   /** A folder of .npy / .pb calibration inputs; seeded random inputs otherwise. */
   readonly calibrationDir?: string;
+  /**
+   * How weights are rounded to integers: gptq (error-compensating, from the calibration inputs;
+   * the default with --calibration) or nearest (the default without).
+   */
+  readonly rounding?: 'nearest' | 'gptq';
   readonly calibrationSamples?: number;
   /** --input NAME=DIMS, for the calibration inputs' symbolic dims. */
   readonly inputShapes?: Map<string, number[]>;
@@ -61,7 +66,8 @@ export const USAGE = `Usage:
   model-lens devices [FILE] [--devices FILE] [--input NAME=DIMS ...] [--json]
   model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary|fp16|bf16] [--per-channel] [--reduce-range]
                      [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
-                     [--activations auto|int8|uint8 [--calibration DIR] [--calibration-samples N]]
+                     [--activations auto|int8|uint8] [--calibration DIR] [--calibration-samples N]
+                     [--rounding gptq|nearest]
                      [--export-plan PLAN.json]
   model-lens verify ORIGINAL COMPRESSED [--input NAME=DIMS ...] [--samples DIR] [--json]
   model-lens text FILE       the model's text view, as the editor shows it (docs/editors.md)
@@ -87,7 +93,11 @@ Options:
   --samples DIR        verify: your inputs, as .npy or TensorProto .pb files named after the inputs
   --activations MODE   compress: quantize activations (QDQ) from calibrated ranges; auto gives
                        uint8 to non-negative ones (after ReLU), int8 to the others
-  --calibration DIR    compress: calibration inputs (as --samples); 8 seeded random ones otherwise
+  --calibration DIR    compress: calibration inputs (as --samples). With --quantize <k>bit/int8/int4
+                       weights are rounded with error compensation (GPTQ) from the layers' real
+                       inputs; --activations takes its ranges from them (8 seeded random inputs
+                       otherwise)
+  --rounding MODE      compress: gptq (default with --calibration) or nearest (today's rounding)
   --calibration-samples N  compress: how many calibration samples (default 8, or the whole folder)
   --reduce-range       compress: 7-bit weights in 8-bit storage, so that ONNX Runtime's u8s8
                        kernels on x86 without VNNI don't saturate (as ORT's reduce_range)
@@ -127,6 +137,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         activations: { type: 'string' },
         calibration: { type: 'string' },
         'calibration-samples': { type: 'string' },
+        rounding: { type: 'string' },
         'export-plan': { type: 'string' },
         stdio: { type: 'boolean', default: false },
       },
@@ -178,7 +189,7 @@ function compressRequest(values: Values): CompressRequest {
     return n;
   };
   const request: CompressRequest = {
-    ...activationRequest(values),
+    ...calibrationRequest(values),
     output: values.output,
     quantize: values.quantize,
     perChannel: values['per-channel'] ?? false,
@@ -214,18 +225,40 @@ function compressRequest(values: Values): CompressRequest {
   return request;
 }
 
-/** --activations and its calibration options (which mean nothing without it). */
-function activationRequest(
+/**
+ * --activations, --rounding and the calibration options (which mean nothing without a step
+ * that runs the model: activation ranges or error-compensating rounding).
+ */
+function calibrationRequest(
   values: Values,
-): Pick<CompressRequest, 'activations' | 'calibrationDir' | 'calibrationSamples' | 'inputShapes'> {
+): Pick<
+  CompressRequest,
+  'activations' | 'calibrationDir' | 'calibrationSamples' | 'inputShapes' | 'rounding'
+> {
   const mode = values.activations;
-  if (mode === undefined) {
-    if (values.calibration !== undefined || values['calibration-samples'] !== undefined) {
-      throw new UsageError('--calibration and --calibration-samples need --activations');
-    }
-    return {};
+  const rounding = values.rounding;
+  if (rounding !== undefined && rounding !== 'gptq' && rounding !== 'nearest') {
+    throw new UsageError(`--rounding expects gptq or nearest, got '${rounding}'`);
   }
-  if (mode !== 'auto' && mode !== 'int8' && mode !== 'uint8') {
+  const integerWeights = values.quantize !== undefined && !/^(fp16|bf16)$/.test(values.quantize);
+  if (rounding !== undefined && !integerWeights) {
+    throw new UsageError('--rounding applies to --quantize with an integer format');
+  }
+  if (rounding === 'gptq' && values.calibration === undefined) {
+    throw new UsageError(
+      '--rounding gptq needs --calibration DIR: error compensation is only as good as real inputs',
+    );
+  }
+  const calibrated = integerWeights && values.calibration !== undefined;
+  if (mode === undefined && !calibrated) {
+    if (values.calibration !== undefined || values['calibration-samples'] !== undefined) {
+      throw new UsageError(
+        '--calibration and --calibration-samples need --activations or an integer --quantize',
+      );
+    }
+    return rounding ? { rounding } : {};
+  }
+  if (mode !== undefined && mode !== 'auto' && mode !== 'int8' && mode !== 'uint8') {
     throw new UsageError(`--activations expects auto, int8 or uint8, got '${mode}'`);
   }
   const samplesText = values['calibration-samples'];
@@ -239,10 +272,11 @@ function activationRequest(
     }
   }
   return {
-    activations: mode,
+    ...(mode !== undefined ? { activations: mode } : {}),
     calibrationDir: values.calibration,
     calibrationSamples,
     inputShapes: parseInputShapes(values.input ?? []),
+    rounding: rounding ?? (calibrated ? 'gptq' : 'nearest'),
   };
 }
 
@@ -268,6 +302,7 @@ type Values = {
   activations?: string;
   calibration?: string;
   'calibration-samples'?: string;
+  rounding?: string;
   'export-plan'?: string;
 };
 

@@ -14,6 +14,7 @@ import { quantizeWeights, type QuantizeOptions } from '../core/compress/quantize
 import { convertFloat } from '../core/compress/convertFloat';
 import { withHalfWeightsLifted } from '../core/compress/halfWeights';
 import { calibrateActivations } from '../core/compress/calibrate';
+import { quantizeCalibrated } from '../core/calibrated/calibratedQuantize';
 import { quantizeActivations } from '../core/compress/quantizeActivations';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
 import { writePlanFiles } from '../core/compress/planScript';
@@ -84,6 +85,14 @@ function writeCompressed(model: Model, loaded: LoadedModel, output: string): str
   return `external data (${formatBytes(external)}) written to ${path.basename(output)}.data next to it`;
 }
 
+/** The verifier's messages ("x.npy: …", "ONNX Runtime failed …") say what, not when. */
+function calibrationContext(e: unknown): never {
+  if (e instanceof VerifyError && !e.message.startsWith('calibration')) {
+    throw new VerifyError(`calibration: ${e.message}`);
+  }
+  throw e;
+}
+
 export async function compressCommand(
   input: string,
   request: CompressRequest,
@@ -121,10 +130,18 @@ export async function compressCommand(
     // Reduced range: 7 bits in 8-bit storage, so that x86 u8s8 kernels without VNNI (16-bit
     // pairwise sums of u8·s8 products) cannot saturate: 2·255·63 < 2^15.
     const bits = request.reduceRange ? 7 : spec.bits;
-    steps.push((m) => {
+    steps.push(async (m) => {
       // pow2/ternary/binary grids are per output channel by definition (TWN, XNOR-Net).
       const perChannel = spec.grid ? true : request.perChannel;
-      const r = quantizeWeights(m, { ...spec, bits, perChannel, layers }, ext);
+      const options = { ...spec, bits, perChannel, layers };
+      const r =
+        request.rounding === 'gptq'
+          ? await quantizeCalibrated({ model: m, external: ext, fileBytes: 0 }, options, {
+              inputsDir: request.calibrationDir,
+              samples: request.calibrationSamples,
+              inputShapes: request.inputShapes,
+            }).catch(calibrationContext)
+          : quantizeWeights(m, options, ext);
       if (request.reduceRange) {
         r.summary.notes.push(
           "reduced range: ONNX Runtime's u8s8 kernels on x86 without VNNI cannot saturate",
@@ -144,11 +161,7 @@ export async function compressCommand(
           samples: request.calibrationSamples,
           inputShapes: request.inputShapes,
         },
-      ).catch((e: unknown) => {
-        // The verifier's messages ("x.npy: …", "ONNX Runtime failed …") say what, not when.
-        if (e instanceof VerifyError) throw new VerifyError(`calibration: ${e.message}`);
-        throw e;
-      });
+      ).catch(calibrationContext);
       return quantizeActivations(m, calibration, { mode, layers }, ext);
     });
   }

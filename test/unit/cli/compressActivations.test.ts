@@ -124,7 +124,11 @@ describe(
       const out = path.join(dir, 'never.onnx');
       const cases: [string[], RegExp][] = [
         [['--activations', 'int4'], /--activations expects auto, int8 or uint8/],
-        [['--quantize', 'int8', '--calibration', dir], /need --activations/],
+        [['--quantize', 'fp16', '--calibration', dir], /need --activations or an integer/],
+        [['--prune', '0.5', '--calibration-samples', '2'], /need --activations or an integer/],
+        [['--quantize', 'int8', '--rounding', 'gptq'], /--rounding gptq needs --calibration/],
+        [['--quantize', 'int8', '--rounding', 'best'], /--rounding expects gptq or nearest/],
+        [['--prune', '0.5', '--rounding', 'nearest'], /--rounding applies to --quantize/],
         [['--activations', 'auto', '--calibration-samples', '0'], /positive integer/],
         [
           ['--activations', 'auto', '--calibration', path.join(dir, 'missing')],
