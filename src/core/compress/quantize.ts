@@ -19,14 +19,14 @@ import {
 } from './halfWeights';
 import { buildGraphView, nodeDependencies, nodeLabel, type GraphView } from '../graph/graph';
 import { makeAttribute, makeTensor } from '../onnx/build';
-import { dtypeName } from '../onnx/dtype';
+import { dtypeBits, dtypeName } from '../onnx/dtype';
 import { ExternalData } from '../onnx/externalData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { inferShapes, type ShapeInference } from '../shapes/infer';
 import { GraphEdit, makeNode, withGraph } from './graphEdit';
 import { conversionRefusal, convertOpset } from './opsetConvert';
 import { gridContainer, quantizeToGrid } from './lowBitGrids';
-import { weightGridDoc } from '../cost/nodeFigures';
+import { weightBitsDoc, weightGridDoc } from '../cost/nodeFigures';
 import type { WeightGrid } from '../numerics/gridLevels';
 import {
   checkFormat,
@@ -389,10 +389,13 @@ function applyPlan(
   const scaleName = edit.uniqueName(`${base}_scale`);
   const paramDims = plan.axis === undefined ? [] : [q.scales.length];
   const stored = makeTensor(qName, q.dataType, plan.tensor.dims, q.data);
-  // The logical width travels with the values, for the analysis (nodeFigures weightGridOf).
-  edit.setInitializer(
-    grid ? { ...stored, docString: weightGridDoc(grid, plan.scheme.bits) } : stored,
-  );
+  // The logical width travels with the values, for the analysis (recordedWeightBits).
+  const docString = grid
+    ? weightGridDoc(grid, plan.scheme.bits)
+    : plan.scheme.bits < dtypeBits(q.dataType)
+      ? weightBitsDoc(plan.scheme.bits)
+      : '';
+  edit.setInitializer(docString ? { ...stored, docString } : stored);
   // float16/bfloat16 weights (halfWeights.ts): the DequantizeLinear replaces their Cast, or
   // produces their own type for a float16 reader.
   const target = dequantizeTarget(view, base, plan.tensor.dataType);

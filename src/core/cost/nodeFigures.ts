@@ -8,7 +8,7 @@ import { buildGraphView, nodeLabel } from '../graph/graph';
 import { dtypeBits, isFloatType, storageBytes } from '../onnx/dtype';
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount } from '../onnx/tensorData';
-import type { Graph, Node } from '../onnx/types';
+import type { DataType, Graph, Node } from '../onnx/types';
 import type { WeightGrid } from '../numerics/gridLevels';
 import { suggestBits, weightSqnr } from '../numerics/weightSqnr';
 import { loopIterations } from '../shapes/rules/control';
@@ -104,12 +104,12 @@ export function nodeFigures(
     // A weight on a low-bit grid (ternary in int4…) counts at its logical width; a sparse TFLite
     // weight at what the file stores, values and index arrays (tflite/sparse.ts), while its
     // params stay the dense elements the kernels multiply.
-    const grid = weightGridOf(o.tensor?.docString);
+    const recorded = recordedWeightBits(o.tensor?.docString, o.dtype);
     const sparse = sparseStorageOf(o.tensor);
     const stored = sparse
       ? storedSparseBytes(sparse)
-      : grid
-        ? Math.ceil((o.elements * grid.bits) / 8)
+      : recorded
+        ? Math.ceil((o.elements * recorded) / 8)
         : storageBytes(o.dtype, o.elements);
     if (sparse) {
       diagnostics.push(
@@ -154,7 +154,10 @@ export function nodeFigures(
   const main = mainWeight(node, (i) => typeOf(node.inputs[i] ?? '')?.shape?.length);
   const mainOrigin = main ? origins.get(main.input) : undefined;
   const mainGrid = weightGridOf(mainOrigin?.tensor?.docString);
-  const weightBits = mainOrigin ? (mainGrid?.bits ?? dtypeBits(mainOrigin.dtype)) : null;
+  const weightBits = mainOrigin
+    ? (recordedWeightBits(mainOrigin.tensor?.docString, mainOrigin.dtype) ??
+      dtypeBits(mainOrigin.dtype))
+    : null;
   let suggestedWeightBits: number | null = null;
   let weightSqnrDb: Record<string, number> | null = null;
   let weightFormatSqnrDb: NodeReport['weightFormatSqnrDb'] = null;
@@ -399,6 +402,29 @@ export function weightGridOf(
 ): { grid: WeightGrid; bits: number } | undefined {
   const m = docString ? GRID_DOC.exec(docString) : null;
   return m ? { grid: m[1] as WeightGrid, bits: Number(m[2]) } : undefined;
+}
+
+const BITS_DOC = /^model-lens:weight-bits=(\d+)$/;
+
+/**
+ * The doc_string of a quantized initializer whose integers use k bits of a wider container
+ * (3-bit values in int8): without it a reload would count the container's 8 bits.
+ */
+export function weightBitsDoc(bits: number): string {
+  return `model-lens:weight-bits=${bits}`;
+}
+
+/**
+ * The logical width recorded on a stored weight (a grid's or a k-bit integer's), when it is
+ * narrower than the container; a marker claiming more bits than the type holds is ignored.
+ */
+export function recordedWeightBits(
+  docString: string | undefined,
+  dtype: DataType,
+): number | undefined {
+  if (!docString) return undefined;
+  const bits = weightGridOf(docString)?.bits ?? Number(BITS_DOC.exec(docString)?.[1] ?? NaN);
+  return bits >= 1 && bits < dtypeBits(dtype) ? bits : undefined;
 }
 
 function round2(x: number): number {
