@@ -27,6 +27,13 @@ export interface PruneOptions {
   fraction: number;
   /** Conv node names; default every prunable group. A group is pruned when it holds a named conv. */
   layers?: readonly string[];
+  /**
+   * Importance of each of a group's channels (higher stays), e.g. their measured effect on the
+   * consumers' outputs (calibrated/filterPruning.ts); default the L1 norm of the filters.
+   */
+  channelScores?: (group: ChannelGroup) => Float64Array | undefined;
+  /** Replaces the operation's name in the summary (e.g. "with reconstruction"). */
+  operation?: string;
 }
 
 export interface PrunePlan {
@@ -48,7 +55,7 @@ export function pruneFilters(
   const { graph, touched } = applyPlan(lift.model.graph, plan, ext);
   const pruned = restoreHalfWeights(withGraph(lift.model, graph), lift.lifted);
   return compressionResult(
-    `structured filter pruning ${Math.round(options.fraction * 100)}%`,
+    options.operation ?? `structured filter pruning ${Math.round(options.fraction * 100)}%`,
     model,
     pruned,
     ext,
@@ -140,7 +147,11 @@ export function planPruning(
     : prunableGroups(analysis, notes);
   const keep = new Map<ChannelGroup, readonly number[]>();
   for (const group of selected) {
-    const k = chooseKept(group, fraction, analysis, external);
+    const k = chooseKept(
+      group,
+      fraction,
+      options.channelScores?.(group) ?? l1Scores(group, analysis, external),
+    );
     if (k.length < group.channels) {
       keep.set(group, k);
       notes.push(`${groupName(group)}: ${group.channels} → ${k.length} channels`);
@@ -196,15 +207,25 @@ function groupsOfLayers(analysis: ChannelAnalysis, layers: readonly string[]): C
   return [...out];
 }
 
-/** Kept channels: all but the `fraction` with the smallest L1 norm summed over the group's convs. */
-function chooseKept(
-  group: ChannelGroup,
-  fraction: number,
-  analysis: ChannelAnalysis,
-  external: ExternalData | undefined,
-): number[] {
+/** Kept channels: all but the `fraction` with the smallest scores. */
+function chooseKept(group: ChannelGroup, fraction: number, scores: Float64Array): number[] {
   const c = group.channels;
   const remove = Math.min(c - 1, Math.floor(fraction * c + 1e-9));
+  // Ties go to the lower index, so equal filters are removed in order.
+  const order = Array.from({ length: c }, (_, i) => i).sort(
+    (a, b) => scores[a] - scores[b] || a - b,
+  );
+  const removed = new Set(order.slice(0, remove));
+  return Array.from({ length: c }, (_, i) => i).filter((i) => !removed.has(i));
+}
+
+/** Each channel's L1 norm summed over the group's convs' filters. */
+function l1Scores(
+  group: ChannelGroup,
+  analysis: ChannelAnalysis,
+  external: ExternalData | undefined,
+): Float64Array {
+  const c = group.channels;
   const scores = new Float64Array(c);
   for (const s of group.slices) {
     if (!s.score) continue;
@@ -215,12 +236,7 @@ function chooseKept(
         scores[Math.floor((start + i) / perFilter)] += Math.abs(chunk[i]);
     });
   }
-  // Ties go to the lower index, so equal filters are removed in order.
-  const order = Array.from({ length: c }, (_, i) => i).sort(
-    (a, b) => scores[a] - scores[b] || a - b,
-  );
-  const removed = new Set(order.slice(0, remove));
-  return Array.from({ length: c }, (_, i) => i).filter((i) => !removed.has(i));
+  return scores;
 }
 
 /** Concat outputs keep each part's kept channels, shifted by the part's offset. */
@@ -349,7 +365,7 @@ function collectEdits(plan: PrunePlan): {
   return { slots, groupAttr, dims };
 }
 
-function expand(keep: readonly number[], repeat: number): number[] {
+export function expand(keep: readonly number[], repeat: number): number[] {
   if (repeat === 1) return [...keep];
   const out: number[] = [];
   for (const k of keep) for (let r = 0; r < repeat; r++) out.push(k * repeat + r);

@@ -53,3 +53,46 @@ export async function inverseCholeskyUpper(h: Float64Array, n: number): Promise<
     for (let j = 0; j < n; j++) u[i * n + j] = inv[(n - 1 - i) * n + (n - 1 - j)];
   return u;
 }
+
+/** Solves H X = B (H n×n SPD, B n×m row-major) by Cholesky. */
+export function solveSpd(h: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
+  const l = new Float64Array(h);
+  for (let j = 0; j < n; j++) {
+    let d = l[j * n + j];
+    for (let k = 0; k < j; k++) d -= l[j * n + k] * l[j * n + k];
+    if (!(d > 0)) throw new Error(`matrix is not positive definite at column ${j}`);
+    d = Math.sqrt(d);
+    l[j * n + j] = d;
+    for (let i = j + 1; i < n; i++) {
+      let s = l[i * n + j];
+      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
+      l[i * n + j] = s / d;
+    }
+  }
+  const x = new Float64Array(b);
+  for (let c = 0; c < m; c++) {
+    for (let i = 0; i < n; i++) {
+      let s = x[i * m + c];
+      for (let k = 0; k < i; k++) s -= l[i * n + k] * x[k * m + c];
+      x[i * m + c] = s / l[i * n + i];
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      let s = x[i * m + c];
+      for (let k = i + 1; k < n; k++) s -= l[k * n + i] * x[k * m + c];
+      x[i * m + c] = s / l[i * n + i];
+    }
+  }
+  return x;
+}
+
+export function principalSubmatrix(
+  h: Float64Array,
+  n: number,
+  indices: readonly number[],
+): Float64Array {
+  const k = indices.length;
+  const out = new Float64Array(k * k);
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) out[i * k + j] = h[indices[i] * n + indices[j]];
+  return out;
+}
