@@ -79,6 +79,7 @@ export class OrtMatMul implements MatMul {
     n: number,
     options: MultiplyOptions = {},
   ): Matrix | Promise<Matrix> {
+    if (this.released) throw new Error('the ONNX Runtime matrix product was released');
     checkSizes(a, b, m, k, n);
     const transB = options.transB ?? false;
     if (m * k * n < this.minMacs) return multiplyJs(a, b, m, k, n, transB);
@@ -93,7 +94,6 @@ export class OrtMatMul implements MatMul {
     n: number,
     transB: boolean,
   ): Promise<Float32Array> {
-    if (this.released) throw new Error('the ONNX Runtime matrix product was released');
     const feeds = {
       a: new this.api.Tensor('float32', float32(a), [m, k]),
       b: new this.api.Tensor('float32', float32(b), transB ? [n, k] : [k, n]),
