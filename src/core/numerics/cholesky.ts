@@ -39,8 +39,9 @@ export class NotPositiveDefiniteError extends Error {
 /**
  * Block size of the factorisation. The engine's products write about n³/(3b) elements in all,
  * each of which JS then subtracts, so a larger block saves memory traffic; but the diagonal
- * blocks, factored in float64 JS, cost about n·b²/3 multiply-adds. At n = 4608 with ONNX Runtime,
- * 256 was faster than 128 and 512 (bench/linalg.ts).
+ * blocks, factored in float64 JS, cost about n·b²/3 multiply-adds. At n = 4608 with ONNX Runtime
+ * on 2 shared cores, 256 took the least CPU time: about 1.6 s, against 2.0 s for 128 and 1.75 s
+ * for 512 (bench/linalg.ts --block; wall times were too noisy there to rank them).
  */
 export const DEFAULT_BLOCK_SIZE = 256;
 
