@@ -105,10 +105,11 @@ export interface OutputTensor {
   dims: number[];
 }
 
-type Ort = typeof OrtTypes;
+export type Ort = typeof OrtTypes;
 let ortModule: Promise<Ort> | undefined;
 
-function ort(): Promise<Ort> {
+/** onnxruntime-node, imported on first use (see the header); a VerifyError when it is missing. */
+export function ort(): Promise<Ort> {
   ortModule ??= import('onnxruntime-node').catch((e: unknown) => {
     ortModule = undefined;
     throw new VerifyError(
