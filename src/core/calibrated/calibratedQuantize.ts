@@ -35,6 +35,8 @@ import {
 } from '../compress/quantizeMath';
 import type { CompressionResult } from '../compress/summary';
 import { gptqRound, type RowQuantizer } from './gptq';
+import type { MatMul } from '../numerics/linalg';
+import { withOrtMatMul } from '../numerics/matmulEngine';
 import {
   collectHessians,
   type HessianOptions,
@@ -70,13 +72,13 @@ export async function quantizeCalibrated(
       ? await collectHessians(loaded, targets, calibration)
       : new Map<string, LayerHessian>();
   const rounded = new Map<string, QuantizedWeight>();
-  for (const target of targets) {
-    calibration.signal?.throwIfAborted();
-    rounded.set(
-      target.plan.source,
-      await roundWeight(target.plan, hessians.get(target.layer)!, ext),
-    );
-  }
+  await withOrtMatMul(async (engine) => {
+    for (const target of targets) {
+      calibration.signal?.throwIfAborted();
+      const hessian = hessians.get(target.layer)!;
+      rounded.set(target.plan.source, await roundWeight(target.plan, hessian, ext, engine));
+    }
+  });
   const samples = hessians.values().next().value;
   const note =
     `error-compensating rounding (GPTQ) of ${targets.length} layer(s) on calibration data` +
@@ -94,6 +96,7 @@ export async function roundWeight(
   plan: WeightPlan,
   hessian: LayerHessian,
   ext: ExternalData,
+  engine?: MatMul,
 ): Promise<QuantizedWeight> {
   const { geometry } = hessian;
   const values = readFloats(plan, ext);
@@ -124,7 +127,7 @@ export async function roundWeight(
       quantize: (r, v) => quantizeValue(v, scales[rowChannel[r]], zeroPoints[rowChannel[r]], range),
       dequantize: (r, q) => (q - zeroPoints[rowChannel[r]]) * scales[rowChannel[r]],
     };
-    const { q } = await gptqRound(w, rows, columns, hessian.matrices[g], quantizer);
+    const { q } = await gptqRound(w, rows, columns, hessian.matrices[g], quantizer, { engine });
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < columns; c++) {
         const i = geometry.elementIndex(g, r, c);

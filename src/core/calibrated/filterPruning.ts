@@ -26,7 +26,14 @@ import type { LoadedModel } from '../onnx/load';
 import { makeTensor } from '../onnx/build';
 import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Model, type Tensor } from '../onnx/types';
-import { dampen, inverseCholeskyUpper, principalSubmatrix, solveSpd } from '../numerics/linalg';
+import {
+  dampen,
+  inverseCholeskyUpper,
+  principalSubmatrix,
+  solveSpd,
+  type MatMul,
+} from '../numerics/linalg';
+import { withOrtMatMul } from '../numerics/matmulEngine';
 import { analyzeChannels, type ChannelGroup } from '../compress/channelDependencies';
 import { expand, planPruning, pruneFilters, type PruneOptions } from '../compress/pruneStructured';
 import type { CompressionResult } from '../compress/summary';
@@ -35,7 +42,7 @@ import { collectHessians, type HessianOptions, type LayerHessian } from './hessi
 import { layerGeometry, type LayerGeometry } from './layerGeometry';
 
 /** The least-squares refit's ridge, as a fraction of H's mean diagonal. */
-const RIDGE = Number(process.env.RIDGE ?? 0.01);
+const RIDGE = 0.01;
 
 /** A layer reading a group's channels through its weight's input axis. */
 interface Consumer {
@@ -71,34 +78,41 @@ export async function pruneFiltersCalibrated(
   const weights = new Map(
     [...all.values()].map((c) => [c.layer, readFloats(c.weight, ext)] as const),
   );
-  // Saliencies are computed up front (they need the async factorisation), per group id.
-  const scores = new Map<number, Float64Array>();
-  for (const group of analysis.groups) {
-    const consumers = consumersOf.get(group.id) ?? [];
-    if (group.kind !== 'filters' || consumers.length === 0) continue;
-    const s = new Float64Array(group.channels);
-    for (const c of consumers) {
-      calibration.signal?.throwIfAborted();
-      await addSaliencies(s, c.geometry, weights.get(c.layer)!, hessians.get(c.layer)!);
+  return withOrtMatMul(async (engine) => {
+    // Saliencies are computed up front (they need the async factorisation), per group id.
+    const scores = new Map<number, Float64Array>();
+    for (const group of analysis.groups) {
+      const consumers = consumersOf.get(group.id) ?? [];
+      if (group.kind !== 'filters' || consumers.length === 0) continue;
+      const s = new Float64Array(group.channels);
+      for (const c of consumers) {
+        calibration.signal?.throwIfAborted();
+        const hessian = hessians.get(c.layer)!;
+        await addSaliencies(s, c.geometry, weights.get(c.layer)!, hessian, engine);
+      }
+      scores.set(group.id, s);
     }
-    scores.set(group.id, s);
-  }
-  const pruneOptions: PruneOptions = {
-    ...options,
-    channelScores: process.env.SCORE === 'l1' ? undefined : (group) => scores.get(group.id),
-    operation: `structured filter pruning ${Math.round(options.fraction * 100)}%, calibrated`,
-  };
-  const plan = planPruning(loaded.model, pruneOptions, ext);
-  const pruned = pruneFilters(loaded.model, pruneOptions, ext);
-  const kept = keptByLayer(plan.keep, all);
-  const refitted: string[] = [];
-  const model = process.env.REFIT === '0' ? pruned.model : reconstructConsumers(pruned.model, all, kept, weights, hessians, refitted);
-  const rows = hessians.values().next().value?.rows ?? 0;
-  pruned.summary.notes.push(
-    "filters ranked by their effect on the consumers' outputs after refitting (OBS saliency on calibration data)",
-    `${refitted.length} consumer layer(s) refitted by least squares (${rows.toLocaleString('en-US')} input rows each): ${shortList(refitted)}`,
-  );
-  return { ...pruned, model };
+    const pruneOptions: PruneOptions = {
+      ...options,
+      channelScores: (group) => scores.get(group.id),
+      operation: `structured filter pruning ${Math.round(options.fraction * 100)}%, calibrated`,
+    };
+    const plan = planPruning(loaded.model, pruneOptions, ext);
+    const pruned = pruneFilters(loaded.model, pruneOptions, ext);
+    const kept = keptByLayer(plan.keep, all);
+    const refitted: string[] = [];
+    const model = await reconstructConsumers(
+      pruned.model,
+      { consumers: all, kept, weights, hessians, engine },
+      refitted,
+    );
+    const rows = hessians.values().next().value?.rows ?? 0;
+    pruned.summary.notes.push(
+      "filters ranked by their effect on the consumers' outputs after refitting (OBS saliency on calibration data)",
+      `${refitted.length} consumer layer(s) refitted by least squares (${rows.toLocaleString('en-US')} input rows each): ${shortList(refitted)}`,
+    );
+    return { ...pruned, model };
+  });
 }
 
 function shortList(names: readonly string[]): string {
@@ -142,11 +156,12 @@ async function addSaliencies(
   geometry: LayerGeometry,
   w: Float32Array,
   hessian: LayerHessian,
+  engine: MatMul,
 ): Promise<void> {
   const n = geometry.columns;
   const per = n / scores.length;
-  const { matrix } = dampen(hessian.matrices[0], n, 0.01);
-  const u = await inverseCholeskyUpper(matrix, n);
+  const { h: matrix } = dampen(hessian.matrices[0], n, 0.01);
+  const u = await inverseCholeskyUpper(matrix, n, { engine });
   const { rows } = geometry;
   for (let c = 0; c < scores.length; c++) {
     const first = c * per;
@@ -164,7 +179,7 @@ async function addSaliencies(
     for (let r = 0; r < rows; r++) {
       for (let a = 0; a < per; a++) rhs[a * rows + r] = w[geometry.elementIndex(0, r, first + a)];
     }
-    const z = solveSpd(block, per, rhs, rows);
+    const z = await solveSpd(block, per, rhs, rows);
     let s = 0;
     for (let i = 0; i < rhs.length; i++) s += rhs[i] * z[i];
     scores[c] += s;
@@ -176,14 +191,18 @@ async function addSaliencies(
  * W'_{R,S} = W_{R,:} H_{:,S} (H_SS)⁻¹, i.e. H_SS Z = H_{S,:} W_{R,:}ᵀ with W' = Zᵀ. The pruned
  * weight tensor is rewritten under its own name.
  */
-function reconstructConsumers(
+async function reconstructConsumers(
   pruned: Model,
-  consumers: ReadonlyMap<string, Consumer>,
-  kept: ReadonlyMap<string, { rows?: number[]; columns?: number[] }>,
-  weights: ReadonlyMap<string, Float32Array>,
-  hessians: ReadonlyMap<string, LayerHessian>,
+  context: {
+    consumers: ReadonlyMap<string, Consumer>;
+    kept: ReadonlyMap<string, { rows?: number[]; columns?: number[] }>;
+    weights: ReadonlyMap<string, Float32Array>;
+    hessians: ReadonlyMap<string, LayerHessian>;
+    engine: MatMul;
+  },
   refitted: string[],
-): Model {
+): Promise<Model> {
+  const { consumers, kept, weights, hessians, engine } = context;
   const edit = new GraphEdit(pruned.graph);
   const byName = new Map(pruned.graph.nodes.map((n) => [nodeLabel(n), n]));
   for (const [layer, consumer] of consumers) {
@@ -195,7 +214,13 @@ function reconstructConsumers(
     const main = mainWeight(node, () => consumer.weight.dims.length);
     const stored = main ? edit.initializer(node.inputs[main.input]) : undefined;
     const after = stored && layerGeometry(node, stored.dims);
-    if (!after || stored.dataType !== DataType.FLOAT || after.rows !== rows.length || after.columns !== columns.length) continue;
+    if (
+      !after ||
+      stored.dataType !== DataType.FLOAT ||
+      after.rows !== rows.length ||
+      after.columns !== columns.length
+    )
+      continue;
     const n = geometry.columns;
     const h = hessians.get(layer)!.matrices[0];
     const w = weights.get(layer)!;
@@ -216,7 +241,7 @@ function reconstructConsumers(
       }
     }
     for (let i = 0; i < columns.length; i++) hs[i * columns.length + i] += lambda;
-    const z = solveSpd(hs, columns.length, b, rows.length);
+    const z = await solveSpd(hs, columns.length, b, rows.length, { engine });
     const out = new Float32Array(elementCount(stored.dims));
     for (let r = 0; r < rows.length; r++) {
       for (let i = 0; i < columns.length; i++) {
