@@ -15,12 +15,11 @@ import type { Model } from '../onnx/types';
 import { inferShapes } from '../shapes/infer';
 import { withGraph } from './graphEdit';
 import {
-  countZeros,
   planTargets,
   readFloats,
+  sparsityNote,
   storageNotes,
   storeTargets,
-  type PruneTarget,
   type WeightStorage,
 } from './prunedWeights';
 import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';
@@ -106,11 +105,6 @@ export function zeroSmallest(arrays: readonly Float32Array[], k: number): number
     }
   }
   return threshold;
-}
-
-export function sparsityNote(target: PruneTarget, values: Float32Array): string {
-  const pct = ((100 * countZeros(values)) / Math.max(1, values.length)).toFixed(1);
-  return `${target.layers.join(', ')}: ${pct}% of '${target.source}' is zero`;
 }
 
 export { sparseToDense } from '../onnx/sparse';

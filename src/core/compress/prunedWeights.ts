@@ -115,6 +115,12 @@ export function countZeros(values: Float32Array): number {
   return n;
 }
 
+/** "conv, conv_b: 50.0% of 'w' is zero": one note per pruned weight. */
+export function sparsityNote(target: PruneTarget, values: Float32Array): string {
+  const pct = ((100 * countZeros(values)) / Math.max(1, values.length)).toFixed(1);
+  return `${target.layers.join(', ')}: ${pct}% of '${target.source}' is zero`;
+}
+
 /** An initializer that is not also a graph input (IR < 4 lists them): it may become sparse. */
 function isPlainInitializer(view: GraphView, target: PruneTarget): boolean {
   return !target.constant && !view.graph.inputs.some((i) => i.name === target.source);
