@@ -1,6 +1,7 @@
 /** Command-line parsing for model-lens, on Node's built-in util.parseArgs. */
 import { parseArgs } from 'node:util';
 import { CONVENTIONS, isConvention, type Convention } from '../core/cost/conventions';
+import { parseNmPattern, type NmPattern } from '../core/numerics/nmSparsity';
 
 /** A usage mistake: reported as one line, exit code 2. */
 export class UsageError extends Error {
@@ -40,7 +41,10 @@ export interface CompressRequest {
   readonly perChannel: boolean;
   /** 7-bit weights in int8/uint8 storage, as ORT's quantizer's reduce_range (see verify.ts). */
   readonly reduceRange: boolean;
+  /** --prune 0.5: unstructured magnitude pruning to that sparsity per layer. */
   readonly prune?: number;
+  /** --prune 2:4: N:M semi-structured pruning (pruneSemiStructured.ts). */
+  readonly pruneNm?: NmPattern;
   readonly structured?: number;
   readonly foldBn: boolean;
   readonly layers?: string[];
@@ -65,7 +69,7 @@ export const USAGE = `Usage:
   model-lens check FILE --device ID [--input NAME=DIMS ...] [--convention st|vela] [--json]
   model-lens devices [FILE] [--devices FILE] [--input NAME=DIMS ...] [--json]
   model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary|fp16|bf16] [--per-channel] [--reduce-range]
-                     [--prune SPARSITY] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
+                     [--prune SPARSITY|N:M] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
                      [--activations auto|int8|uint8] [--calibration DIR] [--calibration-samples N]
                      [--rounding gptq|nearest]
                      [--export-plan PLAN.json]
@@ -90,6 +94,10 @@ Options:
                        16); model-lens (default) is ours
 
   -o, --output FILE    compress: where to write the compressed model (atomically)
+  --prune SPARSITY|N:M compress: zero that fraction of each layer's smallest weights (0.5), or keep
+                       the N largest of every M consecutive inputs of each output (2:4, 4:8, …,
+                       M ≤ 16); with N:M, layers whose input size M does not divide are skipped
+                       (refused when named with --layers)
   --samples DIR        verify: your inputs, as .npy or TensorProto .pb files named after the inputs
   --activations MODE   compress: quantize activations (QDQ) from calibrated ranges; auto gives
                        uint8 to non-negative ones (after ReLU), int8 to the others
@@ -194,7 +202,7 @@ function compressRequest(values: Values): CompressRequest {
     quantize: values.quantize,
     perChannel: values['per-channel'] ?? false,
     reduceRange: values['reduce-range'] ?? false,
-    prune: fraction(values.prune, '--prune'),
+    ...pruneRequest(values.prune),
     structured: fraction(values.structured, '--structured'),
     foldBn: values['fold-bn'] ?? false,
     exportPlan: values['export-plan'],
@@ -214,6 +222,7 @@ function compressRequest(values: Values): CompressRequest {
   if (
     !request.quantize &&
     request.prune === undefined &&
+    request.pruneNm === undefined &&
     request.structured === undefined &&
     !request.foldBn &&
     !request.activations
@@ -223,6 +232,27 @@ function compressRequest(values: Values): CompressRequest {
     );
   }
   return request;
+}
+
+/** --prune 0.5 (a sparsity) or --prune 2:4 (an N:M pattern). */
+function pruneRequest(text: string | undefined): Pick<CompressRequest, 'prune' | 'pruneNm'> {
+  if (text === undefined) return {};
+  if (text.includes(':')) {
+    const pattern = parseNmPattern(text);
+    if ('error' in pattern) {
+      throw new UsageError(
+        `--prune expects a sparsity or an N:M pattern with 0 < N < M ≤ 16: ${pattern.error}`,
+      );
+    }
+    return { pruneNm: pattern };
+  }
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || !(n > 0 && n < 1)) {
+    throw new UsageError(
+      `--prune expects a sparsity between 0 and 1 (0.5) or an N:M pattern (2:4), got '${text}'`,
+    );
+  }
+  return { prune: n };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * `model-lens compress IN -o OUT …`: folds BatchNorm, prunes filters, prunes weights, quantizes
- * weights and then activations, in that order (each step sees the previous one's model; the
+ * `model-lens compress IN -o OUT …`: folds BatchNorm, prunes filters, prunes weights (a sparsity,
+ * or N:M), quantizes weights and then activations, in that order (each step sees the previous one's model; the
  * activations are calibrated on the model with its weights already quantized, so their ranges
  * are the ones the final model produces), then writes OUT atomically. Every figure in the
  * summary comes from the engine's change summaries.
@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
+import { pruneSemiStructured } from '../core/compress/pruneSemiStructured';
+import { checkStoredNm, storedNmNote } from '../core/compress/nmPatternCheck';
 import { quantizeWeights, type QuantizeOptions } from '../core/compress/quantize';
 import { convertFloat } from '../core/compress/convertFloat';
 import { withHalfWeightsLifted } from '../core/compress/halfWeights';
@@ -18,7 +20,7 @@ import { quantizeCalibrated } from '../core/calibrated/calibratedQuantize';
 import { quantizeActivations } from '../core/compress/quantizeActivations';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
 import { writePlanFiles } from '../core/compress/planScript';
-import type { ChangeSummary } from '../core/compress/summary';
+import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
 import { VerifyError } from '../core/verify';
 import { formatBytes, formatCount } from '../core/format';
 import { loadModelFile, saveModelFile, type LoadedModel } from '../core/onnx/load';
@@ -120,6 +122,17 @@ export async function compressCommand(
     steps.push((m) =>
       pruneUnstructured(m, { sparsity: request.prune!, scope: 'layer', layers }, ext),
     );
+  // The N:M layers, by first output (kept by later steps), to check the pattern again at the end.
+  let nmOutputs: Set<string> | undefined;
+  if (request.pruneNm) {
+    const pattern = request.pruneNm;
+    steps.push((m) => {
+      const r = pruneSemiStructured(m, { pattern, layers }, ext);
+      nmOutputs = new Set(r.prunedOutputs);
+      return r;
+    });
+  }
+  const nmStep = steps.length;
   if (request.quantize === 'fp16' || request.quantize === 'bf16') {
     const format = request.quantize;
     if (layers)
@@ -171,6 +184,14 @@ export async function compressCommand(
     const result = await step(model);
     model = result.model;
     summaries.push(result.summary);
+  }
+  if (request.pruneNm && nmOutputs && steps.length > nmStep) {
+    // Quantization (or float conversion) rewrote the pruned weights: check what will be written.
+    const check = checkStoredNm(model, ext, nmOutputs, request.pruneNm);
+    const last = summaries[summaries.length - 1];
+    const note = storedNmNote(check, request.pruneNm, ` after ${last.operation}`);
+    if (check.failures.length > 0) throw new CompressionRefusal(note);
+    last.notes.push(note);
   }
   const written = writeCompressed(model, loaded, request.output);
   if (written) summaries[summaries.length - 1]?.notes.push(written);

@@ -2,7 +2,9 @@
  * The `--json` document (product.md "Fixed interfaces"). Its field names are a contract other
  * tools read: change them only additively. Infinity (an all-zero weight's SQNR) becomes null.
  * `convention` (`st`, `vela`) is there when the figures follow another tool's counting
- * (--convention); without it they are ours, and the document is as it always was.
+ * (--convention); without it they are ours, and the document is as it always was. The same for
+ * the sparse figures (`sparseMacs`, `weightSparsity`, `nmPattern`, `storedWeightBytes`, and
+ * `device.sparsity`): there only when some weight has zeros or is stored sparse.
  */
 import type { AnalysisReport } from '../core/analyze';
 import { layerTable } from '../core/text/layerTable';
@@ -31,6 +33,12 @@ export function toJson(r: AnalysisReport): unknown {
       ...(n.macsUnknown ? { macsUnknown: n.macsUnknown } : {}),
       params: n.params,
       weightBytes: n.weightBytes,
+      // Additive, only where they apply (report.ts): stored-sparse bytes, zero-weight figures.
+      ...(n.storedWeightBytes !== undefined ? { storedWeightBytes: n.storedWeightBytes } : {}),
+      ...(n.sparseMacs !== undefined
+        ? { weightSparsity: n.weightSparsity, sparseMacs: n.sparseMacs }
+        : {}),
+      ...(n.nmPattern ? { nmPattern: n.nmPattern } : {}),
       activationBytes: n.activationBytes,
       suggestedWeightBits: n.suggestedWeightBits,
       suggestedWeightBytes: n.suggestedWeightBytes,

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import type { AnalysisReport, NodeReport, OutputReport } from '../core/analyze';
 import { CONVENTION_NAMES } from '../core/cost/conventions';
+import { showsZeroWeights } from '../core/cost/weightSparsity';
 import { deviceEstimateTexts } from '../core/devices/deviceReport';
 import { formatBytes, formatCount, formatPercent, formatSeconds } from '../core/format';
 import { renderTable } from './table';
@@ -45,6 +46,7 @@ export function formatReport(r: AnalysisReport, top: number): string {
   out.push(
     `${counted('MACs', t.macs)}  ·  ${unknown > 0 && t.flops === 0 ? 'FLOPs unknown' : `FLOPs ${formatCount(t.flops)}`}  ·  params ${formatCount(t.params)}  ·  weights ${formatBytes(t.weightBytes)}${convention ? `  (${convention})` : ''}`,
   );
+  out.push(...sparseLines(r));
   out.push(
     `Peak activation RAM ${formatBytes(t.peakActivationBytes)} (arena; lower bound ${formatBytes(t.activationLowerBoundBytes)}, all tensors at once ${formatBytes(t.naiveActivationBytes)})`,
   );
@@ -83,6 +85,7 @@ export function formatReport(r: AnalysisReport, top: number): string {
     out.push(
       `Device ${d.id} (${d.name}): ${verdict} · flash ${formatPercent(d.weightUse)} of ${formatBytes(d.weightBytesLimit)} · RAM ${formatPercent(d.ramUse)} of ${formatBytes(d.ramBytesLimit)} · ${e.latency} · ${e.energy} per inference${d.latencyIsLowerBound ? ` (lower bounds: ${uncounted} node${uncounted > 1 ? 's' : ''} of unknown cost)` : ''}`,
     );
+    if (d.sparsity && r.nodes.some(showsZeroWeights)) out.push(`  sparsity: ${d.sparsity.note}`);
   }
   const diagnostics = r.diagnostics;
   if (diagnostics.length > 0) {
@@ -95,6 +98,27 @@ export function formatReport(r: AnalysisReport, top: number): string {
       out.push(`  … ${diagnostics.length - shown.length} more (see --json)`);
   }
   return out.join('\n');
+}
+
+/** The sparse figures' totals line, when the model has zero weights or sparse storage. */
+function sparseLines(r: AnalysisReport): string[] {
+  const t = r.totals;
+  const lines: string[] = [];
+  if (t.sparseMacs !== undefined && r.nodes.some(showsZeroWeights)) {
+    const patterns = new Map<string, number>();
+    for (const n of r.nodes)
+      if (n.nmPattern) patterns.set(n.nmPattern, (patterns.get(n.nmPattern) ?? 0) + 1);
+    const nm = [...patterns].map(([p, k]) => `${k} layer${k > 1 ? 's' : ''} ${p}`).join(', ');
+    lines.push(
+      `Zero weights: MACs ${formatCount(t.sparseMacs)} if every zero is skipped (dense ${formatCount(t.macs)})${nm ? ` · N:M: ${nm}` : ''}`,
+    );
+  }
+  if (t.storedWeightBytes !== undefined) {
+    lines.push(
+      `Weights as stored ${formatBytes(t.storedWeightBytes)} (sparse initializers; ONNX Runtime holds ${formatBytes(t.weightBytes)} dense)`,
+    );
+  }
+  return lines;
 }
 
 function topLayers(nodes: readonly NodeReport[], top: number): NodeReport[] {

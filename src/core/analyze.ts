@@ -98,13 +98,13 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     convention,
   };
   const nodes = view.order.map((node, index) => nodeFigures(node, index, context));
-  const uniqueWeights = new Map<string, { params: number; bytes: number }>();
+  const uniqueWeights = new Map<string, { params: number; bytes: number; storedBytes: number }>();
   // ST counts a weight that several nodes read once per use; we count it once.
   const perUse = countsSharedWeightsPerUse(convention);
   nodes.forEach((n, i) => {
     for (const w of n.weights) {
       const key = perUse ? `${i}\0${w.source}` : w.source;
-      uniqueWeights.set(key, { params: w.elements, bytes: w.bytes });
+      uniqueWeights.set(key, { params: w.elements, bytes: w.bytes, storedBytes: w.storedBytes });
     }
   });
 
@@ -124,16 +124,20 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
         runtimeTensors: planned.runtimeTensors,
       }
     : planned;
+  const weightBytes = sum([...uniqueWeights.values()], (w) => w.bytes);
+  const storedWeightBytes = sum([...uniqueWeights.values()], (w) => w.storedBytes);
   const totals = {
     macs: sum(nodes, (n) => n.report.macs),
     flops: sum(nodes, (n) => n.report.flops),
     bops: sum(nodes, (n) => n.report.bops),
     params: sum([...uniqueWeights.values()], (w) => w.params),
-    weightBytes: sum([...uniqueWeights.values()], (w) => w.bytes),
+    weightBytes,
     peakActivationBytes: memory.peakActivationBytes,
     naiveActivationBytes: memory.naiveActivationBytes,
     activationLowerBoundBytes: memory.lowerBoundBytes,
     ...uncounted(nodes.map((n) => n.report)),
+    ...sparseTotals(nodes.map((n) => n.report)),
+    ...(storedWeightBytes !== weightBytes ? { storedWeightBytes } : {}),
   };
   const reports = nodes.map((n) => withShares(n.report, totals));
   const device = options.device
@@ -176,6 +180,15 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
 function uncounted(nodes: readonly DraftReport[]): { uncountedNodes?: string[] } {
   const names = nodes.filter((n) => n.macsUnknown).map((n) => n.name);
   return names.length > 0 ? { uncountedNodes: names } : {};
+}
+
+/**
+ * Σ sparseMacs over the layers, each layer without zeros at its MACs, when some layer has zeros
+ * (the figure is absent for a dense model, and before the bit-hint pass that measures it).
+ */
+function sparseTotals(nodes: readonly DraftReport[]): { sparseMacs?: number } {
+  if (!nodes.some((n) => n.sparseMacs !== undefined)) return {};
+  return { sparseMacs: sum(nodes, (n) => (n.macsUnknown ? 0 : (n.sparseMacs ?? n.macs))) };
 }
 
 function collectSymbolicInputDims(view: GraphView, shapes: ShapeInference): string[] {

@@ -45,6 +45,27 @@ export interface NodeReport {
   readonly macsUnknown?: string;
   readonly params: number;
   readonly weightBytes: number;
+  /**
+   * Weight bytes as the file stores them, where that differs from `weightBytes`: a weight stored
+   * as an ONNX sparse_initializer counts its values and int64 indices here, while `weightBytes`
+   * counts the dense tensor ONNX Runtime makes of it when it loads the model.
+   */
+  readonly storedWeightBytes?: number;
+  /**
+   * Sparse figures (cost/weightSparsity.ts), present when the main weight of a Conv, Gemm or
+   * MatMul has zeros, measured with the bit-width hints (they read the weights): the fraction of
+   * it that is zero, and `macs` less the MACs of those zeros, what a device skipping every zero
+   * weight executes.
+   */
+  readonly weightSparsity?: number;
+  readonly sparseMacs?: number;
+  /** The N:M pattern of lowest N/M the main weight follows along its reduction axis: '2:4'. */
+  readonly nmPattern?: string;
+  /**
+   * Group length M → the most nonzeros in any group of M along the reduction axis, for each M
+   * the device rules may ask about (WeightSparsity.nmGroupMaxima). Not in the JSON.
+   */
+  readonly nmGroupMaxima?: Readonly<Record<number, number>>;
   readonly activationBytes: number;
   /** The layer's share (0–1) of each model total. */
   readonly share: { macs: number; flops: number; params: number; weightBytes: number };
@@ -87,11 +108,26 @@ export interface DeviceReport {
   readonly latencyIsLowerBound?: true;
   /** The nodes of unknown cost the lower bounds leave out, with latencyIsLowerBound. */
   readonly uncountedNodes?: string[];
+  /**
+   * Present when some layer's weight has zeros (NodeReport.sparseMacs): the MACs this device
+   * executes given its `sparsity` capability (dense where it skips none), and the layers whose
+   * zeros it skips.
+   */
+  readonly sparsity?: DeviceSparsityReport;
   readonly diagnostics: {
     severity: 'error' | 'warning' | 'info';
     node?: string;
     message: string;
   }[];
+}
+
+export interface DeviceSparsityReport {
+  /** MACs per inference on this device: dense MACs, less the zeros it skips. */
+  readonly macs: number;
+  /** The layers whose zeros it skips, and how: `2:4` or `unstructured`. */
+  readonly exploited: { readonly node: string; readonly how: string; readonly macs: number }[];
+  /** One line: what the device does with the model's zeros. */
+  readonly note: string;
 }
 
 export interface AnalysisReport {
@@ -115,6 +151,10 @@ export interface AnalysisReport {
     activationLowerBoundBytes: number;
     /** Nodes whose MACs/FLOPs are unknown (NodeReport.macsUnknown): the sums above omit them. */
     uncountedNodes?: string[];
+    /** Σ sparseMacs (macs where a layer has none), when some layer has them. */
+    sparseMacs?: number;
+    /** Weight bytes as stored, when some weight is stored sparse (NodeReport.storedWeightBytes). */
+    storedWeightBytes?: number;
   };
   readonly memory: {
     /** The node running when the most activation bytes are alive, and what is alive then. */

@@ -21,6 +21,7 @@ import {
   type VerifyFixResult,
 } from '../shared/protocol';
 import { refreshGraph } from './graphPanel';
+import { pruneChoices } from '../shared/pruneChoices';
 
 type Reporter = (message: string, fraction: number) => void;
 
@@ -60,7 +61,6 @@ class ProgressRoutes {
   }
 }
 
-const SPARSITIES = [0.25, 0.5, 0.75, 0.9];
 const FILTER_FRACTIONS = [0.1, 0.25, 0.5];
 
 /** The fix with its fraction filled in (asked for with a quick pick), or undefined if dismissed. */
@@ -76,14 +76,12 @@ async function completeFix(fix: Fix): Promise<Fix | undefined> {
     );
     return choice?.value;
   };
-  if (fix.kind === 'prune' && fix.sparsity === undefined) {
-    const target = fix.layers ? fix.layers.join(', ') : 'every layer (one global threshold)';
-    const sparsity = await pick(
-      `Prune ${target}: share of weights set to zero`,
-      SPARSITIES,
-      'of the weights',
-    );
-    return sparsity === undefined ? undefined : { ...fix, sparsity };
+  if (fix.kind === 'prune' && fix.sparsity === undefined && fix.nm === undefined) {
+    const target = fix.layers ? fix.layers.join(', ') : 'every layer';
+    const title = `Prune ${target}: share of weights set to zero, or an N:M pattern`;
+    const choices = pruneChoices(fix.layers === undefined);
+    const choice = await vscode.window.showQuickPick(choices, { title, placeHolder: title });
+    return choice === undefined ? undefined : { ...fix, ...choice.value };
   }
   if (fix.kind === 'removeFilters' && fix.fraction === undefined) {
     const fraction = await pick(
@@ -189,6 +187,9 @@ export function registerFixCommands(
       '',
       ...result.summary.map((s) => `- ${s}`),
       '',
+      ...(result.notes && result.notes.length > 0
+        ? ['## Notes', '', ...result.notes.map((n) => `- ${n}`), '']
+        : []),
       '_Unsaved: save the model (Ctrl+S) to write it, or undo (Ctrl+Z) to return to the model before the fix._',
     ].join('\n');
     const show =

@@ -428,6 +428,7 @@ export function startServer(connection: Connection): void {
       model.sensitivity?.get(node.name),
       model.report.symbolicDims,
       model.loaded && hypercomplexOfNode(model.loaded.model.graph, node.fileIndex, node.weightBits),
+      store.deviceProfiles().profiles,
     );
     return { contents: { kind: 'markdown', value: markdown } };
   });
@@ -484,12 +485,16 @@ export function startServer(connection: Connection): void {
 
   connection.onRequest(ReportRequest, (params: DocumentParams): string | null => {
     const model = modelFor(params.uri);
-    return model?.report ? markdownReport(model.report, model.path) : null;
+    return model?.report
+      ? markdownReport(model.report, model.path, store.deviceProfiles().profiles)
+      : null;
   });
 
   connection.onRequest(ReportViewRequest, (params: DocumentParams): ReportView | null => {
     const model = modelFor(params.uri);
-    return model?.report ? reportView(model.report, model.path) : null;
+    return model?.report
+      ? reportView(model.report, model.path, store.deviceProfiles().profiles)
+      : null;
   });
 
   connection.onRequest(LayerFiguresRequest, (params: LineParams): string | null => {
@@ -501,6 +506,8 @@ export function startServer(connection: Connection): void {
           model.report,
           model.sensitivity?.get(node.name),
           model.report.symbolicDims,
+          undefined,
+          store.deviceProfiles().profiles,
         )
       : null;
   });
@@ -592,6 +599,7 @@ export function startServer(connection: Connection): void {
           before: state.key,
           after: next.key,
           summary: outcome.summaries.map((s) => `${s.operation}: ${summaryLine(s)}`),
+          notes: outcome.summaries.flatMap((s) => s.notes),
         };
       } catch (e) {
         if (e instanceof CompressionRefusal) return { refusal: e.message };

@@ -8,6 +8,9 @@ import type { LayerSensitivity } from '../core/advisor/sensitivity';
 import { formatBits, gridFormatOf } from '../core/compress/weightFormat';
 import { CONVENTION_NAMES, CONVENTION_NOTES } from '../core/cost/conventions';
 import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
+import { showsZeroWeights } from '../core/cost/weightSparsity';
+import type { DeviceProfile } from '../core/devices';
+import { layerExploiters } from '../core/devices/sparsity';
 import {
   formatBytes,
   formatCount,
@@ -103,19 +106,57 @@ export function layerRows(
       n.suggestedWeightBytes !== null && n.suggestedWeightBits !== n.weightBits
         ? ` · ${formatBytes(n.suggestedWeightBytes)} at ${n.suggestedWeightBits}-bit (suggested)`
         : '';
-    rows.push(['weight memory', now + suggested]);
+    const stored =
+      n.storedWeightBytes !== undefined
+        ? ` · ${formatBytes(n.storedWeightBytes)} as stored (sparse initializer; ONNX Runtime densifies it)`
+        : '';
+    rows.push(['weight memory', now + suggested + stored]);
   }
   if (n.weightGrid) rows.push(['weight grid', WEIGHT_GRID_HOVER[n.weightGrid]]);
+  if (n.sparseMacs !== undefined && n.weightSparsity !== undefined && showsZeroWeights(n)) {
+    rows.push([
+      'zero weights',
+      `${formatPercent(n.weightSparsity)}${n.nmPattern ? ` · ${n.nmPattern} pattern` : ''} · ${formatCount(n.sparseMacs)} MACs if every zero is skipped`,
+    ]);
+  }
   rows.push(['feature maps (in + out)', formatBytes(n.activationBytes)]);
   if (report.device && n.latencySeconds !== undefined) {
     rows.push([
       `on ${escape(report.device.id)}`,
       n.macsUnknown
         ? `latency unknown · ≥${formatJoules(n.energyJoules ?? 0)} (memory traffic only)`
-        : `~${formatSeconds(n.latencySeconds)} · ~${formatJoules(n.energyJoules ?? 0)}`,
+        : `~${formatSeconds(n.latencySeconds)} · ~${formatJoules(n.energyJoules ?? 0)}${deviceZerosText(n, report)}`,
     ]);
   }
   return rows;
+}
+
+/** What the selected device does with this layer's zeros (devices/sparsity.ts), if it has any. */
+function deviceZerosText(n: NodeReport, report: AnalysisReport): string {
+  if (n.sparseMacs === undefined || !showsZeroWeights(n) || !report.device?.sparsity) return '';
+  const skipped = report.device.sparsity.exploited.find((e) => e.node === n.name);
+  return skipped
+    ? ` · skips its zeros (${skipped.how}): ${formatCount(skipped.macs)} MACs`
+    : ` · dense MACs (it does not skip these zeros)`;
+}
+
+/**
+ * Which of the device profiles skip this layer's zeros, and at what MACs: "none" says that every
+ * profile runs the dense MACs.
+ */
+export function exploitersRow(
+  n: NodeReport,
+  profiles: readonly DeviceProfile[],
+  escape: (text: string) => string = (t) => t,
+): [string, string] | undefined {
+  if (n.sparseMacs === undefined || !showsZeroWeights(n)) return undefined;
+  const found = layerExploiters(n, profiles);
+  return [
+    'devices that skip its zeros',
+    found.length > 0
+      ? found.map((f) => `${escape(f.id)} (${f.how}: ${formatCount(f.macs)} MACs)`).join(' · ')
+      : `none of the ${profiles.length} device profiles (no profile declares a sparsity capability that fits: each runs the dense MACs)`,
+  ];
 }
 
 /** "8 b: 41.2 dB ✓ · 6 b: 29.9 dB · …", widest first; ✓ where the target is met. */
@@ -165,11 +206,15 @@ export function layerMarkdown(
   symbolicDims?: readonly string[],
   /** The layer as a quaternion / complex layer, a what-if (advisor/hypercomplex.ts). */
   hypercomplex?: HypercomplexWhatIf | null,
+  /** The device profiles (built-ins and the user's), for which of them skip the layer's zeros. */
+  profiles?: readonly DeviceProfile[],
 ): string {
   const out = n.outputs
     .map((o) => `${o.dtype} ${o.shape ? `[${o.shape.join('×')}]` : '[?]'}`)
     .join(', ');
   const rows = layerRows(n, report, escapeMarkdown);
+  const exploiters = profiles && exploitersRow(n, profiles, escapeMarkdown);
+  if (exploiters) rows.splice(rows.findIndex(([k]) => k === 'zero weights') + 1, 0, exploiters);
   if (hypercomplex) rows.push(hypercomplexRow(hypercomplex));
   const lines = [
     `**${escapeMarkdown(n.op)}** \`${n.name.replace(/`/g, "'")}\` → ${escapeMarkdown(out)}`,

@@ -17,6 +17,7 @@ import { factorizationCandidates, factorizeLowRank } from '../core/compress/fact
 import { foldablePairs, foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
+import { pruneSemiStructured } from '../core/compress/pruneSemiStructured';
 import { quantizeWeights } from '../core/compress/quantize';
 import { convertFloat, type FloatFormat } from '../core/compress/convertFloat';
 import { liftHalfWeights, withHalfWeightsLifted } from '../core/compress/halfWeights';
@@ -309,6 +310,12 @@ export async function runFix(
       return single(r.summary, r.model);
     }
     case 'prune': {
+      if (fix.nm) {
+        // Named layers are refused when their input size is not a multiple of M; the whole
+        // model skips them, and the summary's notes list them.
+        const r = pruneSemiStructured(model, { pattern: fix.nm, layers: fix.layers }, ext);
+        return single(r.summary, r.model);
+      }
       const sparsity = needFraction(fix.sparsity, 'sparsity');
       const r = pruneUnstructured(
         model,

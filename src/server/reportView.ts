@@ -11,8 +11,13 @@ import { formatBytes, formatCount, formatPercent } from '../core/format';
 import { displayCell, layerTable, layerTableCsv, sortKey } from '../core/text/layerTable';
 import { markdownReport } from '../core/text/markdownReport';
 import type { ReportView } from '../shared/reportProtocol';
+import type { DeviceProfile } from '../core/devices';
 
-export function reportView(r: AnalysisReport, modelPath: string): ReportView {
+export function reportView(
+  r: AnalysisReport,
+  modelPath: string,
+  profiles?: readonly DeviceProfile[],
+): ReportView {
   const table = layerTable(r);
   const t = r.totals;
   const summary = [
@@ -48,7 +53,7 @@ export function reportView(r: AnalysisReport, modelPath: string): ReportView {
       keys: table.columns.map((c) => sortKey(row, c.key)),
     })),
     csv: layerTableCsv(table),
-    markdown: markdownReport(r, modelPath),
+    markdown: markdownReport(r, modelPath, profiles),
   };
 }
 

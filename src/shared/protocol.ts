@@ -128,7 +128,14 @@ export interface SaveModelResult {
 /** A compression a quick fix applies; `layers` are node names as the report gives them. */
 export type Fix =
   | { readonly kind: 'quantize'; readonly layers?: string[]; readonly bits: number | 'suggested' }
-  | { readonly kind: 'prune'; readonly layers?: string[]; readonly sparsity?: number }
+  | {
+      readonly kind: 'prune';
+      readonly layers?: string[];
+      /** Unstructured: the fraction of weights set to zero. */
+      readonly sparsity?: number;
+      /** Semi-structured instead: keep n of every m consecutive inputs (2:4). */
+      readonly nm?: { readonly n: number; readonly m: number };
+    }
   | { readonly kind: 'removeFilters'; readonly layers: string[]; readonly fraction?: number }
   | { readonly kind: 'foldBatchNorm'; readonly layers?: string[] }
   | { readonly kind: 'factorize'; readonly layer: string; readonly rank: number }
@@ -161,6 +168,8 @@ export type ApplyFixResult =
       readonly after: string;
       /** One line per engine step: what changed, in figures. */
       readonly summary: string[];
+      /** The engine's notes (layers skipped, storage, pattern checks), for the full report. */
+      readonly notes?: string[];
       /** The line of the cursor's layer in the new text, to keep the cursor on it. */
       readonly line?: number;
     }

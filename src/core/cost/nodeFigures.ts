@@ -31,7 +31,10 @@ import {
 import { nodeCompute, type CostShapes } from './opCosts';
 import { isSymmetricQuantized } from '../tflite/quantization';
 import { sparseStorageOf, sparseStorageText, storedSparseBytes } from '../tflite/sparse';
+import { sparseInitializerBytes } from '../onnx/sparse';
+import { formatNm } from '../numerics/nmSparsity';
 import { weightOrigin, type WeightOrigin } from './weightOrigin';
+import { hasSparseMacs, mainWeightSparsity, type WeightSparsity } from './weightSparsity';
 import { mainWeight, weightInputIndices } from './weights';
 
 /** What every node's figures depend on, gathered once per analysis. */
@@ -61,6 +64,8 @@ export interface NodeWeight {
   readonly source: string;
   readonly elements: number;
   readonly bytes: number;
+  /** Bytes as the file stores the weight (a sparse_initializer's values and indices). */
+  readonly storedBytes: number;
 }
 
 export type DraftReport = Omit<NodeReport, 'share'> & { share?: NodeReport['share'] };
@@ -129,7 +134,16 @@ export function nodeFigures(
       );
     }
     const quantParams = countsQuantParams(convention) ? o.quantParamBytes : 0;
-    weights.push({ source: o.source, elements: o.elements, bytes: stored + quantParams });
+    // An ONNX sparse_initializer: ONNX Runtime holds it dense (weightBytes), the file its values
+    // and indices (storedWeightBytes).
+    const sparseInit = sparseInitializerBytes(o.tensor);
+    const bytes = stored + quantParams;
+    weights.push({
+      source: o.source,
+      elements: o.elements,
+      bytes,
+      storedBytes: sparseInit ? sparseInit.valueBytes + sparseInit.indexBytes + quantParams : bytes,
+    });
   }
 
   // Activations: non-constant inputs and all outputs, at their dtype (or as the convention
@@ -161,6 +175,7 @@ export function nodeFigures(
   let suggestedWeightBits: number | null = null;
   let weightSqnrDb: Record<string, number> | null = null;
   let weightFormatSqnrDb: NodeReport['weightFormatSqnrDb'] = null;
+  let sampleZeros: number | undefined;
   // Float weights, and integer ones stored symmetric per channel (TFLite's int8 kernels), whose
   // SQNR is measured on the stored integers (tflite/quantization.ts says why that is the same).
   // Integer values are read a chunk at a time (numerics/weightSqnr.ts), never copied as floats.
@@ -189,6 +204,7 @@ export function nodeFigures(
           }
         : null;
       suggestedWeightBits = suggestBits(sqnr, context.errorTargetDb, dtypeBits(mainOrigin.dtype));
+      sampleZeros = sqnr.sampleZeros;
     } catch (e) {
       diagnostics.push({
         severity: 'warning',
@@ -205,6 +221,17 @@ export function nodeFigures(
     mainOrigin && suggestedWeightBits !== null && main
       ? weightBytesAt(weights, mainOrigin, suggestedWeightBits, main.channelAxis)
       : null;
+  // A float weight whose SQNR sample holds no zero is taken as dense (weightSparsity.ts says why);
+  // an integer one behind DequantizeLinear, which the SQNR pass does not read, is counted.
+  const sparsity =
+    main &&
+    mainOrigin?.tensor &&
+    !context.skipBitHints &&
+    !compute.unknown &&
+    compute.macs > 0 &&
+    sampleZeros !== 0
+      ? sparsityOf(node, main.input, mainOrigin, context)
+      : undefined;
   const body = bodyFigures(node, context);
   for (const w of body.weights) {
     if (seen.has(w.source)) continue;
@@ -224,6 +251,11 @@ export function nodeFigures(
       activationBits,
       mainGrid?.grid === 'pow2',
     ) + body.bops;
+  const macs =
+    (compute.unknown ? compute.macs : recountMacs(convention, node, costShapes, compute.macs)) +
+    body.macs;
+  const storedWeightBytes = sum(weights, (w) => w.storedBytes);
+  const weightBytes = sum(weights, (w) => w.bytes);
   return {
     report: {
       index,
@@ -234,13 +266,13 @@ export function nodeFigures(
       inputs: [...node.inputs],
       outputs: node.outputs.filter(Boolean).map((o) => outputReport(o, typeOf(o))),
       // Under another tool's convention its count (conventions.ts); an unknown count stays 0.
-      macs:
-        (compute.unknown ? compute.macs : recountMacs(convention, node, costShapes, compute.macs)) +
-        body.macs,
+      macs,
       flops,
       bops,
       params: sum(weights, (w) => w.elements),
-      weightBytes: sum(weights, (w) => w.bytes),
+      weightBytes,
+      ...(storedWeightBytes !== weightBytes ? { storedWeightBytes } : {}),
+      ...(sparsity ? sparseFigures(sparsity, macs, compute.macs) : {}),
       activationBytes,
       weightBits,
       activationBits,
@@ -252,6 +284,54 @@ export function nodeFigures(
       ...(compute.unknown ? { macsUnknown: compute.unknown } : {}),
     },
     weights,
+  };
+}
+
+/**
+ * The zeros of the main weight of a layer whose MACs each multiply one weight element
+ * (weightSparsity.ts). A weight that can't be read has had its warning from the SQNR pass: no
+ * sparse figure then.
+ */
+function sparsityOf(
+  node: Node,
+  input: number,
+  origin: WeightOrigin,
+  context: FigureContext,
+): WeightSparsity | undefined {
+  if (!hasSparseMacs(node) || !origin.tensor || sparseStorageOf(origin.tensor)?.unreadable) {
+    return undefined;
+  }
+  try {
+    return mainWeightSparsity({
+      node,
+      input,
+      tensor: origin.tensor,
+      source: origin.source,
+      view: context.view,
+      shapes: context.shapes,
+      external: context.external,
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The node's sparse figures: the zero fraction of its main weight, and its MACs less those of the
+ * zeros. Every element of the weight takes part in the same number of MACs (`linearMacs` /
+ * elements: a Conv's output positions, a MatMul's rows), so skipping the zeros saves that many
+ * per zero; MACs a convention adds (ST's bias) are not skipped.
+ */
+function sparseFigures(
+  s: WeightSparsity,
+  macs: number,
+  linearMacs: number,
+): Pick<NodeReport, 'weightSparsity' | 'sparseMacs' | 'nmPattern' | 'nmGroupMaxima'> {
+  return {
+    weightSparsity: s.zeros / s.elements,
+    sparseMacs: macs - Math.round((linearMacs * s.zeros) / s.elements),
+    ...(s.nmPattern ? { nmPattern: formatNm(s.nmPattern) } : {}),
+    ...(s.nmGroupMaxima ? { nmGroupMaxima: s.nmGroupMaxima } : {}),
   };
 }
 

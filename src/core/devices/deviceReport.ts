@@ -4,7 +4,9 @@
  * to either: the totals are then marked as lower bounds (DeviceReport.latencyIsLowerBound, the
  * nodes in `uncountedNodes`) and an info diagnostic names them, never a silent 0. `runtimeTensors` are the tensors that exist while the model runs
  * (memory/activations.ts): a layer none of whose outputs is one of them is folded at analysis
- * time, and only they are checked against the device's activation precisions.
+ * time, and only they are checked against the device's activation precisions. Latency and energy
+ * count the MACs the device executes: dense, less the zeros its `sparsity` capability skips
+ * (sparsity.ts, which also makes the report's `sparsity` part).
  */
 import { formatJoules, formatSeconds } from '../format';
 import { dtypeBits, dtypeName, isFloatType } from '../onnx/dtype';
@@ -13,6 +15,7 @@ import type { RuntimeTensor } from '../memory/activations';
 import { checkFit, type ActivationFigures, type LayerFigures } from './fit';
 import { estimateLayer } from './estimates';
 import type { DeviceProfile } from './profiles';
+import { deviceLayerMacs, deviceSparsity } from './sparsity';
 
 export function fitDevice(
   device: DeviceProfile,
@@ -55,8 +58,11 @@ export function fitDevice(
   let latencySeconds = 0;
   let energyJoules = 0;
   const uncounted: string[] = [];
+  // Latency and energy count the MACs the device executes: dense, unless its profile says it
+  // skips the zeros this layer has (sparsity.ts).
   const withEstimates = nodes.map((n, i) => {
-    const e = estimateLayer(device, { ...layers[i], macsUnknown: n.macsUnknown });
+    const executed = deviceLayerMacs(n, device).macs;
+    const e = estimateLayer(device, { ...layers[i], macs: executed, macsUnknown: n.macsUnknown });
     if (e.lowerBound) uncounted.push(n.name);
     latencySeconds += e.latencySeconds;
     energyJoules += e.energyJoules;
@@ -75,6 +81,7 @@ export function fitDevice(
       ]
     : [];
   for (const d of notes) diagnostics.push({ ...d, source: 'device' });
+  const sparsity = deviceSparsity(device, nodes);
   return {
     nodes: withEstimates,
     report: {
@@ -88,6 +95,7 @@ export function fitDevice(
       latencySeconds,
       energyJoules,
       ...lowerBound,
+      ...(sparsity ? { sparsity } : {}),
       diagnostics: [
         ...fit.diagnostics.map((d) => ({
           severity: d.severity,

@@ -11,9 +11,27 @@
  * - `macsPerSecond` counts multiply-accumulates (1 MAC = 2 ops), so a vendor's "4 TOPS" is 2e12.
  *   Where a datasheet gives no throughput, the figure is clock × cores × MAC lanes per cycle and
  *   says "estimate": a peak that real kernels reach only in part.
+ * - `sparsity` is set only where the product's documentation says its MAC units skip zero
+ *   weights. None of the built-ins below does: the two Jetsons predate Ampere, the first NVIDIA
+ *   GPU generation with 2:4 sparse tensor cores (Xavier is Volta, Nano is Maxwell); the Arm,
+ *   Coral, ST, Nordic, Espressif and Raspberry Pi parts document no zero skipping in their MAC
+ *   throughput (Vela compresses an Ethos-U's weights losslessly, which saves flash and bandwidth,
+ *   not MACs); the phone NPU's vendor publishes no such figure. A user profile can declare it
+ *   (e.g. a Jetson Orin: `"sparsity": { "nm": ["2:4"] }`).
  */
 
 export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4';
+
+/** Which zero weights a device's MAC units skip (docs/sparse-figures.md). */
+export interface SparsitySupport {
+  /**
+   * N:M patterns it runs at N/M of the dense MACs, e.g. `["2:4"]` (NVIDIA Ampere and later: at
+   * most 2 nonzeros in every 4 consecutive weights along the reduction axis).
+   */
+  nm?: string[];
+  /** Whether it skips any zero weight, pattern or not (MACs × the weight's density). */
+  unstructured?: boolean;
+}
 
 export interface DeviceProfile {
   id: string;
@@ -30,6 +48,8 @@ export interface DeviceProfile {
   watts?: number;
   /** Channel counts that are a multiple of this use the whole SIMD/tile width. */
   vectorWidth?: number;
+  /** The zero weights it skips; absent: none (every MAC is executed). */
+  sparsity?: SparsitySupport;
   /** Where the figures come from, shown to users next to the profile. */
   source: string;
 }

@@ -9,7 +9,8 @@
  * carry on with what is valid).
  */
 import { BUILTIN_DEVICES } from './profiles';
-import type { DeviceProfile, Precision } from './profiles';
+import type { DeviceProfile, Precision, SparsitySupport } from './profiles';
+import { formatNm, parseNmPattern } from '../numerics/nmSparsity';
 
 export interface LoadedProfiles {
   /** Built-ins, with user profiles replacing those of the same id, then the new user profiles. */
@@ -30,6 +31,7 @@ const KNOWN_FIELDS = new Set([
   'supportedActivationBits',
   'watts',
   'vectorWidth',
+  'sparsity',
   'source',
 ]);
 
@@ -175,6 +177,7 @@ function validateProfile(entry: unknown, index: number, sourceName: string): Val
     'a positive whole number',
   );
   const source = optionalField(entry, 'source', problems, isString, 'a string');
+  const sparsity = sparsitySupport(entry.sparsity, problems);
   if (problems.length > 0 || !hasId) return { label, problems };
 
   const id = String(entry.id).trim();
@@ -191,7 +194,44 @@ function validateProfile(entry: unknown, index: number, sourceName: string): Val
   if (onChipBytes !== undefined) profile.onChipBytes = onChipBytes;
   if (watts !== undefined) profile.watts = watts;
   if (vectorWidth !== undefined) profile.vectorWidth = vectorWidth;
+  if (sparsity !== undefined) profile.sparsity = sparsity;
   return { label, profile, problems };
+}
+
+/** `{ "nm": ["2:4"], "unstructured": false }`, both optional; patterns normalised ("2:4"). */
+function sparsitySupport(value: unknown, problems: string[]): SparsitySupport | undefined {
+  if (value === undefined) return undefined;
+  const usage = 'sparsity must be an object such as { "nm": ["2:4"], "unstructured": false }';
+  if (!isRecord(value)) {
+    problems.push(usage);
+    return undefined;
+  }
+  const result: SparsitySupport = {};
+  for (const key of Object.keys(value)) {
+    if (key !== 'nm' && key !== 'unstructured')
+      problems.push(`sparsity.${key} is unknown (${usage})`);
+  }
+  if (value.nm !== undefined) {
+    if (!Array.isArray(value.nm)) {
+      problems.push('sparsity.nm must be an array of N:M patterns such as ["2:4"]');
+    } else {
+      result.nm = [];
+      for (const item of value.nm as unknown[]) {
+        const parsed = typeof item === 'string' ? parseNmPattern(item) : undefined;
+        if (!parsed || 'error' in parsed) {
+          problems.push(
+            `sparsity.nm: ${parsed ? parsed.error : `${JSON.stringify(item)} is not a string such as "2:4"`}`,
+          );
+        } else result.nm.push(formatNm(parsed));
+      }
+    }
+  }
+  if (value.unstructured !== undefined) {
+    if (typeof value.unstructured !== 'boolean')
+      problems.push('sparsity.unstructured must be true or false');
+    else result.unstructured = value.unstructured;
+  }
+  return result;
 }
 
 function size(

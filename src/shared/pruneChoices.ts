@@ -1,0 +1,35 @@
+/**
+ * The choices of the "Prune … to a sparsity…" quick pick: unstructured sparsities, then the 2:4
+ * semi-structured pattern (src/core/compress/pruneSemiStructured.ts). Shared so that the
+ * extension shows them and a test can read them without VS Code.
+ */
+import type { Fix } from './protocol';
+
+type PruneFix = Extract<Fix, { kind: 'prune' }>;
+
+export interface PruneChoice {
+  readonly label: string;
+  readonly description: string;
+  /** What the choice fills into the prune fix. */
+  readonly value: Pick<PruneFix, 'sparsity'> | Pick<PruneFix, 'nm'>;
+}
+
+const SPARSITIES = [0.25, 0.5, 0.75, 0.9];
+
+/** `wholeModel`: the sparsities are one global magnitude threshold over every layer. */
+export function pruneChoices(wholeModel: boolean): PruneChoice[] {
+  return [
+    ...SPARSITIES.map((v) => ({
+      label: `${Math.round(v * 100)}%`,
+      description: wholeModel ? 'of the weights (one global threshold)' : 'of the weights',
+      value: { sparsity: v },
+    })),
+    {
+      label: '2:4 semi-structured',
+      description: wholeModel
+        ? 'the 2 largest of every 4 consecutive inputs, in every layer whose input size 4 divides (NVIDIA sparse tensor cores run it at half the MACs)'
+        : 'the 2 largest of every 4 consecutive inputs (NVIDIA sparse tensor cores run it at half the MACs)',
+      value: { nm: { n: 2, m: 4 } },
+    },
+  ];
+}
