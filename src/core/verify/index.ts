@@ -15,6 +15,7 @@ export {
 export {
   coerceInput,
   inputSpecs,
+  inputsDirNotes,
   randomInputs,
   randomInputsFor,
   readInputsDir,

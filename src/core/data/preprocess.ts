@@ -1,0 +1,333 @@
+/**
+ * From a decoded image to the model's input tensor. The steps, in torchvision's order (the way
+ * most image models were trained): colour conversion (PIL's convert('L') / convert('RGB')),
+ * resize, centre crop, scale, mean/std, channel order and layout.
+ *
+ * `imagePipeline` decides each step once per folder, from preprocess.json where it says, else
+ * from the model's input shape (channels 1 or 3 at axis 1 → NCHW, at the last axis → NHWC;
+ * height and width from the shape; values scaled to [0, 1]), and writes what it assumed as one
+ * sentence for the user, since a wrong guess here silently ruins every figure after it.
+ */
+import type { InputSpec } from '../verify/inputs';
+import { VerifyError } from '../verify/npy';
+import type { DecodedImage } from './decode';
+import {
+  PREPROCESS_FILE,
+  type ColorMode,
+  type Layout,
+  type PreprocessConfig,
+  type Size,
+} from './preprocessConfig';
+
+export interface ImagePipeline {
+  readonly channels: ColorMode;
+  readonly layout: Layout;
+  /** Tensor rank: 4 with a batch of 1 ([1,C,H,W] / [1,H,W,C]), or 3 without a batch axis. */
+  readonly rank: 3 | 4;
+  readonly resize?: { readonly shorterSide: number } | { readonly size: Size };
+  readonly crop?: Size;
+  readonly scale: number;
+  /** One per channel (zeros without a mean). */
+  readonly mean: readonly number[];
+  /** One per channel (ones without a std). */
+  readonly std: readonly number[];
+  /** The height and width the input fixes, when it does. */
+  readonly target?: Size;
+  /** "assumed: NCHW, grey (1-channel input), … (no preprocess.json)"; undefined if nothing was. */
+  readonly assumed?: string;
+}
+
+const INTEGER_DTYPES = new Set(['uint8', 'int8', 'uint16', 'int16', 'int32', 'int64']);
+
+/** The steps that turn this folder's images into `spec`'s tensor; throws when none can. */
+export function imagePipeline(
+  spec: InputSpec,
+  config: PreprocessConfig | undefined,
+): ImagePipeline {
+  const dims = spec.declared ?? spec.dims;
+  const shape = `'${spec.name}' (${dims.map((d) => (typeof d === 'number' ? d : d || '?')).join('×')})`;
+  if (dims.length !== 4 && dims.length !== 3) {
+    throw new VerifyError(
+      `input ${shape} has rank ${dims.length}; images feed a rank-4 (N,C,H,W or N,H,W,C) or rank-3 input`,
+    );
+  }
+  const rank = dims.length;
+  // A symbolic dim counts as unknown unless --input / the setting fixed it (then dims holds it).
+  const known = (i: number): number | undefined => {
+    const d = spec.declared?.[i];
+    return typeof d === 'number' ? d : spec.dims[i] !== 1 ? spec.dims[i] : undefined;
+  };
+  const batch = rank === 4 ? known(0) : undefined;
+  if (batch !== undefined && batch !== 1) {
+    throw new VerifyError(
+      `input ${shape} takes a batch of ${batch}; an image folder gives one image per sample (set the batch to 1 with --input)`,
+    );
+  }
+  const first = rank - 3;
+  const layout = config?.layout ?? guessLayout(known(first), known(rank - 1));
+  const [cAxis, hAxis, wAxis] =
+    layout === 'NCHW' ? [first, first + 1, first + 2] : [first + 2, first, first + 1];
+  const inputChannels = known(cAxis);
+  if (inputChannels !== undefined && inputChannels !== 1 && inputChannels !== 3) {
+    throw new VerifyError(
+      `input ${shape} has ${inputChannels} channels (${layout}); images give 1 (grey) or 3 (RGB), so this input cannot take an image folder`,
+    );
+  }
+  const channels = config?.channels ?? (inputChannels === 1 ? 'grey' : 'rgb');
+  const channelCount = channels === 'grey' ? 1 : 3;
+  if (inputChannels !== undefined && inputChannels !== channelCount) {
+    throw new VerifyError(
+      `${PREPROCESS_FILE}: "channels": "${channels}" gives ${channelCount} channel${channelCount > 1 ? 's' : ''}, input ${shape} takes ${inputChannels}`,
+    );
+  }
+  const height = known(hAxis);
+  const width = known(wAxis);
+  const target: Size | undefined =
+    height !== undefined && width !== undefined ? [height, width] : undefined;
+  const sizeGiven = config?.resize !== undefined || config?.crop !== undefined;
+  const resize =
+    config?.resize === undefined
+      ? sizeGiven || !target
+        ? undefined
+        : { size: target }
+      : typeof config.resize === 'number'
+        ? { shorterSide: config.resize }
+        : { size: config.resize };
+  const integerInput = INTEGER_DTYPES.has(spec.dtype);
+  const scale = config?.scale ?? (integerInput ? 1 : 1 / 255);
+  const perChannel = (v: readonly number[] | undefined, fill: number, key: string): number[] => {
+    if (!v) return Array<number>(channelCount).fill(fill);
+    if (v.length === 1) return Array<number>(channelCount).fill(v[0]);
+    if (v.length !== channelCount) {
+      throw new VerifyError(
+        `${PREPROCESS_FILE}: "${key}" has ${v.length} values for ${channelCount}-channel (${channels}) images`,
+      );
+    }
+    return [...v];
+  };
+
+  const assumed: string[] = [];
+  if (!config?.layout) assumed.push(layout);
+  if (!config?.channels) {
+    assumed.push(
+      inputChannels === undefined
+        ? 'RGB'
+        : `${channels === 'grey' ? 'grey' : 'RGB'} (${inputChannels}-channel input)`,
+    );
+  }
+  if (!sizeGiven) {
+    assumed.push(
+      target ? `resize to ${target[0]}×${target[1]}` : "no resize (the input's H×W are not fixed)",
+    );
+  }
+  if (config?.scale === undefined) {
+    assumed.push(integerInput ? `scale 1 (${spec.dtype} input)` : 'scale 1/255');
+  }
+  if (!config?.mean && !config?.std) assumed.push('no mean/std');
+  return {
+    channels,
+    layout,
+    rank,
+    ...(resize ? { resize } : {}),
+    ...(config?.crop ? { crop: config.crop } : {}),
+    scale,
+    mean: perChannel(config?.mean, 0, 'mean'),
+    std: perChannel(config?.std, 1, 'std'),
+    ...(target ? { target } : {}),
+    ...(assumed.length > 0
+      ? {
+          assumed: `assumed: ${assumed.join(', ')} (${config ? `not in ${PREPROCESS_FILE}` : `no ${PREPROCESS_FILE}`})`,
+        }
+      : {}),
+  };
+}
+
+/**
+ * Where the channels are: NHWC when the last axis holds 1 or 3 and axis 1 does not; otherwise
+ * NCHW, as most ONNX models are (an axis 1 of another known count is refused by the caller).
+ */
+function guessLayout(atAxis1: number | undefined, atLast: number | undefined): Layout {
+  const isChannels = (d: number | undefined): boolean => d === 1 || d === 3;
+  return isChannels(atLast) && !isChannels(atAxis1) ? 'NHWC' : 'NCHW';
+}
+
+/**
+ * One image as the input tensor: float32 values in the pipeline's layout, dims with the batch
+ * axis of 1 when the input has one. `file` names the image in messages.
+ */
+export function preprocessImage(
+  image: DecodedImage,
+  p: ImagePipeline,
+  file: string,
+): { data: Float32Array; dims: number[] } {
+  const channelCount = p.channels === 'grey' ? 1 : 3;
+  let pixels = convertColor(image, p.channels === 'grey');
+  let height = image.height;
+  let width = image.width;
+  if (p.resize) {
+    const [h, w] =
+      'size' in p.resize ? p.resize.size : shorterSideSize(height, width, p.resize.shorterSide);
+    if (h !== height || w !== width) {
+      pixels = resizeTriangle(pixels, height, width, channelCount, h, w);
+      height = h;
+      width = w;
+    }
+  }
+  if (p.crop) {
+    const [h, w] = p.crop;
+    if (h > height || w > width) {
+      throw new VerifyError(
+        `${file}: ${width}×${height} (w×h)${p.resize ? ' after the resize' : ''} is smaller than the crop ${w}×${h} of ${PREPROCESS_FILE}`,
+      );
+    }
+    pixels = centreCrop(pixels, height, width, channelCount, h, w);
+    height = h;
+    width = w;
+  }
+  if (p.target && (p.target[0] !== height || p.target[1] !== width)) {
+    throw new VerifyError(
+      `${file}: becomes ${height}×${width} (h×w) with ${PREPROCESS_FILE}, the model's input takes ${p.target[0]}×${p.target[1]}`,
+    );
+  }
+  const n = height * width;
+  // A scale of 1/k is a division by k, as ToTensor's div(255): p / 255 is correctly rounded,
+  // p * (1 / 255) not always, and a folder of .npy files made with numpy must match exactly.
+  const k = Math.round(1 / p.scale);
+  const divisor = k > 1 && 1 / k === p.scale ? k : undefined;
+  const data = new Float32Array(n * channelCount);
+  for (let c = 0; c < channelCount; c++) {
+    // BGR: the model's channel c is the image's channel 2 − c.
+    const from = p.channels === 'bgr' ? 2 - c : c;
+    const mean = p.mean[c];
+    const std = p.std[c];
+    for (let i = 0; i < n; i++) {
+      const pixel = pixels[i * channelCount + from];
+      const v = ((divisor ? pixel / divisor : pixel * p.scale) - mean) / std;
+      data[p.layout === 'NCHW' ? c * n + i : i * channelCount + c] = v;
+    }
+  }
+  const chw = p.layout === 'NCHW' ? [channelCount, height, width] : [height, width, channelCount];
+  return { data, dims: p.rank === 4 ? [1, ...chw] : chw };
+}
+
+/**
+ * Grey: ITU-R 601-2 luma with PIL's fixed-point weights (convert('L')), so grey images made by
+ * PIL from colour ones get the same values. RGB: alpha dropped, as convert('RGB') does.
+ */
+function convertColor(image: DecodedImage, grey: boolean): Uint8Array {
+  const n = image.width * image.height;
+  const src = image.rgba;
+  if (grey) {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const o = i * 4;
+      out[i] = (src[o] * 19595 + src[o + 1] * 38470 + src[o + 2] * 7471 + 0x8000) >>> 16;
+    }
+    return out;
+  }
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    out[i * 3] = src[i * 4];
+    out[i * 3 + 1] = src[i * 4 + 1];
+    out[i * 3 + 2] = src[i * 4 + 2];
+  }
+  return out;
+}
+
+/** torchvision's Resize(int): the shorter side becomes `side`, the longer one int(side·long/short). */
+function shorterSideSize(height: number, width: number, side: number): Size {
+  if (height <= width) return [side, Math.floor((side * width) / height)];
+  return [Math.floor((side * height) / width), side];
+}
+
+/**
+ * Bilinear resampling with antialiasing, as PIL's resize(BILINEAR) (torchvision's default on
+ * images): a triangle filter widened by the reduction factor when shrinking, so every source
+ * pixel contributes; separable, rows first. Results are rounded back to 8 bits, as PIL's are.
+ */
+function resizeTriangle(
+  src: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+): Uint8Array {
+  const xs = triangleWeights(width, outWidth);
+  const ys = triangleWeights(height, outHeight);
+  const rows = new Float32Array(height * outWidth * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < outWidth; x++) {
+      const { first, weights } = xs[x];
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        for (let k = 0; k < weights.length; k++) {
+          sum += src[(y * width + first + k) * channels + c] * weights[k];
+        }
+        rows[(y * outWidth + x) * channels + c] = sum;
+      }
+    }
+  }
+  const out = new Uint8Array(outHeight * outWidth * channels);
+  for (let y = 0; y < outHeight; y++) {
+    const { first, weights } = ys[y];
+    for (let x = 0; x < outWidth; x++) {
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        for (let k = 0; k < weights.length; k++) {
+          sum += rows[((first + k) * outWidth + x) * channels + c] * weights[k];
+        }
+        out[(y * outWidth + x) * channels + c] = Math.min(255, Math.max(0, Math.round(sum)));
+      }
+    }
+  }
+  return out;
+}
+
+/** For each output pixel: the first source pixel it reads and the normalised filter weights. */
+function triangleWeights(
+  inSize: number,
+  outSize: number,
+): { first: number; weights: Float64Array }[] {
+  const ratio = inSize / outSize;
+  // Shrinking widens the filter to cover every source pixel (antialiasing); enlarging keeps ±1.
+  const support = Math.max(1, ratio);
+  return Array.from({ length: outSize }, (_, i) => {
+    const centre = (i + 0.5) * ratio;
+    const first = Math.max(0, Math.floor(centre - support));
+    const last = Math.min(inSize, Math.ceil(centre + support));
+    const weights = new Float64Array(last - first);
+    let total = 0;
+    for (let j = first; j < last; j++) {
+      const w = Math.max(0, 1 - Math.abs((j + 0.5 - centre) / support));
+      weights[j - first] = w;
+      total += w;
+    }
+    for (let k = 0; k < weights.length; k++) weights[k] /= total;
+    return { first, weights };
+  });
+}
+
+/** torchvision's CenterCrop: the offset is round((size − crop) / 2), halves to even as Python. */
+function centreCrop(
+  src: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+): Uint8Array {
+  const top = roundHalfEven((height - outHeight) / 2);
+  const left = roundHalfEven((width - outWidth) / 2);
+  const out = new Uint8Array(outHeight * outWidth * channels);
+  for (let y = 0; y < outHeight; y++) {
+    const from = ((top + y) * width + left) * channels;
+    out.set(src.subarray(from, from + outWidth * channels), y * outWidth * channels);
+  }
+  return out;
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
