@@ -18,7 +18,7 @@ import { quantizeActivations } from '../core/compress/quantizeActivations';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
 import { writePlanFiles } from '../core/compress/planScript';
 import type { ChangeSummary } from '../core/compress/summary';
-import { VerifyError } from '../core/verify';
+import { inputsDirNotes, inputSpecs, VerifyError } from '../core/verify';
 import { formatBytes, formatCount } from '../core/format';
 import { loadModelFile, saveModelFile, type LoadedModel } from '../core/onnx/load';
 import { isTfliteFile } from '../core/modelFile';
@@ -136,15 +136,22 @@ export async function compressCommand(
   if (request.activations) {
     const mode = request.activations;
     steps.push(async (m) => {
-      const calibration = await calibrateActivations(
-        { model: m, external: ext, fileBytes: 0 },
-        {
+      const loadedStep = { model: m, external: ext, fileBytes: 0 };
+      const calibration = await (async () => {
+        // What reading an image folder assumed, on stderr (the summary goes to stdout).
+        if (request.calibrationDir !== undefined) {
+          const specs = inputSpecs(loadedStep, request.inputShapes);
+          for (const note of inputsDirNotes(request.calibrationDir, specs)) {
+            process.stderr.write(`model-lens: calibration: ${request.calibrationDir}: ${note}\n`);
+          }
+        }
+        return calibrateActivations(loadedStep, {
           layers,
           inputsDir: request.calibrationDir,
           samples: request.calibrationSamples,
           inputShapes: request.inputShapes,
-        },
-      ).catch((e: unknown) => {
+        });
+      })().catch((e: unknown) => {
         // The verifier's messages ("x.npy: …", "ONNX Runtime failed …") say what, not when.
         if (e instanceof VerifyError) throw new VerifyError(`calibration: ${e.message}`);
         throw e;

@@ -222,6 +222,21 @@ describe('an image folder reads as the same tensors as .npy files of its pixels'
     assert.deepEqual(read.sets[0].x.dims, [1, 3, 12, 12]);
     assert.ok(read.sets[0].x.data.every((v) => v === Math.fround(51 / 255)));
 
+    // Halving [0, 60, 120, 180]: triangle weights ¾, ¾, ¼ around each centre, clipped at the
+    // border and normalised (PIL's BILINEAR), → 75 / 1.75 and 240 / 1.75.
+    const halve = path.join(root, 'halve');
+    writePng(path.join(halve, 'row.png'), {
+      width: 4,
+      height: 1,
+      channels: 1,
+      data: Uint8Array.of(0, 60, 120, 180),
+    });
+    const halved = readInputsDir(halve, [spec([1, 1, 1, 2])]);
+    assert.deepEqual(
+      [...halved.sets[0].x.data],
+      [43, 137].map((p) => Math.fround(p / 255)),
+    );
+
     // Crop alone picks the middle: (5 − 3) / 2 = 1 row and column in.
     const crop = path.join(root, 'crop');
     const grid: Pixels = {
