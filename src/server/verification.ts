@@ -1,7 +1,7 @@
 /**
  * The verification a quick fix shows: both model states run in ONNX Runtime on the same seeded
- * random inputs (the verifier's defaults, as `model-lens verify` uses), summarised in one line
- * and reported in full on demand.
+ * random inputs (the verifier's defaults, as `model-lens verify` uses), or on the samples of
+ * `modelLens.dataFolder` when set, summarised in one line and reported in full on demand.
  */
 import type { LoadedModel } from '../core/onnx/load';
 import { encodeModel } from '../core/onnx/encode';
@@ -17,6 +17,8 @@ export async function verifyStates(
   before: LoadedModel,
   after: LoadedModel,
   inputShapes?: ReadonlyMap<string, readonly number[]>,
+  /** `modelLens.dataFolder` for this model: its samples instead of random ones. */
+  dataFolder?: string,
 ): Promise<VerifyFixResult> {
   // ONNX Runtime reads external data relative to a model file, and these states live in memory:
   // hand it self-contained copies, which fit in one protobuf below 2 GiB.
@@ -34,7 +36,7 @@ export async function verifyStates(
     encodeModel(inlineExternalData(l.model, l.external));
   try {
     const r = await verifyModels(selfContained(before), selfContained(after), {
-      samples: SAMPLES,
+      ...(dataFolder !== undefined ? { inputsDir: dataFolder } : { samples: SAMPLES }),
       inputShapes,
     });
     const source = sampleSource(r);
