@@ -155,7 +155,7 @@ export function readImageFolder(
     // With no fixed H×W every image must come out the same size, or nothing can batch them.
     if (firstDims && dims.some((d, i) => d !== firstDims![i])) {
       throw new VerifyError(
-        `${file}: ${dims.join('×')} after preprocessing, but ${listing.files[0]} gives ${firstDims.join('×')}; images of mixed sizes need "resize" (or "crop") in preprocess.json`,
+        `${file}: ${dims.join('×')} after preprocessing, but ${listing.files[0]} gives ${firstDims.join('×')}; images of mixed sizes need an exact "resize": [h, w] or a "crop" in preprocess.json`,
       );
     }
     firstDims ??= dims;

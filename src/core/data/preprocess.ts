@@ -44,11 +44,67 @@ export function imagePipeline(
   spec: InputSpec,
   config: PreprocessConfig | undefined,
 ): ImagePipeline {
+  const input = imageInput(spec, config?.layout);
+  const channels = config?.channels ?? (input.channels === 1 ? 'grey' : 'rgb');
+  const channelCount = channels === 'grey' ? 1 : 3;
+  if (input.channels !== undefined && input.channels !== channelCount) {
+    throw new VerifyError(
+      `${PREPROCESS_FILE}: "channels": "${channels}" gives ${channelCount} channel${channelCount > 1 ? 's' : ''}, input ${input.described} takes ${input.channels}`,
+    );
+  }
+  const { target } = input;
+  // Without a size in the file, images are brought to the input's H×W (when it fixes them).
+  const resize =
+    config?.resize !== undefined
+      ? typeof config.resize === 'number'
+        ? { shorterSide: config.resize }
+        : { size: config.resize }
+      : config?.crop === undefined && target
+        ? { size: target }
+        : undefined;
+  const integerInput = INTEGER_DTYPES.has(spec.dtype);
+  const perChannel = (v: readonly number[] | undefined, fill: number, key: string): number[] => {
+    if (!v) return Array<number>(channelCount).fill(fill);
+    if (v.length === 1) return Array<number>(channelCount).fill(v[0]);
+    if (v.length !== channelCount) {
+      throw new VerifyError(
+        `${PREPROCESS_FILE}: "${key}" has ${v.length} values for ${channelCount}-channel (${channels}) images`,
+      );
+    }
+    return [...v];
+  };
+  const assumed = assumedSteps(config, input, channels, integerInput ? spec.dtype : undefined);
+  return {
+    channels,
+    layout: input.layout,
+    rank: input.rank,
+    ...(resize ? { resize } : {}),
+    ...(config?.crop ? { crop: config.crop } : {}),
+    scale: config?.scale ?? (integerInput ? 1 : 1 / 255),
+    mean: perChannel(config?.mean, 0, 'mean'),
+    std: perChannel(config?.std, 1, 'std'),
+    ...(target ? { target } : {}),
+    ...(assumed ? { assumed } : {}),
+  };
+}
+
+interface ImageInput {
+  readonly rank: 3 | 4;
+  readonly layout: Layout;
+  /** 1 or 3 when the input fixes it. */
+  readonly channels?: number;
+  readonly target?: Size;
+  /** "'x' (N×1×28×28)", for messages. */
+  readonly described: string;
+}
+
+/** Where an image goes in the input: its rank, layout, channel count and size, as far as fixed. */
+function imageInput(spec: InputSpec, layoutGiven: Layout | undefined): ImageInput {
   const dims = spec.declared ?? spec.dims;
-  const shape = `'${spec.name}' (${dims.map((d) => (typeof d === 'number' ? d : d || '?')).join('×')})`;
+  const described = `'${spec.name}' (${dims.map((d) => (typeof d === 'number' ? d : d || '?')).join('×')})`;
   if (dims.length !== 4 && dims.length !== 3) {
     throw new VerifyError(
-      `input ${shape} has rank ${dims.length}; images feed a rank-4 (N,C,H,W or N,H,W,C) or rank-3 input`,
+      `input ${described} has rank ${dims.length}; images feed a rank-4 (N,C,H,W or N,H,W,C) or rank-3 input`,
     );
   }
   const rank = dims.length;
@@ -60,86 +116,59 @@ export function imagePipeline(
   const batch = rank === 4 ? known(0) : undefined;
   if (batch !== undefined && batch !== 1) {
     throw new VerifyError(
-      `input ${shape} takes a batch of ${batch}; an image folder gives one image per sample (set the batch to 1 with --input)`,
+      `input ${described} takes a batch of ${batch}; an image folder gives one image per sample (set the batch to 1 with --input)`,
     );
   }
   const first = rank - 3;
-  const layout = config?.layout ?? guessLayout(known(first), known(rank - 1));
+  const layout = layoutGiven ?? guessLayout(known(first), known(rank - 1));
   const [cAxis, hAxis, wAxis] =
     layout === 'NCHW' ? [first, first + 1, first + 2] : [first + 2, first, first + 1];
-  const inputChannels = known(cAxis);
-  if (inputChannels !== undefined && inputChannels !== 1 && inputChannels !== 3) {
+  const channels = known(cAxis);
+  if (channels !== undefined && channels !== 1 && channels !== 3) {
     throw new VerifyError(
-      `input ${shape} has ${inputChannels} channels (${layout}); images give 1 (grey) or 3 (RGB), so this input cannot take an image folder`,
+      `input ${described} has ${channels} channels (${layout}); images give 1 (grey) or 3 (RGB), so this input cannot take an image folder`,
     );
   }
-  const channels = config?.channels ?? (inputChannels === 1 ? 'grey' : 'rgb');
-  const channelCount = channels === 'grey' ? 1 : 3;
-  if (inputChannels !== undefined && inputChannels !== channelCount) {
-    throw new VerifyError(
-      `${PREPROCESS_FILE}: "channels": "${channels}" gives ${channelCount} channel${channelCount > 1 ? 's' : ''}, input ${shape} takes ${inputChannels}`,
-    );
-  }
-  const height = known(hAxis);
-  const width = known(wAxis);
-  const target: Size | undefined =
-    height !== undefined && width !== undefined ? [height, width] : undefined;
-  const sizeGiven = config?.resize !== undefined || config?.crop !== undefined;
-  const resize =
-    config?.resize === undefined
-      ? sizeGiven || !target
-        ? undefined
-        : { size: target }
-      : typeof config.resize === 'number'
-        ? { shorterSide: config.resize }
-        : { size: config.resize };
-  const integerInput = INTEGER_DTYPES.has(spec.dtype);
-  const scale = config?.scale ?? (integerInput ? 1 : 1 / 255);
-  const perChannel = (v: readonly number[] | undefined, fill: number, key: string): number[] => {
-    if (!v) return Array<number>(channelCount).fill(fill);
-    if (v.length === 1) return Array<number>(channelCount).fill(v[0]);
-    if (v.length !== channelCount) {
-      throw new VerifyError(
-        `${PREPROCESS_FILE}: "${key}" has ${v.length} values for ${channelCount}-channel (${channels}) images`,
-      );
-    }
-    return [...v];
+  const [height, width] = [known(hAxis), known(wAxis)];
+  return {
+    rank,
+    layout,
+    ...(channels !== undefined ? { channels } : {}),
+    ...(height !== undefined && width !== undefined ? { target: [height, width] as Size } : {}),
+    described,
   };
+}
 
-  const assumed: string[] = [];
-  if (!config?.layout) assumed.push(layout);
+/**
+ * "assumed: NCHW, grey (1-channel input), resize to 28×28, scale 1/255, no mean/std (no
+ * preprocess.json)": every step taken from the model or a default rather than from the file.
+ */
+function assumedSteps(
+  config: PreprocessConfig | undefined,
+  input: ImageInput,
+  channels: ColorMode,
+  integerDtype: string | undefined,
+): string | undefined {
+  const steps: string[] = [];
+  if (!config?.layout) steps.push(input.layout);
   if (!config?.channels) {
-    assumed.push(
-      inputChannels === undefined
-        ? 'RGB'
-        : `${channels === 'grey' ? 'grey' : 'RGB'} (${inputChannels}-channel input)`,
-    );
+    const name = channels === 'grey' ? 'grey' : 'RGB';
+    steps.push(input.channels === undefined ? name : `${name} (${input.channels}-channel input)`);
   }
-  if (!sizeGiven) {
-    assumed.push(
-      target ? `resize to ${target[0]}×${target[1]}` : "no resize (the input's H×W are not fixed)",
+  if (config?.resize === undefined && config?.crop === undefined) {
+    steps.push(
+      input.target
+        ? `resize to ${input.target[0]}×${input.target[1]}`
+        : "no resize (the input's H×W are not fixed)",
     );
   }
   if (config?.scale === undefined) {
-    assumed.push(integerInput ? `scale 1 (${spec.dtype} input)` : 'scale 1/255');
+    steps.push(integerDtype ? `scale 1 (${integerDtype} input)` : 'scale 1/255');
   }
-  if (!config?.mean && !config?.std) assumed.push('no mean/std');
-  return {
-    channels,
-    layout,
-    rank,
-    ...(resize ? { resize } : {}),
-    ...(config?.crop ? { crop: config.crop } : {}),
-    scale,
-    mean: perChannel(config?.mean, 0, 'mean'),
-    std: perChannel(config?.std, 1, 'std'),
-    ...(target ? { target } : {}),
-    ...(assumed.length > 0
-      ? {
-          assumed: `assumed: ${assumed.join(', ')} (${config ? `not in ${PREPROCESS_FILE}` : `no ${PREPROCESS_FILE}`})`,
-        }
-      : {}),
-  };
+  if (!config?.mean && !config?.std) steps.push('no mean/std');
+  if (steps.length === 0) return undefined;
+  const why = config ? `not in ${PREPROCESS_FILE}` : `no ${PREPROCESS_FILE}`;
+  return `assumed: ${steps.join(', ')} (${why})`;
 }
 
 /**

@@ -277,7 +277,7 @@ describe('a bad image folder is one message naming the file', () => {
     writePng(path.join(root, 'b.png'), pattern(6, 4, 1, 2));
     throwsNaming(
       () => readInputsDir(root, [spec(['N', 1, 'H', 'W'])]),
-      /b\.png: 1×1×4×6 after preprocessing, but .*a\.png gives 1×1×4×5; images of mixed sizes need "resize"/,
+      /b\.png: 1×1×4×6 after preprocessing, but .*a\.png gives 1×1×4×5; images of mixed sizes need an exact "resize": \[h, w\] or a "crop"/,
     );
   });
 
