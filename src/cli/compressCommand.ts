@@ -21,7 +21,7 @@ import { quantizeActivations } from '../core/compress/quantizeActivations';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
 import { writePlanFiles } from '../core/compress/planScript';
 import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
-import { VerifyError } from '../core/verify';
+import { inputsDirNotes, inputSpecs, VerifyError } from '../core/verify';
 import { formatBytes, formatCount } from '../core/format';
 import { loadModelFile, saveModelFile, type LoadedModel } from '../core/onnx/load';
 import { isTfliteFile } from '../core/modelFile';
@@ -111,6 +111,17 @@ export async function compressCommand(
   }
   const loaded = loadModelFile(input);
   const ext = loaded.external;
+  if (request.calibrationDir !== undefined) {
+    // What reading an image folder assumed, on stderr (the summary goes to stdout).
+    try {
+      const specs = inputSpecs(loaded, request.inputShapes);
+      for (const note of inputsDirNotes(request.calibrationDir, specs)) {
+        process.stderr.write(`model-lens: calibration: ${request.calibrationDir}: ${note}\n`);
+      }
+    } catch (e) {
+      calibrationContext(e);
+    }
+  }
   const layers = request.layers;
   type Step = (m: Model) => { model: Model; summary: ChangeSummary };
   const steps: (Step | ((m: Model) => Promise<ReturnType<Step>>))[] = [];

@@ -7,7 +7,8 @@
  */
 import * as path from 'node:path';
 import { isTfliteFile } from '../core/modelFile';
-import { verifyModels, type VerifyResult } from '../core/verify';
+import { loadModelFile, ModelLoadError } from '../core/onnx/load';
+import { inputsDirNotes, inputSpecs, verifyModels, type VerifyResult } from '../core/verify';
 import { UsageError } from './args';
 import {
   behaviourWarningText,
@@ -95,6 +96,24 @@ export function formatVerify(r: VerifyResult, args: VerifyCommandArgs): string {
   return lines.join('\n');
 }
 
+/**
+ * What reading the samples folder assumes (an image folder without a full preprocess.json), on
+ * stderr before the run, so that the figures are read knowing it. A model that does not load is
+ * left to verifyModels, whose message names its role.
+ */
+function printFolderNotes(args: VerifyCommandArgs): void {
+  let loaded;
+  try {
+    loaded = loadModelFile(args.original);
+  } catch (e) {
+    if (e instanceof ModelLoadError) return;
+    throw e;
+  }
+  for (const note of inputsDirNotes(args.samplesDir!, inputSpecs(loaded, args.inputShapes))) {
+    process.stderr.write(`model-lens: ${args.samplesDir}: ${note}\n`);
+  }
+}
+
 export async function verifyCommand(args: VerifyCommandArgs): Promise<number> {
   for (const file of [args.original, args.compressed]) {
     if (isTfliteFile(file)) {
@@ -103,6 +122,7 @@ export async function verifyCommand(args: VerifyCommandArgs): Promise<number> {
       );
     }
   }
+  if (args.samplesDir !== undefined) printFolderNotes(args);
   const result = await verifyModels(args.original, args.compressed, {
     inputShapes: args.inputShapes,
     inputsDir: args.samplesDir,

@@ -10,7 +10,7 @@ import {
   SettingsNotification,
   type DevicesResult,
 } from '../shared/protocol';
-import { readSettings, setDevice } from './config';
+import { readSettings, setDataFolder, setDevice } from './config';
 import { fileInputShapes, registerSetInputShape } from './inputShapes';
 import { isModelUri, showGraph } from './graphPanel';
 import { showReportPanel } from './reportPanel';
@@ -58,6 +58,29 @@ export function registerCommands(context: vscode.ExtensionContext, client: Langu
       },
     );
     if (choice) await setDevice(choice.label === 'None' ? '' : choice.label);
+  });
+
+  // The samples quick fixes are verified on (modelLens.dataFolder), for the folder of the model
+  // in view, else the first workspace folder.
+  register('modelLens.chooseDataFolder', async () => {
+    const active = vscode.window.activeTextEditor?.document.uri;
+    const model = active?.scheme === MODEL_SCHEME ? vscode.Uri.file(active.path) : active;
+    const folder =
+      (model && vscode.workspace.getWorkspaceFolder(model)) ??
+      vscode.workspace.workspaceFolders?.[0];
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFiles: false,
+      canSelectFolders: true,
+      canSelectMany: false,
+      defaultUri: folder?.uri,
+      title: 'Model Lens: data folder (.npy/.pb samples, or images in class folders)',
+      openLabel: 'Use as Data Folder',
+    });
+    if (!picked?.[0]) return;
+    await setDataFolder(picked[0], folder);
+    void vscode.window.showInformationMessage(
+      `Model Lens: quick fixes are now verified on ${picked[0].fsPath}.`,
+    );
   });
 
   // A webview with the sortable per-layer table and CSV / markdown export (reportPanel.ts).

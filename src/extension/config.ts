@@ -1,4 +1,5 @@
 /** The only reader of `modelLens.*` settings: turns them into what the server analyses with. */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { AnalyzerSettings } from '../shared/protocol';
 import { fileInputShapes } from './inputShapes';
@@ -23,7 +24,46 @@ export function readSettings(): AnalyzerSettings {
     inputShapes: c.get<unknown>('inputShapes', {}),
     // Set Input Shape's, per model file (workspace state): they win over the setting's globs.
     fileInputShapes: fileInputShapes(),
+    dataFolder: c.get<string>('dataFolder', ''),
+    dataFolders: dataFolders(),
   };
+}
+
+/**
+ * `modelLens.dataFolder` as each workspace folder sees it: a resource setting, so each folder of
+ * a multi-root window may name its own. The server picks the one of the folder holding a model.
+ */
+function dataFolders(): Record<string, string> {
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
+  return Object.fromEntries(
+    folders.map((f) => [
+      f.uri.fsPath,
+      vscode.workspace.getConfiguration(SECTION, f.uri).get<string>('dataFolder', ''),
+    ]),
+  );
+}
+
+/**
+ * Stores the chosen data folder in the settings of the workspace folder it serves (`folder`),
+ * relative to that folder when inside it so the settings can be committed; with no workspace
+ * folder, in the user settings, as an absolute path.
+ */
+export async function setDataFolder(
+  chosen: vscode.Uri,
+  folder: vscode.WorkspaceFolder | undefined,
+): Promise<void> {
+  const c = vscode.workspace.getConfiguration(SECTION, folder?.uri);
+  if (!folder) {
+    await c.update('dataFolder', chosen.fsPath, vscode.ConfigurationTarget.Global);
+    return;
+  }
+  const relative = path.relative(folder.uri.fsPath, chosen.fsPath);
+  const inside = !relative.startsWith('..') && !path.isAbsolute(relative);
+  await c.update(
+    'dataFolder',
+    inside ? relative || '.' : chosen.fsPath,
+    vscode.ConfigurationTarget.WorkspaceFolder,
+  );
 }
 
 /** The `modelLens.convention` setting, ours for anything it does not name. */

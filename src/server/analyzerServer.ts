@@ -79,6 +79,7 @@ import { withWeightFormats } from './layerFormats';
 import { annotationParts, layerMarkdown } from './presentation';
 import { codeActionsFor, runFix, sensitivityOf, shapeMap, summaryLine } from './quickFixes';
 import { verifyStates } from './verification';
+import { dataFolderFor, dataFolderNotes } from './dataFolder';
 import { inputShapeAction, inputShapesOf, symbolicMessage } from './inputShapeRequests';
 import { documentSymbols } from './symbols';
 
@@ -623,7 +624,17 @@ export function startServer(connection: Connection): void {
         };
       }
       // The figures the user sees assume the shapes set for the model: so do the runs.
-      return verifyStates(before.loaded, after.loaded, shapeMap(modelFor(params.uri)?.inputShapes));
+      const shapes = shapeMap(modelFor(params.uri)?.inputShapes);
+      const dataFolder = dataFolderFor(file, store.settings, store.workspaceFolders);
+      const result = await verifyStates(before.loaded, after.loaded, shapes, dataFolder);
+      const notes = dataFolder ? dataFolderNotes(before.loaded, dataFolder, shapes) : [];
+      // The full report says what reading modelLens.dataFolder assumed (image preprocessing).
+      return notes.length > 0 && result.markdown
+        ? {
+            ...result,
+            markdown: `${result.markdown}\n\n${notes.map((n) => `*${n}*`).join('\n\n')}`,
+          }
+        : result;
     },
   );
 

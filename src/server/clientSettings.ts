@@ -4,7 +4,7 @@
  * does: as `initializationOptions.modelLens`, in `workspace/didChangeConfiguration`, or as the
  * answer to `workspace/configuration`. The section has the names of the VS Code settings
  * (package.json): `{ device, devices, bitErrorTargetDb, countBiasFlops, convention, inputShapes,
- * annotations: { macs, weights, activations, bits } }`; anything missing or of the wrong type keeps its default
+ * dataFolder, annotations: { macs, weights, activations, bits } }`; anything missing or of the wrong type keeps its default
  * (`inputShapes` is checked where it is used, which names a malformed entry).
  */
 import { isConvention } from '../core/cost/conventions';
@@ -29,6 +29,9 @@ export function settingsFromSection(section: unknown): AnalyzerSettings {
     countBiasFlops: typeof s.countBiasFlops === 'boolean' ? s.countBiasFlops : d.countBiasFlops,
     ...(isConvention(s.convention) ? { convention: s.convention } : {}),
     ...(s.inputShapes !== undefined ? { inputShapes: s.inputShapes } : {}),
+    ...(typeof s.dataFolder === 'string' && s.dataFolder !== ''
+      ? { dataFolder: s.dataFolder }
+      : {}),
     annotations: {
       macs: typeof a.macs === 'boolean' ? a.macs : d.annotations.macs,
       weights: typeof a.weights === 'boolean' ? a.weights : d.annotations.weights,

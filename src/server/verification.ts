@@ -1,8 +1,9 @@
 /**
  * The verification a quick fix shows: both model states run in ONNX Runtime on the same seeded
- * random inputs (the verifier's defaults, as `model-lens verify` uses), summarised in the lead
- * sentence every verification starts with, a warning when the model no longer behaves like the
- * original, and reported in full on demand.
+ * random inputs (the verifier's defaults, as `model-lens verify` uses), or on the samples of
+ * `modelLens.dataFolder` when set, summarised in the lead sentence every verification starts
+ * with, a warning when the model no longer behaves like the original, and reported in full on
+ * demand.
  */
 import type { LoadedModel } from '../core/onnx/load';
 import { encodeModel } from '../core/onnx/encode';
@@ -23,6 +24,8 @@ export async function verifyStates(
   before: LoadedModel,
   after: LoadedModel,
   inputShapes?: ReadonlyMap<string, readonly number[]>,
+  /** `modelLens.dataFolder` for this model: its samples instead of random ones. */
+  dataFolder?: string,
 ): Promise<VerifyFixResult> {
   // ONNX Runtime reads external data relative to a model file, and these states live in memory:
   // hand it self-contained copies, which fit in one protobuf below 2 GiB.
@@ -40,7 +43,7 @@ export async function verifyStates(
     encodeModel(inlineExternalData(l.model, l.external));
   try {
     const r = await verifyModels(selfContained(before), selfContained(after), {
-      samples: SAMPLES,
+      ...(dataFolder !== undefined ? { inputsDir: dataFolder } : { samples: SAMPLES }),
       inputShapes,
     });
     const source = sampleSource(r);

@@ -30,6 +30,13 @@ export interface AnalyzerSettings {
   readonly inputShapes?: unknown;
   /** Input shapes set with Set Input Shape, by model file path; they win over the globs. */
   readonly fileInputShapes?: Readonly<Record<string, Record<string, number[]>>>;
+  /**
+   * `modelLens.dataFolder` as written, outside any workspace folder (and from editors other than
+   * VS Code): the samples a quick fix is verified on (src/server/dataFolder.ts resolves it).
+   */
+  readonly dataFolder?: string;
+  /** The same setting as each workspace folder sees it (it is resource-scoped), by folder path. */
+  readonly dataFolders?: Readonly<Record<string, string>>;
 }
 
 /** Client → server, on start and on every change of a `modelLens.*` setting. */

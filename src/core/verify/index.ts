@@ -19,6 +19,7 @@ export {
 export {
   coerceInput,
   inputSpecs,
+  inputsDirNotes,
   randomInputs,
   randomInputsFor,
   readInputsDir,

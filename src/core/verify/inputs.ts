@@ -12,10 +12,13 @@
  * - uint8: [0, 256) (raw image pixels); bool: true or false with probability ½.
  * A symbolic dimension becomes 1 unless `inputShapes` fixes the input's whole shape.
  *
- * User inputs (`inputsDir`), one of two layouts:
+ * User inputs (`inputsDir`), one of three layouts:
  * - one sample: files directly in the folder, one per graph input;
  * - several samples: one subfolder per sample (`0/`, `1/`, … or ONNX's `test_data_set_0/`, …),
- *   taken in natural order, each holding one file per graph input.
+ *   taken in natural order, each holding one file per graph input;
+ * - images (.png/.jpg), when the folder has no tensor files: class folders or a flat folder, one
+ *   image per sample, preprocessed as DIR/preprocess.json says or as the model's input shape
+ *   suggests (src/core/data/imageFolder.ts).
  * A file is `.npy` (see npy.ts) or a serialized ONNX TensorProto `.pb`. It belongs to the input
  * whose name is the TensorProto's `name` (for .pb), else the file stem, else `input_K` for the
  * K-th graph input (ONNX's test-data naming). Characters a file name cannot hold (`/`, `:` …)
@@ -32,6 +35,14 @@ import { loadModelFile, ModelLoadError, parseModelBytes, type LoadedModel } from
 import { elementCount, halfToFloat, tensorNumbers } from '../onnx/tensorData';
 import { DataType, type Dim } from '../onnx/types';
 import { readNpy, VerifyError } from './npy';
+import {
+  byNaturalName,
+  imageFolderPipeline,
+  listImageFolder,
+  readImageFolder,
+  type ImageListing,
+} from '../data/imageFolder';
+import { readLabelFile } from '../data/labels';
 
 export type TensorArray =
   | Float32Array
@@ -181,7 +192,7 @@ function intBound(loaded: LoadedModel, name: string): number {
 }
 
 /** mulberry32 seeded from (seed, stream): small, fast, and the same in every JS engine. */
-function random(seed: number, stream: number): () => number {
+export function seededRandom(seed: number, stream: number): () => number {
   let a = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(stream + 1, 0xc2b2ae35)) >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -216,7 +227,7 @@ export function randomInputsFor(
   specs: readonly InputSpec[],
   options: { seed?: number; sample?: number } = {},
 ): InputSet {
-  const rand = random(options.seed ?? 0, options.sample ?? 0);
+  const rand = seededRandom(options.seed ?? 0, options.sample ?? 0);
   const set: InputSet = {};
   for (const spec of specs) set[spec.name] = randomTensor(spec, rand);
   return set;
@@ -343,15 +354,25 @@ export function floatToHalf(v: number): number {
 export interface FolderInputs {
   /** One input set per sample, in natural folder order. */
   readonly sets: InputSet[];
-  /** Each sample's folder (or the folder itself for a single sample), for messages. */
+  /** Each sample's folder (or the folder itself for a single sample; each image's file), for messages. */
   readonly sampleNames: string[];
-  /** From labels.json / labels.txt when present. */
+  /** From labels.json / labels.txt when present, or from an image folder's class folders. */
   readonly labels?: number[];
+  /**
+   * What was assumed to read the folder, one sentence each, for the user: for images without
+   * a full preprocess.json, "assumed: NCHW, grey (1-channel input), resize to 28×28, …".
+   */
+  readonly notes?: string[];
 }
 
 const TENSOR_FILE = /\.(npy|pb)$/i;
 
-export function readInputsDir(dir: string, specs: readonly InputSpec[]): FolderInputs {
+/** What a folder holds: tensor files (one sample, or sample subfolders), or images. */
+type FolderContent =
+  | { kind: 'tensors'; topFiles: string[]; sampleDirs: string[] }
+  | { kind: 'images'; listing: ImageListing };
+
+function folderContent(dir: string): FolderContent {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -365,25 +386,49 @@ export function readInputsDir(dir: string, specs: readonly InputSpec[]): FolderI
           : `${dir}: cannot read (${(e as Error).message})`,
     );
   }
-  const byName = (a: string, b: string): number =>
-    a.localeCompare(b, 'en', { numeric: true, sensitivity: 'base' });
   const topFiles = entries
     .filter((e) => e.isFile() && TENSOR_FILE.test(e.name))
     .map((e) => e.name)
-    .sort(byName);
+    .sort(byNaturalName);
   const sampleDirs = entries
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .filter((d) => fs.readdirSync(path.join(dir, d)).some((f) => TENSOR_FILE.test(f)))
-    .sort(byName);
+    .sort(byNaturalName);
   if (topFiles.length > 0 && sampleDirs.length > 0) {
     throw new VerifyError(
       `${dir}: put the input files either directly in the folder (one sample) or in sample subfolders, not both`,
     );
   }
-  if (topFiles.length === 0 && sampleDirs.length === 0) {
-    throw new VerifyError(`${dir}: no .npy or .pb input files (nor sample subfolders with them)`);
+  // Tensor files win, so a folder of .npy samples with a stray picture reads as before.
+  if (topFiles.length > 0 || sampleDirs.length > 0)
+    return { kind: 'tensors', topFiles, sampleDirs };
+  const listing = listImageFolder(dir);
+  if (!listing) {
+    throw new VerifyError(
+      `${dir}: no .npy or .pb input files (nor sample subfolders with them), and no .png/.jpg images (nor class folders with them)`,
+    );
   }
+  return { kind: 'images', listing };
+}
+
+/**
+ * The samples of a data folder: tensor files (see the file comment) or images (see
+ * src/core/data/imageFolder.ts), for the model inputs `specs`.
+ */
+export function readInputsDir(dir: string, specs: readonly InputSpec[]): FolderInputs {
+  const content = folderContent(dir);
+  if (content.kind === 'images') {
+    const images = readImageFolder(dir, content.listing, specs);
+    const spec = specs[0];
+    return {
+      sets: images.tensors.map((t) => ({ [spec.name]: coerceInput(t, spec.dtype) })),
+      sampleNames: images.sampleNames,
+      ...(images.labels ? { labels: images.labels } : {}),
+      notes: images.notes,
+    };
+  }
+  const { topFiles, sampleDirs } = content;
   const sets: InputSet[] = [];
   const sampleNames: string[] = [];
   if (topFiles.length > 0) {
@@ -395,12 +440,23 @@ export function readInputsDir(dir: string, specs: readonly InputSpec[]): FolderI
       const files = fs
         .readdirSync(sub)
         .filter((f) => TENSOR_FILE.test(f))
-        .sort(byName);
+        .sort(byNaturalName);
       sets.push(readSample(sub, files, specs));
       sampleNames.push(sub);
     }
   }
-  return { sets, sampleNames, labels: readLabels(dir) };
+  return { sets, sampleNames, labels: readLabelFile(dir)?.values };
+}
+
+/**
+ * What reading `dir` for `specs` would assume (FolderInputs.notes), without reading the samples:
+ * for a caller that hands the folder to the verifier or the calibration and shows the notes.
+ */
+export function inputsDirNotes(dir: string, specs: readonly InputSpec[]): string[] {
+  const content = folderContent(dir);
+  if (content.kind === 'tensors') return [];
+  const { assumed } = imageFolderPipeline(dir, specs);
+  return assumed ? [assumed] : [];
 }
 
 const fileSafe = (name: string): string => name.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -478,36 +534,4 @@ export function readTensorFile(file: string): { tensor: InputTensor; tensorName?
     tensor: { data: typedFrom(dtype, values), dims: [...t.dims], dtype },
     tensorName: t.name || undefined,
   };
-}
-
-function readLabels(dir: string): number[] | undefined {
-  const json = path.join(dir, 'labels.json');
-  const txt = path.join(dir, 'labels.txt');
-  let values: unknown[];
-  let file: string;
-  if (fs.existsSync(json)) {
-    file = json;
-    try {
-      const parsed: unknown = JSON.parse(fs.readFileSync(json, 'utf8'));
-      if (!Array.isArray(parsed)) throw new Error('not an array');
-      values = parsed;
-    } catch (e) {
-      throw new VerifyError(
-        `${json}: expected a JSON array of class indices (${(e as Error).message})`,
-      );
-    }
-  } else if (fs.existsSync(txt)) {
-    file = txt;
-    values = fs
-      .readFileSync(txt, 'utf8')
-      .split(/\s+/)
-      .filter((s) => s !== '')
-      .map(Number);
-  } else {
-    return undefined;
-  }
-  if (!values.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 0)) {
-    throw new VerifyError(`${file}: labels must be non-negative integers (class indices)`);
-  }
-  return values as number[];
 }
