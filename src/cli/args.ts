@@ -103,7 +103,9 @@ Options:
                        uint8 to non-negative ones (after ReLU), int8 to the others
   --calibration DIR    compress: calibration inputs (as --samples). With --quantize <k>bit/int8/int4
                        weights are rounded with error compensation (GPTQ) from the layers' real
-                       inputs; --activations takes its ranges from them (8 seeded random inputs
+                       inputs; --prune S|N:M chooses masks by SparseGPT and updates the survivors;
+                       --structured ranks filters by their effect and refits the layers reading
+                       them; --activations takes its ranges from them (8 seeded random inputs
                        otherwise)
   --rounding MODE      compress: gptq (default with --calibration) or nearest (today's rounding)
   --calibration-samples N  compress: how many calibration samples (default 8, or the whole folder)
@@ -279,11 +281,17 @@ function calibrationRequest(
       '--rounding gptq needs --calibration DIR: error compensation is only as good as real inputs',
     );
   }
-  const calibrated = integerWeights && values.calibration !== undefined;
+  const pruning = values.prune !== undefined || values.structured !== undefined;
+  const calibrated = (integerWeights || pruning) && values.calibration !== undefined;
   if (mode === undefined && !calibrated) {
-    if (values.calibration !== undefined || values['calibration-samples'] !== undefined) {
+    if (values.calibration !== undefined) {
       throw new UsageError(
-        '--calibration and --calibration-samples need --activations or an integer --quantize',
+        '--calibration needs a step that runs the model: --activations, --prune, --structured or an integer --quantize',
+      );
+    }
+    if (values['calibration-samples'] !== undefined) {
+      throw new UsageError(
+        '--calibration-samples needs --calibration DIR (or --activations, which calibrates on random inputs without it)',
       );
     }
     return rounding ? { rounding } : {};
@@ -306,7 +314,7 @@ function calibrationRequest(
     calibrationDir: values.calibration,
     calibrationSamples,
     inputShapes: parseInputShapes(values.input ?? []),
-    rounding: rounding ?? (calibrated ? 'gptq' : 'nearest'),
+    rounding: rounding ?? (integerWeights && values.calibration !== undefined ? 'gptq' : 'nearest'),
   };
 }
 

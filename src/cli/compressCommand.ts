@@ -10,13 +10,15 @@ import * as path from 'node:path';
 import { foldBatchNorm } from '../core/compress/foldBatchNorm';
 import { pruneFilters } from '../core/compress/pruneStructured';
 import { pruneUnstructured } from '../core/compress/pruneUnstructured';
-import { pruneSemiStructured } from '../core/compress/pruneSemiStructured';
+import { pruneSemiStructured, type NmPruneResult } from '../core/compress/pruneSemiStructured';
 import { checkStoredNm, storedNmNote } from '../core/compress/nmPatternCheck';
 import { quantizeWeights, type QuantizeOptions } from '../core/compress/quantize';
 import { convertFloat } from '../core/compress/convertFloat';
 import { withHalfWeightsLifted } from '../core/compress/halfWeights';
 import { calibrateActivations } from '../core/compress/calibrate';
 import { quantizeCalibrated } from '../core/calibrated/calibratedQuantize';
+import { pruneCalibrated } from '../core/calibrated/calibratedPrune';
+import { pruneFiltersCalibrated } from '../core/calibrated/filterPruning';
 import { quantizeActivations } from '../core/compress/quantizeActivations';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
 import { writePlanFiles } from '../core/compress/planScript';
@@ -124,21 +126,48 @@ export async function compressCommand(
   }
   const layers = request.layers;
   type Step = (m: Model) => { model: Model; summary: ChangeSummary };
-  const steps: (Step | ((m: Model) => Promise<ReturnType<Step>>))[] = [];
+  const steps: ((m: Model) => ReturnType<Step> | Promise<ReturnType<Step>>)[] = [];
   if (request.foldBn)
     steps.push((m) => withHalfWeightsLifted(m, ext, (l) => foldBatchNorm(l, { layers }, ext)));
-  if (request.structured !== undefined)
-    steps.push((m) => pruneFilters(m, { fraction: request.structured!, layers }, ext));
-  if (request.prune !== undefined)
+  // With --calibration, pruning is chosen on the data (src/core/calibrated/); else by magnitude.
+  const calibration = request.calibrationDir
+    ? {
+        inputsDir: request.calibrationDir,
+        samples: request.calibrationSamples,
+        inputShapes: request.inputShapes,
+      }
+    : undefined;
+  const current = (m: Model): LoadedModel => ({ model: m, external: ext, fileBytes: 0 });
+  if (request.structured !== undefined) {
+    const fraction = request.structured;
     steps.push((m) =>
-      pruneUnstructured(m, { sparsity: request.prune!, scope: 'layer', layers }, ext),
+      calibration
+        ? pruneFiltersCalibrated(current(m), { fraction, layers }, calibration).catch(
+            calibrationContext,
+          )
+        : pruneFilters(m, { fraction, layers }, ext),
     );
+  }
+  if (request.prune !== undefined) {
+    const sparsity = request.prune;
+    steps.push((m) =>
+      calibration
+        ? pruneCalibrated(current(m), { pattern: sparsity, layers }, calibration).catch(
+            calibrationContext,
+          )
+        : pruneUnstructured(m, { sparsity, scope: 'layer', layers }, ext),
+    );
+  }
   // The N:M layers, by first output (kept by later steps), to check the pattern again at the end.
   let nmOutputs: Set<string> | undefined;
   if (request.pruneNm) {
     const pattern = request.pruneNm;
-    steps.push((m) => {
-      const r = pruneSemiStructured(m, { pattern, layers }, ext);
+    steps.push(async (m) => {
+      const r = calibration
+        ? ((await pruneCalibrated(current(m), { pattern, layers }, calibration).catch(
+            calibrationContext,
+          )) as NmPruneResult)
+        : pruneSemiStructured(m, { pattern, layers }, ext);
       nmOutputs = new Set(r.prunedOutputs);
       return r;
     });
@@ -160,11 +189,7 @@ export async function compressCommand(
       const options = { ...spec, bits, perChannel, layers };
       const r =
         request.rounding === 'gptq'
-          ? await quantizeCalibrated({ model: m, external: ext, fileBytes: 0 }, options, {
-              inputsDir: request.calibrationDir,
-              samples: request.calibrationSamples,
-              inputShapes: request.inputShapes,
-            }).catch(calibrationContext)
+          ? await quantizeCalibrated(current(m), options, calibration!).catch(calibrationContext)
           : quantizeWeights(m, options, ext);
       if (request.reduceRange) {
         r.summary.notes.push(

@@ -152,7 +152,6 @@ class UnionFind {
   }
 }
 
-
 /** Collects the per-tensor facts while walking the graph; groups are formed at the end. */
 class Walker {
   readonly uf = new UnionFind();

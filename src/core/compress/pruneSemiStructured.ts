@@ -68,6 +68,14 @@ export interface NmPruneOptions {
    * when it returns undefined. A calibrated criterion plugs in here.
    */
   readonly score?: (target: NmTarget) => NmScore | undefined;
+  /**
+   * Weights already pruned to the pattern, by stored weight name, in the stored layout
+   * (calibrated/calibratedPrune.ts: SparseGPT, whose survivors are also updated); written as
+   * given, and checked like the others.
+   */
+  readonly pruned?: ReadonlyMap<string, Float32Array>;
+  /** Says how weights were chosen, first among the notes. */
+  readonly selectionNote?: string;
 }
 
 export interface NmPruneResult extends CompressionResult {
@@ -157,12 +165,15 @@ export function pruneSemiStructured(
   }
 
   const values = targets.map(({ target, layout }) => {
+    const given = options.pruned?.get(target.source);
+    if (given) return given;
     const matrix = toReductionMatrix(readFloats(target.tensor, ext), layout);
     const score = options.score?.({ source: target.source, layers: target.layers, matrix, layout });
     applyMask(matrix, nmMask(matrix, layout.rows, layout.cols, n, m, score));
     return fromReductionMatrix(matrix, layout);
   });
   const notes = [
+    ...(options.selectionNote ? [options.selectionNote] : []),
     ...skippedNotes(skipped, pattern),
     ...targets.map(({ target }, i) => sparsityNote(target, values[i])),
   ];

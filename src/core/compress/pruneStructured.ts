@@ -13,11 +13,7 @@ import { ExternalData } from '../onnx/externalData';
 import { isHalfType, liftHalfWeights, restoreHalfWeights } from './halfWeights';
 import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { DataType, type Graph, type Model, type Node, type Tensor } from '../onnx/types';
-import {
-  analyzeChannels,
-  type ChannelAnalysis,
-  type ChannelGroup,
-} from './channelDependencies';
+import { analyzeChannels, type ChannelAnalysis, type ChannelGroup } from './channelDependencies';
 import { GraphEdit, withGraph, withInput } from './graphEdit';
 import { withRemovedFilters } from './removedFilters';
 import { CompressionRefusal, type CompressionResult, compressionResult } from './summary';

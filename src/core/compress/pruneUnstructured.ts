@@ -33,6 +33,13 @@ export interface PruneOptions {
   layers?: readonly string[];
   /** How pruned initializers are stored (prunedWeights.ts); default 'auto'. */
   storage?: WeightStorage;
+  /**
+   * Weights already pruned, by stored weight name, in the stored layout (calibrated/
+   * calibratedPrune.ts: SparseGPT on calibration data); written as given. Per-layer scope only.
+   */
+  pruned?: ReadonlyMap<string, Float32Array>;
+  /** Says how weights were chosen, first among the notes. */
+  selectionNote?: string;
 }
 
 export function pruneUnstructured(
@@ -49,13 +56,21 @@ export function pruneUnstructured(
   const shapes = inferShapes(view, { opsets: opsetVersions(model), external: ext });
   const targets = planTargets(view, shapes, options.layers);
   if (targets.length === 0) throw new CompressionRefusal('no layer with a float32 weight to prune');
-  const values = targets.map((t) => readFloats(t.tensor, ext));
-  const notes: string[] = [];
+  const given = options.pruned ?? new Map<string, Float32Array>();
+  if (given.size > 0 && options.scope === 'global') {
+    throw new CompressionRefusal('pre-pruned weights take the per-layer scope');
+  }
+  const values = targets.map((t) => given.get(t.source) ?? readFloats(t.tensor, ext));
+  const notes: string[] = options.selectionNote ? [options.selectionNote] : [];
   if (options.scope === 'global') {
     const t = zeroSmallest(values, Math.round(sparsity * total(values)));
     notes.push(`global magnitude threshold ${t.toPrecision(4)}`);
   } else {
-    for (const v of values) zeroSmallest([v], Math.round(sparsity * v.length));
+    targets.forEach((target, i) => {
+      if (!given.has(target.source)) {
+        zeroSmallest([values[i]], Math.round(sparsity * values[i].length));
+      }
+    });
   }
   targets.forEach((target, i) => notes.push(sparsityNote(target, values[i])));
   const storage = options.storage ?? 'auto';

@@ -544,7 +544,7 @@ function formatNotes(view: GraphView, plans: readonly WeightPlan[]): string[] {
   for (const s of odd.values()) {
     const { qmin, qmax } = quantRange(s);
     notes.push(
-      `${s.bits}-bit values clipped to [${qmin}, ${qmax}] and stored in ${dtypeName(containerType(s))}: the file keeps 8 bits per weight`,
+      `${s.bits}-bit values clipped to [${qmin}, ${qmax}] and stored in ${dtypeName(containerType(s))}: the figures count ${s.bits} bits per weight (the width is recorded on the tensor), the file keeps 8 until packed by the deployment tool`,
     );
   }
   return notes;

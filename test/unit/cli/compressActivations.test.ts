@@ -124,8 +124,11 @@ describe(
       const out = path.join(dir, 'never.onnx');
       const cases: [string[], RegExp][] = [
         [['--activations', 'int4'], /--activations expects auto, int8 or uint8/],
-        [['--quantize', 'fp16', '--calibration', dir], /need --activations or an integer/],
-        [['--prune', '0.5', '--calibration-samples', '2'], /need --activations or an integer/],
+        [['--quantize', 'fp16', '--calibration', dir], /--calibration needs a step that runs/],
+        [
+          ['--prune', '0.5', '--calibration-samples', '2'],
+          /--calibration-samples needs --calibration DIR/,
+        ],
         [['--quantize', 'int8', '--rounding', 'gptq'], /--rounding gptq needs --calibration/],
         [['--quantize', 'int8', '--rounding', 'best'], /--rounding expects gptq or nearest/],
         [['--prune', '0.5', '--rounding', 'nearest'], /--rounding applies to --quantize/],
