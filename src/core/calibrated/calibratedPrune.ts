@@ -20,7 +20,12 @@ import { pruneUnstructured } from '../compress/pruneUnstructured';
 import { pruneSemiStructured, type NmPruneResult } from '../compress/pruneSemiStructured';
 import { CompressionRefusal, type CompressionResult } from '../compress/summary';
 import { sparseGptPrune, type SparsityPattern } from './gptq';
-import { collectHessians, type HessianOptions, type HessianTarget } from './hessians';
+import {
+  collectHessians,
+  type HessianOptions,
+  type HessianTarget,
+  type LayerHessian,
+} from './hessians';
 import { layerGeometry } from './layerGeometry';
 
 export interface CalibratedPruneOptions {
@@ -42,12 +47,14 @@ export async function pruneCalibrated(
   const view = buildGraphView(loaded.model.graph);
   const shapes = inferShapes(view, { opsets: opsetVersions(loaded.model), external: ext });
   const targets: (HessianTarget & { target: PruneTarget })[] = [];
+  let magnitude = 0;
   for (const target of planTargets(view, shapes, options.layers)) {
     const geometry =
       target.nodes.length === 1 ? layerGeometry(target.nodes[0], target.tensor.dims) : undefined;
     // N:M groups run along a row's columns; a row shorter than M is the pruner's to refuse.
     const fits = typeof pattern === 'number' || (geometry && geometry.columns % pattern.m === 0);
     if (geometry && fits) targets.push({ layer: target.layers[0], geometry, target });
+    else if (typeof pattern === 'number' || geometry) magnitude++;
   }
   const sweepPattern: SparsityPattern =
     typeof pattern === 'number'
@@ -58,11 +65,16 @@ export async function pruneCalibrated(
   // earlier layers are already pruned, as the paper does for transformers, gave no better
   // accuracy on the fmnist classifier at 50% and costs one calibration pass per layer.)
   const hessians =
-    targets.length > 0 ? await collectHessians(loaded, targets, calibration) : new Map();
+    targets.length > 0
+      ? await collectHessians(loaded, targets, calibration)
+      : new Map<string, LayerHessian>();
+  const samples = targets.length > 0 ? hessians.get(targets[0].layer)!.samples : 0;
   await withOrtMatMul(async (engine) => {
     for (const { target, geometry, layer } of targets) {
       calibration.signal?.throwIfAborted();
       const hessian = hessians.get(layer)!;
+      // Each H is dropped once used: together they are the bulk of the memory (K² doubles).
+      hessians.delete(layer);
       const values = new Float32Array(elementCount(target.tensor.dims));
       forEachFloatChunk(target.tensor, ext, (chunk, start) => values.set(chunk, start));
       const { groups, rows, columns } = geometry;
@@ -81,12 +93,11 @@ export async function pruneCalibrated(
       pruned.set(target.source, values);
     }
   });
-  const rows = hessians.values().next().value?.rows as number | undefined;
   const what = typeof pattern === 'number' ? `${Math.round(pattern * 100)}%` : formatNm(pattern);
   const selectionNote =
-    `${what} chosen by SparseGPT on calibration data for ${targets.length} layer(s)` +
-    (rows ? ` (${rows.toLocaleString('en-US')} input rows for '${targets[0].layer}')` : '') +
-    ", survivors updated to keep each layer's output";
+    `${what} chosen by SparseGPT for ${targets.length} layer(s) on ${samples} calibration sample(s), ` +
+    "survivors updated to keep each layer's output" +
+    (magnitude > 0 ? `; ${magnitude} by magnitude (shared or unsupported layer)` : '');
   return typeof pattern === 'number'
     ? pruneUnstructured(
         loaded.model,

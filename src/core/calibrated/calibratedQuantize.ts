@@ -71,20 +71,19 @@ export async function quantizeCalibrated(
     targets.length > 0
       ? await collectHessians(loaded, targets, calibration)
       : new Map<string, LayerHessian>();
+  const samples = targets.length > 0 ? hessians.get(targets[0].layer)!.samples : 0;
   const rounded = new Map<string, QuantizedWeight>();
   await withOrtMatMul(async (engine) => {
     for (const target of targets) {
       calibration.signal?.throwIfAborted();
       const hessian = hessians.get(target.layer)!;
+      // Each H is dropped once used: together they are the bulk of the memory (K² doubles).
+      hessians.delete(target.layer);
       rounded.set(target.plan.source, await roundWeight(target.plan, hessian, ext, engine));
     }
   });
-  const samples = hessians.values().next().value;
   const note =
-    `error-compensating rounding (GPTQ) of ${targets.length} layer(s) on calibration data` +
-    (samples
-      ? ` (${samples.rows.toLocaleString('en-US')} input rows for '${targets[0].layer}')`
-      : '') +
+    `error-compensating rounding (GPTQ) of ${targets.length} layer(s) on ${samples} calibration sample(s)` +
     (nearest.length > 0
       ? `; nearest rounding for ${nearest.length} (grid, shared or unsupported layer)`
       : '');

@@ -106,10 +106,10 @@ export async function pruneFiltersCalibrated(
       { consumers: all, kept, weights, hessians, engine },
       refitted,
     );
-    const rows = hessians.values().next().value?.rows ?? 0;
+    const samples = hessians.values().next().value?.samples ?? 0;
     pruned.summary.notes.push(
       "filters ranked by their effect on the consumers' outputs after refitting (OBS saliency on calibration data)",
-      `${refitted.length} consumer layer(s) refitted by least squares (${rows.toLocaleString('en-US')} input rows each): ${shortList(refitted)}`,
+      `${refitted.length} consumer layer(s) refitted by least squares on ${samples} calibration sample(s): ${shortList(refitted)}`,
     );
     return { ...pruned, model };
   });

@@ -27,6 +27,8 @@ export interface LayerHessian {
   readonly matrices: Float64Array[];
   /** Patch rows summed. */
   readonly rows: number;
+  /** Calibration samples (input sets) run. */
+  readonly samples: number;
 }
 
 export interface HessianTarget {
@@ -69,6 +71,7 @@ export async function collectHessians(
           () => new Float64Array(t.geometry.columns * t.geometry.columns),
         ),
         rows: 0,
+        samples: sets.length,
       },
     ]),
   );
