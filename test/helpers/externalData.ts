@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { saveModelFile } from '../../src/core/onnx/load';
+import { rawBytes } from '../../src/core/onnx/tensorData';
 import type { Model, Tensor } from '../../src/core/onnx/types';
 
 export function saveWithSideFile(
@@ -15,8 +16,10 @@ export function saveWithSideFile(
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const initializers = model.graph.initializers.map((t): Tensor => {
-    if (!t.rawData) return t;
-    chunks.push(t.rawData);
+    // rawBytes, not t.rawData: a large payload of a file opened lazily is a hole until read.
+    const bytes = t.rawData && rawBytes(t, undefined);
+    if (!bytes) return t;
+    chunks.push(bytes);
     const entry = (key: string, value: string) => ({ extra: [], key, value });
     const { raw: _raw, rawData: _data, ...rest } = t;
     const moved: Tensor = {
@@ -24,11 +27,11 @@ export function saveWithSideFile(
       externalEntries: [
         entry('location', sideName),
         entry('offset', String(offset)),
-        entry('length', String(t.rawData.length)),
+        entry('length', String(bytes.length)),
       ],
       dataLocation: 1,
     };
-    offset += t.rawData.length;
+    offset += bytes.length;
     return moved;
   });
   fs.writeFileSync(path.join(path.dirname(file), sideName), Buffer.concat(chunks));

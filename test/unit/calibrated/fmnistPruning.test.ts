@@ -51,7 +51,7 @@ describe(
         m: 4,
       });
       assert.equal(check.failures.length, 0);
-      assert.ok(check.passed.length >= 4, check.passed.join(", "));
+      assert.ok(check.passed.length >= 4, check.passed.join(', '));
       assert.ok(calibrated.compressed >= calibrated.original - 0.015 - 1e-9);
       assert.ok(calibrated.compressed > magnitude.compressed);
     });
