@@ -173,8 +173,8 @@ class RowBuffer {
   }
 }
 
-/** Rows × columns × groups per Gram product, 32 MB of float32. */
-const BUFFER_ELEMENTS = 1 << 23;
+/** Rows × columns × groups per Gram product, 8 MB of float32 (one buffer per layer). */
+const BUFFER_ELEMENTS = 1 << 21;
 
 /** XᵀX per group of a [groups, rows, columns] float32 block, in ONNX Runtime. */
 class GramProduct {
