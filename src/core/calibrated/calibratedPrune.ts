@@ -6,7 +6,7 @@
  * layers, or of a layer kind without a known input patch) is pruned by magnitude, and the notes
  * say how many.
  */
-import { buildGraphView } from '../graph/graph';
+import { buildGraphView, type GraphView } from '../graph/graph';
 import { ExternalData } from '../onnx/externalData';
 import type { LoadedModel } from '../onnx/load';
 import { opsetVersions } from '../onnx/opsets';
@@ -26,12 +26,29 @@ import {
   type HessianTarget,
   type LayerHessian,
 } from './hessians';
-import { layerGeometry } from './layerGeometry';
+import { storedGeometry, type LayerGeometry } from './layerGeometry';
+import { mainWeight } from '../cost/weights';
+import { weightChain } from '../compress/weightChain';
+import type { ShapeInference } from '../shapes/infer';
 
 export interface CalibratedPruneOptions {
   /** A sparsity in (0, 1), or an N:M pattern. */
   readonly pattern: number | NmPattern;
   readonly layers?: readonly string[];
+}
+
+/** The layer's geometry in the stored layout, through the chain to its weight (weightChain.ts). */
+function geometryOf(
+  target: PruneTarget,
+  view: GraphView,
+  shapes: ShapeInference,
+): LayerGeometry | undefined {
+  const node = target.nodes[0];
+  const rank = (i: number): number | undefined => shapes.types.get(node.inputs[i])?.shape?.length;
+  const main = mainWeight(node, rank);
+  if (!main) return undefined;
+  const chain = weightChain(node.inputs[main.input], target.source, view, rank(main.input));
+  return 'reason' in chain ? undefined : storedGeometry(node, target.tensor.dims, chain.perm);
 }
 
 export async function pruneCalibrated(
@@ -49,8 +66,7 @@ export async function pruneCalibrated(
   const targets: (HessianTarget & { target: PruneTarget })[] = [];
   let magnitude = 0;
   for (const target of planTargets(view, shapes, options.layers)) {
-    const geometry =
-      target.nodes.length === 1 ? layerGeometry(target.nodes[0], target.tensor.dims) : undefined;
+    const geometry = target.nodes.length === 1 ? geometryOf(target, view, shapes) : undefined;
     // N:M groups run along a row's columns; a row shorter than M is the pruner's to refuse.
     const fits = typeof pattern === 'number' || (geometry && geometry.columns % pattern.m === 0);
     if (geometry && fits) targets.push({ layer: target.layers[0], geometry, target });

@@ -43,7 +43,7 @@ import {
   type HessianTarget,
   type LayerHessian,
 } from './hessians';
-import { layerGeometry, type LayerGeometry } from './layerGeometry';
+import { storedGeometry, type LayerGeometry } from './layerGeometry';
 
 export type Rounding = 'nearest' | 'gptq';
 
@@ -62,7 +62,7 @@ export async function quantizeCalibrated(
   for (const plan of plans) {
     const geometry =
       typeof plan.format === 'number' && plan.layers.length === 1
-        ? layerGeometry(plan.node, plan.tensor.dims)
+        ? storedGeometry(plan.node, plan.tensor.dims, plan.perm)
         : undefined;
     if (geometry) targets.push({ layer: plan.layers[0], geometry, plan });
     else nearest.push(...plan.layers);

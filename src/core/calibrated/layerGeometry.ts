@@ -135,3 +135,48 @@ function matmulGeometry(node: Node, dims: readonly number[]): LayerGeometry | un
     elementIndex: (_g, r, c) => c * n + r,
   };
 }
+
+/**
+ * The geometry of a layer that reads its stored weight through a transposition (weightChain.ts):
+ * axis i of what it reads is axis perm[i] of the stored tensor. Indices are mapped to the stored
+ * layout, so callers gather from and scatter into the stored tensor as before.
+ */
+export function storedGeometry(
+  node: Node,
+  storedDims: readonly number[],
+  perm?: readonly number[],
+): LayerGeometry | undefined {
+  if (!perm) return layerGeometry(node, storedDims);
+  if (perm.length !== storedDims.length) return undefined;
+  const seen = perm.map((a) => storedDims[a]);
+  const geometry = layerGeometry(node, seen);
+  if (!geometry) return undefined;
+  const storedStrides = strides(storedDims);
+  // A seen axis steps through the stored tensor by its stored axis' stride.
+  const step = perm.map((a) => storedStrides[a]);
+  const seenStrides = strides(seen);
+  const inner = geometry.elementIndex;
+  return {
+    ...geometry,
+    elementIndex(g, r, c) {
+      let flat = inner(g, r, c);
+      let stored = 0;
+      for (let i = 0; i < seen.length; i++) {
+        const index = Math.floor(flat / seenStrides[i]);
+        flat -= index * seenStrides[i];
+        stored += index * step[i];
+      }
+      return stored;
+    },
+  };
+}
+
+function strides(dims: readonly number[]): number[] {
+  const out = new Array<number>(dims.length);
+  let s = 1;
+  for (let i = dims.length - 1; i >= 0; i--) {
+    out[i] = s;
+    s *= dims[i];
+  }
+  return out;
+}

@@ -12,7 +12,6 @@ import { weightOrigin } from '../cost/weightOrigin';
 import {
   castReplacements,
   dequantizeTarget,
-  isFloatCast,
   isHalfType,
   scaleTensor,
   WEIGHT_FLOAT_TYPES,
@@ -24,6 +23,7 @@ import { ExternalData } from '../onnx/externalData';
 import { DataType, type Model, type Node, type Tensor } from '../onnx/types';
 import { inferShapes, type ShapeInference } from '../shapes/infer';
 import { GraphEdit, makeNode, withGraph } from './graphEdit';
+import { weightChain } from './weightChain';
 import { conversionRefusal, convertOpset } from './opsetConvert';
 import { gridContainer, quantizeToGrid } from './lowBitGrids';
 import { weightBitsDoc, weightGridDoc } from '../cost/nodeFigures';
@@ -92,7 +92,13 @@ interface Layer {
   readonly label: string;
   readonly source: string;
   readonly tensor: Tensor;
+  /** The channel axis in the stored tensor's layout. */
   readonly axis: number;
+  /**
+   * When the layer reads the weight through Transpose nodes: axis i of what it reads is axis
+   * perm[i] of the stored tensor (exporters such as torch's dynamo write MatMul(x, Transpose(W))).
+   */
+  readonly perm?: readonly number[];
 }
 
 /** One stored weight to quantize, with every layer that reads it. */
@@ -106,6 +112,8 @@ export interface WeightPlan {
   readonly layers: string[];
   /** The first layer's node. */
   readonly node: Node;
+  /** As Layer's: the transposition between the stored weight and what the layers read. */
+  readonly perm?: readonly number[];
 }
 
 export function quantizeWeights(
@@ -219,25 +227,20 @@ function inspectLayer(
   const origin = input ? weightOrigin(input, view, shapes) : undefined;
   if (!origin)
     return `layer '${label}' has no constant weight (its input '${input}' is not a constant)`;
-  // Walk the chain from the layer to the stored tensor: Identity keeps the axis; anything else
-  // (DequantizeLinear, Transpose, Reshape, Cast…) means already quantized or a moved axis.
-  for (let name = input; name !== origin.source;) {
-    const producer = view.producer.get(name);
-    if (producer?.opType === 'DequantizeLinear') {
-      return `layer '${label}' is already quantized (its weight comes from DequantizeLinear '${nodeLabel(producer)}')`;
-    }
-    // A Cast between float types (an fp16 weight cast up) keeps the layout.
-    if (producer?.opType !== 'Identity' && !isFloatCast(producer)) {
-      return `layer '${label}': its weight reaches it through ${producer?.opType ?? 'an unknown op'}, which may move the channel axis`;
-    }
-    name = producer!.inputs[0];
+  const chain = weightChain(input, origin.source, view, rank(main.input));
+  if ('reason' in chain) {
+    return chain.quantized
+      ? `layer '${label}' is already quantized (${chain.reason})`
+      : `layer '${label}': ${chain.reason}`;
   }
+  const { perm } = chain;
   const tensor = storedTensor(origin.source, view);
   if (!tensor) return `layer '${label}': weight '${origin.source}' is not stored as a tensor`;
   if (!WEIGHT_FLOAT_TYPES.has(tensor.dataType)) {
     return `layer '${label}': weight '${origin.source}' is ${dtypeName(tensor.dataType)}; only float32/float16/bfloat16 weights are quantized`;
   }
-  return { node, label, source: origin.source, tensor, axis: main.channelAxis };
+  const axis = perm ? perm[main.channelAxis] : main.channelAxis;
+  return { node, label, source: origin.source, tensor, axis, ...(perm ? { perm } : {}) };
 }
 
 /** The initializer, or the `value` tensor of the Constant node, named `source`. */

@@ -17,7 +17,8 @@ import { loadModelFile } from '../../../src/core/onnx/load';
 import { DataType } from '../../../src/core/onnx/types';
 import { verifyModels, VerifyError } from '../../../src/core/verify';
 import { saveWithSideFile } from '../../helpers/externalData';
-import { ModelBuilder } from '../../helpers/modelBuilder';
+import { ModelBuilder, seededRandom } from '../../helpers/modelBuilder';
+import { tensorNumbers } from '../../../src/core/onnx/tensorData';
 
 const TRANSFORMER = path.resolve(__dirname, '../../fixtures/exported/transformer_op13.onnx');
 const SHAPES = new Map([
@@ -116,4 +117,43 @@ test('calibration inputs of the wrong shape are one clear error, nothing returne
     ),
     (e: unknown) => e instanceof VerifyError && /input_ids|rank|shape/i.test(e.message),
   );
+});
+
+test("a weight read through Transpose (dynamo's Linear) is rounded exactly as its pre-transposed twin", async () => {
+  const random = seededRandom(21);
+  const w = Array.from({ length: 24 * 32 }, () => random() * 2 - 1); // [out 24, in 32]
+  const wt = Array.from({ length: 32 * 24 }, (_, i) => w[(i % 24) * 32 + Math.floor(i / 24)]);
+  const build = (transposed: boolean) => {
+    const b = new ModelBuilder();
+    b.input('x', DataType.FLOAT, [1, 16, 32]);
+    let weight: string;
+    if (transposed) {
+      b.initializer('w', DataType.FLOAT, [24, 32], w);
+      [weight] = b.node('Transpose', ['w'], { perm: [1, 0] }, { name: 'tr' });
+    } else weight = b.initializer('w', DataType.FLOAT, [32, 24], wt);
+    const [y] = b.node('MatMul', ['x', weight], {}, { name: 'linear' });
+    b.output(y, DataType.FLOAT);
+    return b.load();
+  };
+  const calibration = { samples: 4 };
+  const a = await quantizeCalibrated(build(true), { bits: 3, perChannel: true }, calibration);
+  const b = await quantizeCalibrated(build(false), { bits: 3, perChannel: true }, calibration);
+  assert.match(a.summary.notes[0], /GPTQ\) of 1 layer/);
+  const ints = (m: typeof a.model) =>
+    Int8Array.from(m.graph.initializers.find((t) => t.name === 'w_quantized')!.rawData!);
+  const qa = ints(a.model);
+  const qb = ints(b.model);
+  for (let n = 0; n < 24; n++) {
+    for (let k = 0; k < 32; k++) assert.equal(qa[n * 32 + k], qb[k * 24 + n], `[${n}, ${k}]`);
+  }
+  const pa = await pruneCalibrated(build(true), { pattern: 0.5 }, calibration);
+  const pb = await pruneCalibrated(build(false), { pattern: 0.5 }, calibration);
+  assert.match(pa.summary.notes[0], /SparseGPT for 1 layer/);
+  const floats = (m: typeof a.model) =>
+    tensorNumbers(m.graph.initializers.find((t) => t.name === 'w')!);
+  const fa = floats(pa.model);
+  const fb = floats(pb.model);
+  for (let n = 0; n < 24; n++) {
+    for (let k = 0; k < 32; k++) assert.equal(fa[n * 32 + k], fb[k * 24 + n], `[${n}, ${k}]`);
+  }
 });

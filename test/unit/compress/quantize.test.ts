@@ -215,17 +215,36 @@ test('int4 converts an opset-13 ReduceMean (axes attribute) on the way to opset 
   );
 });
 
-test('a weight moved by Transpose or fed at run time is refused when named', () => {
+test('a weight read through Transpose is quantized along its moved channel axis', async () => {
+  // torch's dynamo exporter writes Linear on a 3-D input as MatMul(x, Transpose(W)), W [out, in].
+  const b = new ModelBuilder({ opset: 13 });
+  // run() feeds x as [1, 3, 8, 8]: a batch of 3×8 token rows of 8 features.
+  const x = b.input('x', DataType.FLOAT, [1, 3, 8, 8]);
+  const [t] = b.node('Transpose', [b.weight('w', [6, 8])], { perm: [1, 0] }, { name: 'tr' });
+  const [y] = b.node('MatMul', [x, t], {}, { name: 'mm' });
+  b.output(y);
+  const model = decodeModel(b.bytes());
+  const q = quantizeWeights(model, { bits: 8, perChannel: true }).model;
+  const dq = q.graph.nodes.find((n) => n.opType === 'DequantizeLinear')!;
+  // MatMul's channel axis is B's last (N = 6), which is axis 0 of the stored [6, 8].
+  assert.equal(dq.attributes.find((a) => a.name === 'axis')?.i, 0);
+  assert.equal(q.graph.initializers.find((i) => i.name === dq.inputs[1])?.dims[0], 6);
+  assert.deepEqual(q.graph.nodes.find((n) => n.name === 'tr')?.inputs, ['w']);
+  const db = sqnrDb((await run(model)).data, (await run(q)).data);
+  assert.ok(db > 35, `${db} dB`);
+});
+
+test('a weight reshaped on the way or fed at run time is refused when named', () => {
   const b = new ModelBuilder({ opset: 13 });
   const x = b.input('x', DataType.FLOAT, [1, 4]);
   const z = b.input('z', DataType.FLOAT, [4, 4]);
-  const [t] = b.node('Transpose', [b.weight('w', [4, 4])], { perm: [1, 0] }, { name: 'tr' });
+  const [t] = b.node('Reshape', [b.weight('w', [16]), b.ints('shape', [4, 4])], {}, { name: 'rs' });
   const [h] = b.node('MatMul', [x, t], {}, { name: 'mm' });
   const [y] = b.node('MatMul', [h, z], {}, { name: 'act' });
   b.output(y);
   const model = decodeModel(b.bytes());
   assert.throws(() => quantizeWeights(model, { bits: 8, layers: ['mm'] }), {
-    message: "layer 'mm': its weight reaches it through Transpose, which may move the channel axis",
+    message: "layer 'mm': its weight reaches it through Reshape, which may move the channel axis",
   });
   assert.throws(() => quantizeWeights(model, { bits: 8, layers: ['act'] }), {
     message: "layer 'act' has no constant weight (its input 'z' is not a constant)",
