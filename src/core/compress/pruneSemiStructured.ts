@@ -47,6 +47,7 @@ import {
   type WeightStorage,
 } from './prunedWeights';
 import { CompressionRefusal, compressionResult, type CompressionResult } from './summary';
+import { DATA_FREE_NOTE } from './pruneUnstructured';
 
 /** One weight about to be pruned, as a score function sees it. */
 export interface NmTarget {
@@ -173,7 +174,7 @@ export function pruneSemiStructured(
     return fromReductionMatrix(matrix, layout);
   });
   const notes = [
-    ...(options.selectionNote ? [options.selectionNote] : []),
+    options.selectionNote ?? DATA_FREE_NOTE,
     ...skippedNotes(skipped, pattern),
     ...targets.map(({ target }, i) => sparsityNote(target, values[i])),
   ];

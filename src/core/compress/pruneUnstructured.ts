@@ -42,6 +42,10 @@ export interface PruneOptions {
   selectionNote?: string;
 }
 
+/** Said whenever weights were chosen without data, so the user knows there is a better way. */
+export const DATA_FREE_NOTE =
+  "chosen by magnitude, without data: calibration samples (--calibration DIR, or a data folder in the editor) choose by the effect on each layer's output and update the weights that stay";
+
 export function pruneUnstructured(
   model: Model,
   options: PruneOptions,
@@ -61,7 +65,7 @@ export function pruneUnstructured(
     throw new CompressionRefusal('pre-pruned weights take the per-layer scope');
   }
   const values = targets.map((t) => given.get(t.source) ?? readFloats(t.tensor, ext));
-  const notes: string[] = options.selectionNote ? [options.selectionNote] : [];
+  const notes: string[] = [options.selectionNote ?? DATA_FREE_NOTE];
   if (options.scope === 'global') {
     const t = zeroSmallest(values, Math.round(sparsity * total(values)));
     notes.push(`global magnitude threshold ${t.toPrecision(4)}`);
