@@ -614,13 +614,21 @@ export function startServer(connection: Connection): void {
     // Every sample is read and checked against the model before anything runs, so a folder that
     // doesn't fit refuses the fix whole.
     const parts = dataParts(loaded, folder, shapes);
-    const outcome = await withSamplesFolder(loaded, parts.calibration, shapes, (inputsDir) =>
-      runFix(state, fix, {
-        ...env,
-        calibration: { inputsDir, description: calibrationText(parts) },
-      }),
-    );
-    return { outcome, folder };
+    try {
+      const outcome = await withSamplesFolder(loaded, parts.calibration, shapes, (inputsDir) =>
+        runFix(state, fix, {
+          ...env,
+          calibration: { inputsDir, description: calibrationText(parts) },
+        }),
+      );
+      return { outcome, folder };
+    } catch (e) {
+      // The samples fit the model, but the calibrated engine can't take it (float16 compute,
+      // float16 weights for filter ranking …): the data-free engine may, and the notification
+      // says why it was used. Its own refusal, if any, is the fix's.
+      if (!(e instanceof CompressionRefusal || e instanceof VerifyError)) throw e;
+      return { outcome: await runFix(state, fix, { ...env, dataFreeReason: e.message }) };
+    }
   }
 
   connection.onRequest(
@@ -666,16 +674,6 @@ export function startServer(connection: Connection): void {
             refusal: `the data folder does not fit this model: ${e.message}`,
             dataFolder: e.folder,
           };
-        }
-        // The calibration run refused the samples (a layer's input that its weight can't take).
-        if (e instanceof VerifyError && usesCalibration(params.fix)) {
-          const folder = dataFolderFor(state.path, store.settings, store.workspaceFolders);
-          if (folder !== undefined) {
-            return {
-              refusal: `calibration on the data folder failed: ${e.message}`,
-              dataFolder: folder,
-            };
-          }
         }
         throw e;
       }

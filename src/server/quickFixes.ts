@@ -258,6 +258,11 @@ export interface FixEnvironment {
    * and filter removal then fit the weights to them. Without it they are data-free.
    */
   readonly calibration?: FixCalibration;
+  /**
+   * Why a data folder is set but the fix runs data-free (the calibrated engine refused the
+   * model), for the notification in place of the hint to choose a data folder.
+   */
+  readonly dataFreeReason?: string;
 }
 
 export interface FixCalibration {
@@ -300,20 +305,22 @@ const METHODS = {
     engine: 'GPTQ',
     calibrated: 'rounded by GPTQ',
     finishing: 'GPTQ: rounding each layer to keep its output',
-    dataFree: 'rounded to nearest (no data folder: Choose Data Folder… to round on your data)',
+    dataFree: 'rounded to nearest',
+    onData: 'round on your data',
   },
   prune: {
     engine: 'SparseGPT',
     calibrated: 'pruned by SparseGPT',
     finishing: 'SparseGPT: pruning each layer and updating the weights that stay',
-    dataFree: 'pruned by magnitude (no data folder: Choose Data Folder… to prune on your data)',
+    dataFree: 'pruned by magnitude',
+    onData: 'prune on your data',
   },
   filters: {
     engine: undefined,
     calibrated: 'filters ranked by their effect on the outputs, consumers refitted',
     finishing: 'ranking filters by their effect and refitting the layers that read them',
-    dataFree:
-      'filters ranked by L1 norm (no data folder: Choose Data Folder… to rank them on your data)',
+    dataFree: 'filters ranked by L1 norm',
+    onData: 'rank them on your data',
   },
 } as const;
 type Method = keyof typeof METHODS;
@@ -361,7 +368,11 @@ function outcomeOf(
     model,
     summaries: [summary],
     description: `${describe(summary)}${engine}`,
-    method: data ? `${m.calibrated} on ${data.description}` : m.dataFree,
+    method: data
+      ? `${m.calibrated} on ${data.description}`
+      : env.dataFreeReason
+        ? `${m.dataFree} (not on the data folder: ${env.dataFreeReason})`
+        : `${m.dataFree} (no data folder: Choose Data Folder… to ${m.onData})`,
   };
 }
 

@@ -12,8 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { halfTensor } from '../../../src/core/compress/halfWeights';
 import { saveModelFile } from '../../../src/core/onnx/load';
-import { DataType } from '../../../src/core/onnx/types';
+import { DataType, type Tensor } from '../../../src/core/onnx/types';
 import { writeNpy } from '../../../src/core/verify';
 import {
   ApplyFixRequest,
@@ -243,6 +244,44 @@ describe(
         'pruned by SparseGPT on 50 calibration samples of batched (verified on the other 150)',
       );
       assert.match((await verify(uri, fixed)).line, /on 150 labelled samples$/);
+    });
+
+    test('a model the calibrated engine refuses runs data-free, and the notification says why', async () => {
+      // conv1's weight is float16 behind Cast(to=FLOAT), as fp16-shipped models store it: filter
+      // ranking on data takes float32 weights only, L1 ranking takes both.
+      const b = new ModelBuilder({ opset: 13, seed: 2 });
+      const graph = b.graph();
+      const random = seededRandom(9);
+      (graph.initializers as Tensor[]).push(
+        halfTensor('w1', DataType.FLOAT16, [8, 3, 3, 3], Array.from({ length: 216 }, random)),
+      );
+      const [w1] = b.node('Cast', ['w1'], { to: DataType.FLOAT }, { name: 'w1_cast' });
+      const x = b.input('x', DataType.FLOAT, [1, 3, 16, 16]);
+      const [c1] = b.node('Conv', [x, w1], { pads: [1, 1, 1, 1] }, { name: 'conv1' });
+      const [r1] = b.node('Relu', [c1], {}, { name: 'relu1' });
+      const [c2] = b.node(
+        'Conv',
+        [r1, b.weight('w2', [16, 8, 3, 3])],
+        { pads: [1, 1, 1, 1] },
+        { name: 'conv2' },
+      );
+      b.classifierHead(c2, 16);
+      const file = path.join(dir, 'half.onnx');
+      saveModelFile({ ...b.build(), graph }, file);
+      await useFolder(data);
+      const { uri } = await session.open(file);
+      const filters = await apply(uri, {
+        kind: 'removeFilters',
+        layers: ['conv1'],
+        fraction: 0.25,
+      });
+      assert.ok('text' in filters, JSON.stringify(filters));
+      assert.equal(
+        filters.method,
+        "filters ranked by L1 norm (not on the data folder: 'conv1': its weights are not a stored float32 tensor)",
+      );
+      // Not calibrated: verified on the whole folder.
+      assert.match((await verify(uri, filters)).line, /on 200 labelled samples$/);
     });
 
     test('cancelled while calibrating: a refusal, no new state, the file untouched', async () => {
