@@ -60,8 +60,8 @@ export function registerCommands(context: vscode.ExtensionContext, client: Langu
     if (choice) await setDevice(choice.label === 'None' ? '' : choice.label);
   });
 
-  // The samples quick fixes are verified on (modelLens.dataFolder), for the folder of the model
-  // in view, else the first workspace folder.
+  // The samples quick fixes are calibrated and verified on (modelLens.dataFolder), for the folder
+  // of the model in view, else the first workspace folder.
   register('modelLens.chooseDataFolder', async () => {
     const active = vscode.window.activeTextEditor?.document.uri;
     const model = active?.scheme === MODEL_SCHEME ? vscode.Uri.file(active.path) : active;
@@ -79,7 +79,7 @@ export function registerCommands(context: vscode.ExtensionContext, client: Langu
     if (!picked?.[0]) return;
     await setDataFolder(picked[0], folder);
     void vscode.window.showInformationMessage(
-      `Model Lens: quick fixes are now verified on ${picked[0].fsPath}.`,
+      `Model Lens: quick fixes now quantize, prune and verify on the samples in ${picked[0].fsPath}.`,
     );
   });
 

@@ -85,7 +85,8 @@ async function completeFix(fix: Fix): Promise<Fix | undefined> {
   }
   if (fix.kind === 'removeFilters' && fix.fraction === undefined) {
     const fraction = await pick(
-      `Remove filters of ${fix.layers.join(', ')} (lowest L1 norm first)`,
+      // The server ranks them by their effect on the data folder's outputs when one is set.
+      `Remove filters of ${fix.layers.join(', ')} (least useful first)`,
       FILTER_FRACTIONS,
       'of the filters',
     );
@@ -126,10 +127,15 @@ export function registerFixCommands(
         client.sendRequest(ApplyFixRequest, { uri: args.uri, fix, progressId, line }, token),
     );
     if ('refusal' in result) {
-      if (result.refusal !== 'cancelled')
+      if (result.dataFolder !== undefined) {
+        void showDataFolderError(
+          `Model Lens did not ${lowerFirst(args.title)}: ${result.refusal}. The model is unchanged.`,
+        );
+      } else if (result.refusal !== 'cancelled') {
         void vscode.window.showWarningMessage(
           `Model Lens cannot ${lowerFirst(args.title)}: ${result.refusal}`,
         );
+      }
       return;
     }
     if (doc.version !== version) {
@@ -168,12 +174,13 @@ export function registerFixCommands(
           after: result.after,
         }),
     );
-    // The verification's lead sentence first, then its warning if any, then what the fix did:
-    // a long summary must not push the verdict out of the notification.
+    // The verification's lead sentence first, then its warning if any, then what the fix did
+    // and how it chose the weights (on the data folder, or data-free and how to use data): a
+    // long summary must not push the verdict out of the notification.
     const message = [
       `${capitalize(verification.line)}.`,
       ...(verification.warning ? [verification.warning] : []),
-      `${args.title}: ${result.summary.join('; ')}.`,
+      `${args.title}: ${[...result.summary, ...(result.method ? [result.method] : [])].join('; ')}.`,
     ].join(' ');
     // The verification first, as in the notification: its markdown starts with the lead sentence.
     const report = [
@@ -186,6 +193,7 @@ export function registerFixCommands(
       '## Changes',
       '',
       ...result.summary.map((s) => `- ${s}`),
+      ...(result.method ? [`- ${capitalize(result.method)}`] : []),
       '',
       ...(result.notes && result.notes.length > 0
         ? ['## Notes', '', ...result.notes.map((n) => `- ${n}`), '']
@@ -235,6 +243,13 @@ export function registerFixCommands(
       void vscode.window.showInformationMessage(`Model Lens: ${message}`);
     }),
   );
+}
+
+/** A data folder that doesn't fit the model: an error, with the way to choose another. */
+async function showDataFolderError(message: string): Promise<void> {
+  const choose = 'Choose Data Folder…';
+  const choice = await vscode.window.showErrorMessage(message, choose);
+  if (choice === choose) await vscode.commands.executeCommand('modelLens.chooseDataFolder');
 }
 
 const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);

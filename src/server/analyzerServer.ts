@@ -33,6 +33,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { hypercomplexOfNode } from '../core/advisor/hypercomplex';
 import { CompressionRefusal } from '../core/compress/summary';
+import { VerifyError } from '../core/verify';
 import { findDevice } from '../core/devices';
 import { compressionBlocker } from '../core/modelFile';
 import { ModelLoadError, saveBlocker, saveModelFile } from '../core/onnx/load';
@@ -77,9 +78,25 @@ import { SETTINGS_SECTION, settingsFromSection, settingsSection } from './client
 import { registerGraphRequests } from './graphRequests';
 import { withWeightFormats } from './layerFormats';
 import { annotationParts, layerMarkdown } from './presentation';
-import { codeActionsFor, runFix, sensitivityOf, shapeMap, summaryLine } from './quickFixes';
-import { verifyStates } from './verification';
+import {
+  codeActionsFor,
+  runFix,
+  sensitivityOf,
+  shapeMap,
+  summaryLine,
+  usesCalibration,
+  type FixEnvironment,
+  type FixOutcome,
+} from './quickFixes';
+import { verifyStates, type VerificationSamples } from './verification';
 import { dataFolderFor, dataFolderNotes } from './dataFolder';
+import {
+  calibrationText,
+  dataParts,
+  DataFolderError,
+  evaluationNote,
+  withSamplesFolder,
+} from './fixData';
 import { inputShapeAction, inputShapesOf, symbolicMessage } from './inputShapeRequests';
 import { documentSymbols } from './symbols';
 
@@ -572,6 +589,48 @@ export function startServer(connection: Connection): void {
     return e instanceof Error && e.name === 'AbortError';
   }
 
+  /**
+   * The data folder each state made by a calibrated fix was calibrated on: its verification runs
+   * on that folder's evaluation part (while the setting still names the folder).
+   */
+  const calibratedOn = new WeakMap<OpenModel, string>();
+
+  /**
+   * Runs a fix, on the data folder's calibration part when one is set for the model and the fix
+   * fits weights to data (fixData.ts); otherwise data-free.
+   */
+  async function runFixWithData(
+    state: OpenModel,
+    fix: ApplyFixParams['fix'],
+    env: FixEnvironment,
+  ): Promise<{ outcome: FixOutcome; folder?: string }> {
+    const folder = usesCalibration(fix)
+      ? dataFolderFor(state.path, store.settings, store.workspaceFolders)
+      : undefined;
+    const loaded = state.loaded;
+    if (folder === undefined || !loaded) return { outcome: await runFix(state, fix, env) };
+    env.progress?.('reading the data folder', 0);
+    const shapes = shapeMap(state.inputShapes);
+    // Every sample is read and checked against the model before anything runs, so a folder that
+    // doesn't fit refuses the fix whole.
+    const parts = dataParts(loaded, folder, shapes);
+    try {
+      const outcome = await withSamplesFolder(loaded, parts.calibration, shapes, (inputsDir) =>
+        runFix(state, fix, {
+          ...env,
+          calibration: { inputsDir, description: calibrationText(parts) },
+        }),
+      );
+      return { outcome, folder };
+    } catch (e) {
+      // The samples fit the model, but the calibrated engine can't take it (float16 compute,
+      // float16 weights for filter ranking …): the data-free engine may, and the notification
+      // says why it was used. Its own refusal, if any, is the fix's.
+      if (!(e instanceof CompressionRefusal || e instanceof VerifyError)) throw e;
+      return { outcome: await runFix(state, fix, { ...env, dataFreeReason: e.message }) };
+    }
+  }
+
   connection.onRequest(
     ApplyFixRequest,
     async (params: ApplyFixParams, token): Promise<ApplyFixResult> => {
@@ -580,17 +639,21 @@ export function startServer(connection: Connection): void {
       const blocked = (state.loaded && compressionBlocker(state.loaded)) ?? saveBlocker(state.path);
       if (blocked) return { refusal: blocked };
       store.analyze(state);
+      const signal = signalOf(token);
       try {
-        const outcome = await runFix(state, params.fix, {
+        const { outcome, folder } = await runFixWithData(state, params.fix, {
           device: selectedDevice(),
           progress: progressTo(params.progressId),
-          signal: signalOf(token),
+          signal,
           measured: (s) => store.keepSensitivity(s),
         });
+        // Cancelled as the engine finished: the user asked for the model to stay as it is.
+        if (signal.aborted) return { refusal: 'cancelled' };
         const next = store.addState(state.path, outcome.model, [
           ...state.fixes,
           outcome.description,
         ]);
+        if (folder !== undefined) calibratedOn.set(next, folder);
         const layer =
           params.line === undefined ? undefined : state.nodesByLine.get(params.line)?.name;
         const index = next.loaded?.model.graph.nodes.findIndex((n) => n.name === layer) ?? -1;
@@ -601,10 +664,17 @@ export function startServer(connection: Connection): void {
           after: next.key,
           summary: outcome.summaries.map((s) => `${s.operation}: ${summaryLine(s)}`),
           notes: outcome.summaries.flatMap((s) => s.notes),
+          ...(outcome.method ? { method: outcome.method } : {}),
         };
       } catch (e) {
         if (e instanceof CompressionRefusal) return { refusal: e.message };
         if (isCancellation(e)) return { refusal: 'cancelled' };
+        if (e instanceof DataFolderError) {
+          return {
+            refusal: `the data folder does not fit this model: ${e.message}`,
+            dataFolder: e.folder,
+          };
+        }
         throw e;
       }
     },
@@ -626,7 +696,16 @@ export function startServer(connection: Connection): void {
       // The figures the user sees assume the shapes set for the model: so do the runs.
       const shapes = shapeMap(modelFor(params.uri)?.inputShapes);
       const dataFolder = dataFolderFor(file, store.settings, store.workspaceFolders);
-      const result = await verifyStates(before.loaded, after.loaded, shapes, dataFolder);
+      const samples =
+        dataFolder === undefined
+          ? undefined
+          : evaluationSamples(
+              before.loaded,
+              dataFolder,
+              calibratedOn.get(after) === dataFolder,
+              shapes,
+            );
+      const result = await verifyStates(before.loaded, after.loaded, shapes, samples);
       const notes = dataFolder ? dataFolderNotes(before.loaded, dataFolder, shapes) : [];
       // The full report says what reading modelLens.dataFolder assumed (image preprocessing).
       return notes.length > 0 && result.markdown
@@ -637,6 +716,27 @@ export function startServer(connection: Connection): void {
         : result;
     },
   );
+
+  /**
+   * The samples a fix is verified on: after a fix calibrated on the folder, its evaluation part
+   * (split again as the fix split it); else the whole folder.
+   */
+  function evaluationSamples(
+    before: NonNullable<OpenModel['loaded']>,
+    folder: string,
+    calibrated: boolean,
+    shapes: ReadonlyMap<string, readonly number[]> | undefined,
+  ): VerificationSamples {
+    if (!calibrated) return { folder };
+    try {
+      const parts = dataParts(before, folder, shapes);
+      return { folder, part: parts.evaluation, note: evaluationNote(parts) };
+    } catch (e) {
+      // The folder changed since the fix: verifying on it says what is wrong now.
+      if (e instanceof DataFolderError) return { folder };
+      throw e;
+    }
+  }
 
   connection.onRequest(SaveModelRequest, (params: SaveModelParams): SaveModelResult => {
     const state = store.stateFor(params.path, params.text);

@@ -22,6 +22,10 @@ import { quantizeWeights } from '../core/compress/quantize';
 import { convertFloat, type FloatFormat } from '../core/compress/convertFloat';
 import { liftHalfWeights, withHalfWeightsLifted } from '../core/compress/halfWeights';
 import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
+import { quantizeCalibrated } from '../core/calibrated/calibratedQuantize';
+import { pruneCalibrated } from '../core/calibrated/calibratedPrune';
+import { pruneFiltersCalibrated } from '../core/calibrated/filterPruning';
+import type { HessianOptions } from '../core/calibrated/hessians';
 import { WEIGHT_LAYER_OPS } from '../core/cost/weights';
 import type { DeviceProfile } from '../core/devices';
 import { formatBytes, formatCount, formatPercent } from '../core/format';
@@ -249,6 +253,23 @@ export interface FixEnvironment {
   readonly signal?: AbortSignal;
   /** Called when a state's sensitivity has just been measured (to cache it). */
   readonly measured?: (state: OpenModel) => void;
+  /**
+   * The data folder's calibration samples (fixData.ts): quantizing to integer widths, pruning
+   * and filter removal then fit the weights to them. Without it they are data-free.
+   */
+  readonly calibration?: FixCalibration;
+  /**
+   * Why a data folder is set but the fix runs data-free (the calibrated engine refused the
+   * model), for the notification in place of the hint to choose a data folder.
+   */
+  readonly dataFreeReason?: string;
+}
+
+export interface FixCalibration {
+  /** A folder holding the calibration samples only, as the calibrated engines read them. */
+  readonly inputsDir: string;
+  /** "128 calibration samples of val (verified on the other 872)". */
+  readonly description: string;
 }
 
 export interface FixOutcome {
@@ -256,6 +277,103 @@ export interface FixOutcome {
   readonly summaries: ChangeSummary[];
   /** What the text view lists as applied, e.g. "quantize int8 per-channel: conv1". */
   readonly description: string;
+  /**
+   * How the weights were chosen, for the notification: "rounded by GPTQ on 128 calibration
+   * samples of val (…)", or data-free with the way to do better. Absent when data can't help.
+   */
+  readonly method?: string;
+}
+
+/** Whether a fix fits its weights to the data folder's samples when one is set. */
+export function usesCalibration(fix: Fix): boolean {
+  switch (fix.kind) {
+    case 'quantize':
+      // fp16/bf16 conversion rounds to the nearest half value: no rounding choice to fit.
+      return (fix as FloatFix).float === undefined;
+    case 'prune':
+    case 'removeFilters':
+    case 'fitToDevice':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** What each engine does on data, and the data-free way the notification names instead. */
+const METHODS = {
+  round: {
+    engine: 'GPTQ',
+    calibrated: 'rounded by GPTQ',
+    finishing: 'GPTQ: rounding each layer to keep its output',
+    dataFree: 'rounded to nearest',
+    onData: 'round on your data',
+  },
+  prune: {
+    engine: 'SparseGPT',
+    calibrated: 'pruned by SparseGPT',
+    finishing: 'SparseGPT: pruning each layer and updating the weights that stay',
+    dataFree: 'pruned by magnitude',
+    onData: 'prune on your data',
+  },
+  filters: {
+    engine: undefined,
+    calibrated: 'filters ranked by their effect on the outputs, consumers refitted',
+    finishing: 'ranking filters by their effect and refitting the layers that read them',
+    dataFree: 'filters ranked by L1 norm',
+    onData: 'rank them on your data',
+  },
+} as const;
+type Method = keyof typeof METHODS;
+
+/**
+ * The calibrated engines' options for `env.calibration`, their progress mapped onto
+ * [`from`, 1] of the fix's (a notification's bar only moves forward).
+ */
+function calibrationOptions(
+  state: OpenModel,
+  env: FixEnvironment,
+  method: Method,
+  from = 0,
+): HessianOptions | undefined {
+  const data = env.calibration;
+  if (!data) return undefined;
+  return {
+    inputsDir: data.inputsDir,
+    inputShapes: shapeMap(state.inputShapes),
+    signal: env.signal,
+    // The samples are most of the time; the per-layer solve after them reports no progress.
+    onProgress: (done, total) =>
+      env.progress?.(
+        done < total
+          ? `calibrating on sample ${done}/${total}`
+          : `${METHODS[method].finishing} (${total} samples)`,
+        from + ((1 - from) * 0.9 * done) / total,
+      ),
+  };
+}
+
+/** The outcome of one engine run, with how it chose the weights. */
+function outcomeOf(
+  summary: ChangeSummary,
+  model: Model,
+  method: Method,
+  env: FixEnvironment,
+): FixOutcome {
+  const m = METHODS[method];
+  const data = env.calibration;
+  // The text view lists the fixes applied: it names the engine, so two fixes differing only in
+  // it are two states (and the list says which one made the model).
+  const engine = data && m.engine ? ` (${m.engine} on data)` : '';
+  return {
+    model,
+    summaries: [summary],
+    description: `${describe(summary)}${engine}`,
+    method: data
+      ? `${m.calibrated} on ${data.description}`
+      : env.dataFreeReason
+        ? `${m.dataFree} (not on the data folder: ${env.dataFreeReason})`
+        : `${m.dataFree} (no data folder: Choose Data Folder… to ${m.onData})`,
+  };
 }
 
 /** Runs a fix on a state with the core engine. Throws CompressionRefusal with the reason. */
@@ -283,8 +401,12 @@ export async function runFix(
         return single(r.summary, r.model);
       }
       if (fix.bits !== 'suggested') {
-        const r = quantizeWeights(model, { bits: fix.bits, layers: fix.layers }, ext);
-        return single(r.summary, r.model);
+        const options = { bits: fix.bits, layers: fix.layers };
+        const calibration = calibrationOptions(state, env, 'round');
+        const r = calibration
+          ? await quantizeCalibrated(loaded, options, calibration)
+          : quantizeWeights(model, options, ext);
+        return outcomeOf(r.summary, r.model, 'round', env);
       }
       const bitsPerLayer = new Map<string, number>();
       for (const n of report.nodes) {
@@ -302,32 +424,42 @@ export async function runFix(
       if (bitsPerLayer.size === 0) {
         throw new CompressionRefusal('no float layer has a suggested width below 32 bits');
       }
-      const r = quantizeWeights(
-        model,
-        { bits: 8, bitsPerLayer, layers: [...bitsPerLayer.keys()] },
-        ext,
-      );
-      return single(r.summary, r.model);
+      const options = { bits: 8, bitsPerLayer, layers: [...bitsPerLayer.keys()] };
+      const calibration = calibrationOptions(state, env, 'round');
+      const r = calibration
+        ? await quantizeCalibrated(loaded, options, calibration)
+        : quantizeWeights(model, options, ext);
+      return outcomeOf(r.summary, r.model, 'round', env);
     }
     case 'prune': {
+      const calibration = calibrationOptions(state, env, 'prune');
       if (fix.nm) {
         // Named layers are refused when their input size is not a multiple of M; the whole
         // model skips them, and the summary's notes list them.
-        const r = pruneSemiStructured(model, { pattern: fix.nm, layers: fix.layers }, ext);
-        return single(r.summary, r.model);
+        const r = calibration
+          ? await pruneCalibrated(loaded, { pattern: fix.nm, layers: fix.layers }, calibration)
+          : pruneSemiStructured(model, { pattern: fix.nm, layers: fix.layers }, ext);
+        return outcomeOf(r.summary, r.model, 'prune', env);
       }
       const sparsity = needFraction(fix.sparsity, 'sparsity');
-      const r = pruneUnstructured(
-        model,
-        { sparsity, scope: fix.layers ? 'layer' : 'global', layers: fix.layers },
-        ext,
-      );
-      return single(r.summary, r.model);
+      // SparseGPT prunes each layer to the sparsity (its scores are not comparable across
+      // layers); by magnitude the whole model shares one threshold.
+      const r = calibration
+        ? await pruneCalibrated(loaded, { pattern: sparsity, layers: fix.layers }, calibration)
+        : pruneUnstructured(
+            model,
+            { sparsity, scope: fix.layers ? 'layer' : 'global', layers: fix.layers },
+            ext,
+          );
+      return outcomeOf(r.summary, r.model, 'prune', env);
     }
     case 'removeFilters': {
       const fraction = needFraction(fix.fraction, 'fraction');
-      const r = pruneFilters(model, { fraction, layers: fix.layers }, ext);
-      return single(r.summary, r.model);
+      const calibration = calibrationOptions(state, env, 'filters');
+      const r = calibration
+        ? await pruneFiltersCalibrated(loaded, { fraction, layers: fix.layers }, calibration)
+        : pruneFilters(model, { fraction, layers: fix.layers }, ext);
+      return outcomeOf(r.summary, r.model, 'filters', env);
     }
     case 'foldBatchNorm': {
       const r = withHalfWeightsLifted(model, ext, (m) =>
@@ -407,8 +539,14 @@ async function fitToDevice(state: OpenModel, env: FixEnvironment): Promise<FixOu
     throw new CompressionRefusal('choose a target device first (Model Lens: Select Device)');
   }
   const loaded = state.loaded!;
-  const sensitivity = await sensitivityOf(state, env, fitGridsFor(device));
-  env.progress?.('planning bit-widths', 1);
+  // With data, measuring sensitivity takes the first half of the bar and calibration the rest.
+  const share = env.calibration ? 0.5 : 1;
+  const measuring = {
+    ...env,
+    progress: (message: string, fraction: number) => env.progress?.(message, fraction * share),
+  };
+  const sensitivity = await sensitivityOf(state, measuring, fitGridsFor(device));
+  env.progress?.('planning bit-widths', share);
   const plan = planBitsForDevice(loaded, { device, sensitivity: [...sensitivity.values()] });
   if (!plan.fits) {
     throw new CompressionRefusal(`cannot fit ${device.name}: ${plan.reason ?? 'no plan fits'}`);
@@ -416,12 +554,16 @@ async function fitToDevice(state: OpenModel, env: FixEnvironment): Promise<FixOu
   if (plan.formatPerLayer.size === 0) {
     throw new CompressionRefusal(`the model already fits ${device.name}`);
   }
-  const r = quantizeWeights(loaded.model, quantizeOptionsFor(plan), loaded.external);
+  // Integer widths are rounded by GPTQ on data; grids (pow2, ternary, binary) stay nearest.
+  const calibration = calibrationOptions(state, env, 'round', share);
+  const r = calibration
+    ? await quantizeCalibrated(loaded, quantizeOptionsFor(plan), calibration)
+    : quantizeWeights(loaded.model, quantizeOptionsFor(plan), loaded.external);
+  const outcome = outcomeOf(r.summary, r.model, 'round', env);
   return {
-    model: r.model,
-    summaries: [r.summary],
+    ...outcome,
     // "fit to stm32h743: 6 layers (3 int8, 2 int4, 1 ternary), predicted output SQNR 9.7 dB"
-    description: `fit to ${device.id}: ${planFormatsText(plan)}, predicted output SQNR ${plan.predictedErrorDb.toFixed(1)} dB`,
+    description: `fit to ${device.id}: ${planFormatsText(plan)}, predicted output SQNR ${plan.predictedErrorDb.toFixed(1)} dB${env.calibration ? ' (GPTQ on data)' : ''}`,
   };
 }
 

@@ -1,9 +1,9 @@
 /**
  * The verification a quick fix shows: both model states run in ONNX Runtime on the same seeded
  * random inputs (the verifier's defaults, as `model-lens verify` uses), or on the samples of
- * `modelLens.dataFolder` when set, summarised in the lead sentence every verification starts
- * with, a warning when the model no longer behaves like the original, and reported in full on
- * demand.
+ * `modelLens.dataFolder` when set (only its evaluation part after a fix calibrated on the
+ * folder: fixData.ts), summarised in the lead sentence every verification starts with, a warning
+ * when the model no longer behaves like the original, and reported in full on demand.
  */
 import type { LoadedModel } from '../core/onnx/load';
 import { encodeModel } from '../core/onnx/encode';
@@ -15,17 +15,27 @@ import {
   verificationLead,
   verificationRows,
 } from '../core/verify/summary';
+import type { FolderInputs } from '../core/verify';
 import type { VerifyFixResult } from '../shared/protocol';
 
 /** As `model-lens verify` by default. */
 const SAMPLES = 8;
 
+/** The data folder's samples a verification runs on instead of random ones. */
+export interface VerificationSamples {
+  /** `modelLens.dataFolder` for this model. */
+  readonly folder: string;
+  /** A part of it already read (the evaluation part); else the whole folder. */
+  readonly part?: FolderInputs;
+  /** Which samples these are, for the full report. */
+  readonly note?: string;
+}
+
 export async function verifyStates(
   before: LoadedModel,
   after: LoadedModel,
   inputShapes?: ReadonlyMap<string, readonly number[]>,
-  /** `modelLens.dataFolder` for this model: its samples instead of random ones. */
-  dataFolder?: string,
+  samples?: VerificationSamples,
 ): Promise<VerifyFixResult> {
   // ONNX Runtime reads external data relative to a model file, and these states live in memory:
   // hand it self-contained copies, which fit in one protobuf below 2 GiB.
@@ -43,7 +53,11 @@ export async function verifyStates(
     encodeModel(inlineExternalData(l.model, l.external));
   try {
     const r = await verifyModels(selfContained(before), selfContained(after), {
-      ...(dataFolder !== undefined ? { inputsDir: dataFolder } : { samples: SAMPLES }),
+      ...(samples?.part
+        ? { inputs: samples.part }
+        : samples
+          ? { inputsDir: samples.folder }
+          : { samples: SAMPLES }),
       inputShapes,
     });
     const source = sampleSource(r);
@@ -58,6 +72,7 @@ export async function verifyStates(
       ...(warning ? ['', `**${warning}**`] : []),
       '',
       `Verified in ONNX Runtime on ${source}${r.seconds !== undefined ? ` in ${r.seconds.toFixed(2)} s` : ''}, against the model before the fix.`,
+      ...(samples?.note ? ['', samples.note] : []),
       '',
       '| | |',
       '|---|---|',

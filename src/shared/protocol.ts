@@ -177,10 +177,22 @@ export type ApplyFixResult =
       readonly summary: string[];
       /** The engine's notes (layers skipped, storage, pattern checks), for the full report. */
       readonly notes?: string[];
+      /**
+       * How the weights were chosen, for the notification: "rounded by GPTQ on 128 calibration
+       * samples of val (verified on the other 872)", or "pruned by magnitude (no data folder: …)".
+       */
+      readonly method?: string;
       /** The line of the cursor's layer in the new text, to keep the cursor on it. */
       readonly line?: number;
     }
-  | { readonly refusal: string };
+  | {
+      readonly refusal: string;
+      /**
+       * The data folder, when it is why: its samples don't fit the model or can't be read (the
+       * refusal names the file). Nothing was changed.
+       */
+      readonly dataFolder?: string;
+    };
 
 /** Client → server: run both states in ONNX Runtime and compare their outputs. */
 export const VerifyFixRequest = 'modelLens/verifyFix';

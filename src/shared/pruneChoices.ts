@@ -16,12 +16,17 @@ export interface PruneChoice {
 
 const SPARSITIES = [0.25, 0.5, 0.75, 0.9];
 
-/** `wholeModel`: the sparsities are one global magnitude threshold over every layer. */
+/**
+ * `wholeModel`: the sparsities are one global magnitude threshold over every layer, or with a
+ * data folder that share of each layer, chosen by SparseGPT (src/server/quickFixes.ts).
+ */
 export function pruneChoices(wholeModel: boolean): PruneChoice[] {
   return [
     ...SPARSITIES.map((v) => ({
       label: `${Math.round(v * 100)}%`,
-      description: wholeModel ? 'of the weights (one global threshold)' : 'of the weights',
+      description: wholeModel
+        ? 'of the weights (one global magnitude threshold; with a data folder, of each layer)'
+        : 'of the weights',
       value: { sparsity: v },
     })),
     {

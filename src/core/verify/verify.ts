@@ -17,6 +17,7 @@ import {
   openModel,
   randomInputsFor,
   readInputsDir,
+  type FolderInputs,
   type InputSet,
   type InputTensor,
 } from './inputs';
@@ -40,6 +41,12 @@ export interface VerifyOptions {
   seed?: number;
   /** The user's inputs: a folder of .npy / .pb files, or of sample subfolders (inputs.ts). */
   inputsDir?: string;
+  /**
+   * Samples already read, instead of `inputsDir` or random ones: a part of a data folder
+   * (src/core/data/split.ts), e.g. the evaluation part that a calibrated fix never saw. Their
+   * labels are used unless `labels` is given.
+   */
+  inputs?: Pick<FolderInputs, 'sets' | 'labels'>;
   /**
    * Class labels, one per row of the first output across all samples (one per sample at batch
    * 1). Overrides labels.json / labels.txt in `inputsDir`.
@@ -260,7 +267,10 @@ export async function verifyModels(
 
   let sets: InputSet[];
   let labels = options.labels;
-  if (options.inputsDir !== undefined) {
+  if (options.inputs) {
+    sets = options.inputs.sets;
+    labels ??= options.inputs.labels;
+  } else if (options.inputsDir !== undefined) {
     const folder = readInputsDir(options.inputsDir, specs);
     sets = folder.sets;
     labels ??= folder.labels;
@@ -349,7 +359,7 @@ export async function verifyModels(
         maxAbsError: perOutput[i].maxAbsError,
         cosine: perOutput[i].cosine,
       })),
-      inputSource: options.inputsDir !== undefined ? 'folder' : 'random',
+      inputSource: options.inputs || options.inputsDir !== undefined ? 'folder' : 'random',
       seconds: 0,
       ...(labelled ? { labelled } : {}),
     };

@@ -1,7 +1,8 @@
 /**
  * `modelLens.dataFolder`: from the settings (VS Code's per workspace folder, or another editor's
- * section) to the folder a model's quick-fix verification runs on, and through the server: a
- * fix verified on the folder's images, with the preprocessing it assumed in the full report.
+ * section) to the folder a model's quick fixes run on, and through the server: a fix calibrated
+ * and verified on the folder's images, with the preprocessing it assumed in the full report
+ * (calibratedFixes.test.ts tests the split and the calibrated engines).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -130,9 +131,19 @@ describe(
           after: fixed.after,
         });
 
+      // The class folders label the images; three are too few to split, so the int8 fix was
+      // calibrated on them too, which the full report says.
+      assert.equal(
+        fixed.method,
+        'rounded by GPTQ on all 3 samples of images (not split, fewer than 100 samples: verified on the same samples)',
+      );
       const onImages = await verify();
       assert.ok(onImages.ok, onImages.line);
-      assert.match(onImages.line, /on 3 samples from your folder/);
+      assert.match(onImages.line, /on 3 labelled samples$/);
+      assert.match(
+        onImages.markdown,
+        /Verified on all 3 samples of .*images, which also calibrated/,
+      );
       assert.match(
         onImages.markdown,
         /\*assumed: NCHW, grey \(1-channel input\), resize to 8×8, scale 1\/255, no mean\/std \(no preprocess\.json\)\*/,

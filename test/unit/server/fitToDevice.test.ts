@@ -1,19 +1,23 @@
 /**
  * The "Fit the model to …" quick fix with grids (issue 15), run directly on a model state (no
  * language server): on a device with 1- and 2-bit weights it may choose ternary/binary, applies
- * exactly the plan's formats, and names them.
+ * exactly the plan's formats, and names them; with calibration samples, GPTQ rounds them.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { analyzeLoaded } from '../../../src/core/analyze';
 import { quantizedWeightBytes, weightGridOf } from '../../../src/core/cost/nodeFigures';
 import type { DeviceProfile } from '../../../src/core/devices';
 import { encodeModel } from '../../../src/core/onnx/encode';
 import type { LoadedModel } from '../../../src/core/onnx/load';
-import { verifyModels } from '../../../src/core/verify';
+import { verifyModels, writeNpy } from '../../../src/core/verify';
 import type { OpenModel } from '../../../src/server/modelStore';
 import { runFix, sensitivityOf } from '../../../src/server/quickFixes';
 import { gemmMlp } from '../../helpers/gemmMlp';
+import { seededRandom } from '../../helpers/modelBuilder';
 
 const SIZES: [number, number, number, number] = [32, 64, 64, 10];
 
@@ -122,6 +126,45 @@ describe('fit to device with grids', () => {
       ),
       /cannot fit Tiny MCU: weights need at least \d+ bytes/,
     );
+  });
+
+  it('with calibration samples: integer widths rounded by GPTQ, progress in two halves', async () => {
+    // 12 samples of x [4, 32], as fixData.ts hands the calibration part to the engines.
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-fit-calibration-'));
+    try {
+      const random = seededRandom(3);
+      for (let i = 0; i < 12; i++) {
+        fs.mkdirSync(path.join(folder, String(i)));
+        const data = Float32Array.from({ length: 4 * SIZES[0] }, () => random() * 2 - 1);
+        const npy = writeNpy({ dtype: 'float32', dims: [4, SIZES[0]], data });
+        fs.writeFileSync(path.join(folder, String(i), 'x.npy'), npy);
+      }
+      const progress: [string, number][] = [];
+      const outcome = await runFix(
+        stateOf(mlp()),
+        { kind: 'fitToDevice' },
+        {
+          device: device(Math.round(bytesAt(4) * 1.05), [4, 8]),
+          progress: (m, f) => progress.push([m, f]),
+          calibration: { inputsDir: folder, description: '12 calibration samples of data' },
+        },
+      );
+      assert.match(outcome.description, /\(GPTQ on data\)$/);
+      assert.match(
+        outcome.summaries[0].notes[0],
+        /^error-compensating rounding \(GPTQ\) of 3 layer/,
+      );
+      assert.equal(outcome.method, 'rounded by GPTQ on 12 calibration samples of data');
+      // Sensitivity fills the first half of the bar, calibration the second; never backwards.
+      const measuring = progress.filter(([m]) => m.startsWith('measuring sensitivity'));
+      const calibrating = progress.filter(([m]) => m.startsWith('calibrating on sample'));
+      assert.ok(measuring.length > 0 && measuring.every(([, f]) => f <= 0.5));
+      assert.equal(calibrating.length, 11);
+      assert.ok(calibrating.every(([, f]) => f > 0.5 && f < 1));
+      assert.ok(progress.every(([, f], i) => i === 0 || f >= progress[i - 1][1]));
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('a table measured without grids gets only the missing grids', async () => {

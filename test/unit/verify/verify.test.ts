@@ -113,6 +113,20 @@ describe('verifyModels', () => {
     );
   });
 
+  it('runs on samples already read (a part of a data folder), with their labels', async () => {
+    const model = linear(W);
+    const other = linear(W.map((v, i) => (i % N === 0 ? -v : v)));
+    const sets = randomInputs(model, { inputShapes: new Map([['x', [1, K]]]) });
+    const part = [sets, randomInputs(model, { seed: 1, inputShapes: new Map([['x', [1, K]]]) })];
+    const r = await verifyModels(model, other, { inputs: { sets: part, labels: [0, 1] } });
+    assert.equal(r.samples, 2);
+    assert.equal(r.inputSource, 'folder');
+    assert.equal(
+      r.labelled?.confusion.flat().reduce((a, b) => a + b, 0),
+      2,
+    );
+  });
+
   it('rejects models with different input names', async () => {
     await assert.rejects(
       verifyModels(linear(W, 'x'), linear(W, 'image')),
