@@ -90,13 +90,7 @@ import {
 } from './quickFixes';
 import { verifyStates, type VerificationSamples } from './verification';
 import { dataFolderFor, dataFolderNotes } from './dataFolder';
-import {
-  calibrationText,
-  dataParts,
-  DataFolderError,
-  evaluationNote,
-  withSamplesFolder,
-} from './fixData';
+import { calibrationText, dataParts, DataFolderError, evaluationNote } from './fixData';
 import { inputShapeAction, inputShapesOf, symbolicMessage } from './inputShapeRequests';
 import { documentSymbols } from './symbols';
 
@@ -615,12 +609,10 @@ export function startServer(connection: Connection): void {
     // doesn't fit refuses the fix whole.
     const parts = dataParts(loaded, folder, shapes);
     try {
-      const outcome = await withSamplesFolder(loaded, parts.calibration, shapes, (inputsDir) =>
-        runFix(state, fix, {
-          ...env,
-          calibration: { inputsDir, description: calibrationText(parts) },
-        }),
-      );
+      const outcome = await runFix(state, fix, {
+        ...env,
+        calibration: { inputs: parts.calibration.sets, description: calibrationText(parts) },
+      });
       return { outcome, folder };
     } catch (e) {
       // The samples fit the model, but the calibrated engine can't take it (float16 compute,

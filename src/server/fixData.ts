@@ -10,14 +10,9 @@
  * separate request, finds the same evaluation part by splitting again instead of the server
  * holding every sample in memory between the two requests.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { splitFolderInputs } from '../core/data/split';
-import { makeTensor } from '../core/onnx/build';
-import { writeTensor } from '../core/onnx/encode';
 import type { LoadedModel } from '../core/onnx/load';
-import { WireWriter } from '../core/onnx/wire';
 import {
   inputSpecs,
   readInputsDir,
@@ -170,35 +165,4 @@ export function evaluationNote(parts: DataParts): string {
   return parts.split
     ? `Verified on the evaluation part of ${parts.folder}: ${n(parts.evaluation.sets.length)} of its ${n(parts.total)} samples. The other ${n(parts.calibration.sets.length)} calibrated the fix (seeded split, stratified by class), so none of these figures comes from a sample the fix was fitted to.`
     : `Verified on all ${n(parts.total)} samples of ${parts.folder}, which also calibrated the fix: the folder is not split (${parts.unsplitReason}), so these figures are optimistic. Add samples (${MIN_SAMPLES_TO_SPLIT} or more) to verify on samples the fix never saw.`;
-}
-
-/**
- * Runs `job` with a temporary folder holding `part`'s samples, one subfolder per sample with a
- * TensorProto `.pb` per input (named, so it matches its input whatever the file name), removed
- * afterwards. The calibrated engines read their samples from a folder (HessianOptions'
- * `inputsDir`) and cannot take samples already read; the folder goes once they can.
- */
-export async function withSamplesFolder<T>(
-  loaded: LoadedModel,
-  part: FolderInputs,
-  inputShapes: ReadonlyMap<string, readonly number[]> | undefined,
-  job: (dir: string) => Promise<T>,
-): Promise<T> {
-  const types = new Map(inputSpecs(loaded, inputShapes).map((s) => [s.name, s.dataType]));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-lens-calibration-'));
-  try {
-    part.sets.forEach((set, i) => {
-      const sample = path.join(dir, String(i).padStart(6, '0'));
-      fs.mkdirSync(sample);
-      Object.entries(set).forEach(([name, t], k) => {
-        const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-        const w = new WireWriter();
-        writeTensor(w, makeTensor(name, types.get(name)!, t.dims, raw));
-        fs.writeFileSync(path.join(sample, `input_${k}.pb`), w.finish());
-      });
-    });
-    return await job(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }

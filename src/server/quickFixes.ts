@@ -3,6 +3,7 @@
  * state. Every operation is the core engine's; this file only chooses what to offer, explains
  * why an action is unavailable, and turns engine summaries into lines a person reads.
  */
+import type { InputSet } from '../core/verify';
 import type { CodeAction, Diagnostic } from 'vscode-languageserver/node';
 import type { NodeReport } from '../core/analyze';
 import { measureSensitivity, type LayerSensitivity } from '../core/advisor/sensitivity';
@@ -266,8 +267,8 @@ export interface FixEnvironment {
 }
 
 export interface FixCalibration {
-  /** A folder holding the calibration samples only, as the calibrated engines read them. */
-  readonly inputsDir: string;
+  /** The calibration part of the data folder, already read. */
+  readonly inputs: readonly InputSet[];
   /** "128 calibration samples of val (verified on the other 872)". */
   readonly description: string;
 }
@@ -338,7 +339,7 @@ function calibrationOptions(
   const data = env.calibration;
   if (!data) return undefined;
   return {
-    inputsDir: data.inputsDir,
+    inputs: data.inputs,
     inputShapes: shapeMap(state.inputShapes),
     signal: env.signal,
     // The samples are most of the time; the per-layer solve after them reports no progress.

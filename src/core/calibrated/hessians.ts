@@ -39,7 +39,7 @@ export interface HessianTarget {
 
 export type HessianOptions = Pick<
   CalibrationOptions,
-  'inputsDir' | 'samples' | 'seed' | 'inputShapes' | 'onProgress' | 'signal'
+  'inputsDir' | 'inputs' | 'samples' | 'seed' | 'inputShapes' | 'onProgress' | 'signal'
 >;
 
 function abortError(): Error {

@@ -13,7 +13,7 @@ import { quantizedWeightBytes, weightGridOf } from '../../../src/core/cost/nodeF
 import type { DeviceProfile } from '../../../src/core/devices';
 import { encodeModel } from '../../../src/core/onnx/encode';
 import type { LoadedModel } from '../../../src/core/onnx/load';
-import { verifyModels, writeNpy } from '../../../src/core/verify';
+import { inputSpecs, readInputsDir, verifyModels, writeNpy } from '../../../src/core/verify';
 import type { OpenModel } from '../../../src/server/modelStore';
 import { runFix, sensitivityOf } from '../../../src/server/quickFixes';
 import { gemmMlp } from '../../helpers/gemmMlp';
@@ -146,7 +146,10 @@ describe('fit to device with grids', () => {
         {
           device: device(Math.round(bytesAt(4) * 1.05), [4, 8]),
           progress: (m, f) => progress.push([m, f]),
-          calibration: { inputsDir: folder, description: '12 calibration samples of data' },
+          calibration: {
+            inputs: readInputsDir(folder, inputSpecs(mlp())).sets,
+            description: '12 calibration samples of data',
+          },
         },
       );
       assert.match(outcome.description, /\(GPTQ on data\)$/);
