@@ -11,7 +11,7 @@
  * thousands. Sums are kept in float64 across chunks and samples.
  */
 import { encodeModel } from '../onnx/encode';
-import { makeAttribute, valueInfo } from '../onnx/build';
+import { makeAttribute, makeModel, valueInfo } from '../onnx/build';
 import type { LoadedModel } from '../onnx/load';
 import { inlineExternalData } from '../onnx/relocate';
 import { DataType, type Model } from '../onnx/types';
@@ -194,29 +194,13 @@ class GramProduct {
       inputs: ['xt', 'x'],
       outputs: ['h'],
     });
-    const model: Model = {
-      irVersion: 8,
-      producerName: 'model-lens',
-      producerVersion: '',
-      domain: '',
-      modelVersion: 0,
-      docString: '',
-      graph: {
-        name: 'gram',
-        nodes: [transpose, matmul],
-        initializers: [],
-        sparseInitializers: [],
-        inputs: [valueInfo('x', DataType.FLOAT, ['g', 'n', 'k'])],
-        outputs: [valueInfo('h', DataType.FLOAT, ['g', 'k', 'k'])],
-        valueInfo: [],
-        docString: '',
-        extra: [],
-      },
-      opsetImport: [{ domain: '', version: 17, extra: [] }],
-      metadataProps: [],
-      functions: [],
-      extra: [],
-    };
+    const model = makeModel({
+      name: 'gram',
+      nodes: [transpose, matmul],
+      inputs: [valueInfo('x', DataType.FLOAT, ['g', 'n', 'k'])],
+      outputs: [valueInfo('h', DataType.FLOAT, ['g', 'k', 'k'])],
+      opset: 17,
+    });
     return new GramProduct(await ModelRunner.create(encodeModel(model), 'Gram product'));
   }
 

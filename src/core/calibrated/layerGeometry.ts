@@ -15,6 +15,7 @@
  */
 import { intAttr, intsAttr, stringAttr } from '../onnx/attributes';
 import type { Node } from '../onnx/types';
+import { stridesOf } from '../shapes/dims';
 
 export type LayerKind = 'conv' | 'convTranspose' | 'gemm' | 'matmul';
 
@@ -151,10 +152,10 @@ export function storedGeometry(
   const seen = perm.map((a) => storedDims[a]);
   const geometry = layerGeometry(node, seen);
   if (!geometry) return undefined;
-  const storedStrides = strides(storedDims);
+  const storedStrides = stridesOf(storedDims);
   // A seen axis steps through the stored tensor by its stored axis' stride.
   const step = perm.map((a) => storedStrides[a]);
-  const seenStrides = strides(seen);
+  const seenStrides = stridesOf(seen);
   const inner = geometry.elementIndex;
   return {
     ...geometry,
@@ -169,14 +170,4 @@ export function storedGeometry(
       return stored;
     },
   };
-}
-
-function strides(dims: readonly number[]): number[] {
-  const out = new Array<number>(dims.length);
-  let s = 1;
-  for (let i = dims.length - 1; i >= 0; i--) {
-    out[i] = s;
-    s *= dims[i];
-  }
-  return out;
 }

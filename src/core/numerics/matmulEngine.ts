@@ -13,9 +13,9 @@
  * this module costs nothing until an engine is created.
  */
 import type * as OrtTypes from 'onnxruntime-node';
-import { makeAttribute, valueInfo } from '../onnx/build';
+import { makeAttribute, makeModel, valueInfo } from '../onnx/build';
 import { encodeModel } from '../onnx/encode';
-import { DataType, type Model } from '../onnx/types';
+import { DataType } from '../onnx/types';
 import { ort, type Ort } from '../verify/verify';
 import { checkSizes, multiplyJs, type MatMul, type Matrix, type MultiplyOptions } from './matmul';
 
@@ -137,39 +137,23 @@ function float32(x: Matrix): Float32Array {
 /** The encoded one-node graph c = a·b (or a·bᵀ with Gemm's transB), float32, any sizes. */
 function productModel(transB: boolean): Uint8Array {
   const f = DataType.FLOAT;
-  const model: Model = {
-    extra: [],
-    irVersion: 8,
-    producerName: 'model-lens',
-    producerVersion: '',
-    domain: '',
-    modelVersion: 0,
-    docString: '',
-    graph: {
-      extra: [],
-      name: transB ? 'matmul_transposed' : 'matmul',
-      nodes: [
-        {
-          extra: [],
-          name: 'product',
-          opType: transB ? 'Gemm' : 'MatMul',
-          domain: '',
-          inputs: ['a', 'b'],
-          outputs: ['c'],
-          attributes: transB ? [makeAttribute('transB', 1)] : [],
-          docString: '',
-        },
-      ],
-      initializers: [],
-      sparseInitializers: [],
-      inputs: [valueInfo('a', f, ['m', 'k']), valueInfo('b', f, transB ? ['n', 'k'] : ['k', 'n'])],
-      outputs: [valueInfo('c', f, ['m', 'n'])],
-      valueInfo: [],
-      docString: '',
-    },
-    opsetImport: [{ extra: [], domain: '', version: 13 }],
-    metadataProps: [],
-    functions: [],
-  };
+  const model = makeModel({
+    name: transB ? 'matmul_transposed' : 'matmul',
+    nodes: [
+      {
+        extra: [],
+        name: 'product',
+        opType: transB ? 'Gemm' : 'MatMul',
+        domain: '',
+        inputs: ['a', 'b'],
+        outputs: ['c'],
+        attributes: transB ? [makeAttribute('transB', 1)] : [],
+        docString: '',
+      },
+    ],
+    inputs: [valueInfo('a', f, ['m', 'k']), valueInfo('b', f, transB ? ['n', 'k'] : ['k', 'n'])],
+    outputs: [valueInfo('c', f, ['m', 'n'])],
+    opset: 13,
+  });
   return encodeModel(model);
 }

@@ -9,6 +9,8 @@ import {
   type Attribute,
   type Dim,
   type Graph,
+  type Model,
+  type Node,
   type Tensor,
   type TypeInfo,
   type ValueInfo,
@@ -121,4 +123,40 @@ export function makeAttribute(name: string, value: AttrValue): Attribute {
   }
   if ('nodes' in value) return { ...base, type: AttributeType.GRAPH, g: value };
   return { ...base, type: AttributeType.TENSOR, t: value };
+}
+
+/**
+ * A small standalone model of its own (a helper graph run in ONNX Runtime: a matrix product, a
+ * Gram product), IR 8, one default-domain opset.
+ */
+export function makeModel(fields: {
+  readonly name: string;
+  readonly nodes: readonly Node[];
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+  readonly opset: number;
+}): Model {
+  return {
+    extra: [],
+    irVersion: 8,
+    producerName: 'model-lens',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    graph: {
+      extra: [],
+      name: fields.name,
+      nodes: [...fields.nodes],
+      initializers: [],
+      sparseInitializers: [],
+      inputs: [...fields.inputs],
+      outputs: [...fields.outputs],
+      valueInfo: [],
+      docString: '',
+    },
+    opsetImport: [{ extra: [], domain: '', version: fields.opset }],
+    metadataProps: [],
+    functions: [],
+  };
 }
