@@ -1,13 +1,14 @@
 /**
  * Calibration for static activation quantization: runs the model in ONNX Runtime over
  * calibration inputs and records the min and max of each activation quantizeActivations will
- * quantize (activationTargets.ts).
+ * quantize (activationTargets.ts), and, for the percentile and MSE range methods
+ * (activationRanges.ts), a histogram of its values in bounded memory (activationHistogram.ts).
  *
  * ONNX Runtime only returns graph outputs, so the model is run as a copy whose graph also lists
  * the observed tensors as outputs (GraphEdit.addOutput: the nodes and tensors keep their bytes,
  * nothing else changes). Graph inputs are measured from the fed tensors directly. Each sample's
- * outputs are folded into the running min/max and dropped before the next run, so memory stays
- * at one sample's activations whatever the number of samples.
+ * outputs are folded into the running min/max (and histograms) and dropped before the next
+ * run, so memory stays at one sample's activations whatever the number of samples.
  *
  * Inputs are the verifier's (src/core/verify/inputs.ts): the user's folder of .npy / .pb files,
  * or seeded random tensors. The default seed is 1, not the verifier's 0, so that `verify` after
@@ -27,6 +28,7 @@ import {
   type InputSpec,
   type TensorArray,
 } from '../verify';
+import { ActivationHistogram } from './activationHistogram';
 import { activationTargets } from './activationTargets';
 import { GraphEdit, withGraph } from './graphEdit';
 
@@ -38,6 +40,8 @@ export interface TensorRange {
 export interface ActivationCalibration {
   /** Observed range per tensor; a tensor that only held non-finite values (or none) is absent. */
   readonly ranges: ReadonlyMap<string, TensorRange>;
+  /** Per tensor with a range, when calibrated with `histograms`. */
+  readonly histograms?: ReadonlyMap<string, ActivationHistogram>;
   readonly samples: number;
   readonly source: 'random' | 'folder';
   /** The random seed, when the inputs were random. */
@@ -57,6 +61,11 @@ export interface CalibrationOptions {
   seed?: number;
   /** Whole shapes for inputs; otherwise a symbolic dim becomes 1. */
   inputShapes?: ReadonlyMap<string, readonly number[]>;
+  /**
+   * Also build a histogram of each tensor (activationHistogram.ts), for the percentile and MSE
+   * range methods. Default: with `inputsDir` (real data), whose default method is MSE.
+   */
+  histograms?: boolean;
   /** Called after each sample. */
   onProgress?: (done: number, total: number) => void;
   /** Checked between samples; an aborted signal throws an error named 'AbortError'. */
@@ -74,6 +83,50 @@ export async function calibrateActivations(
   loaded: LoadedModel,
   options: CalibrationOptions = {},
 ): Promise<ActivationCalibration> {
+  const tensors =
+    options.tensors ??
+    activationTargets(loaded.model, options.layers, loaded.external).targets.map((t) => t.name);
+  const folds = new Map<string, RangeFold>(tensors.map((t) => [t, new RangeFold()]));
+  const histograms =
+    (options.histograms ?? options.inputsDir !== undefined)
+      ? new Map(tensors.map((t) => [t, new ActivationHistogram()]))
+      : undefined;
+  const samples = await observeCalibration(loaded, tensors, options, (name, tensor) => {
+    folds.get(name)!.add(tensor.data);
+    histograms?.get(name)!.add(tensor.data);
+  });
+  const ranges = new Map<string, TensorRange>();
+  for (const [name, fold] of folds) {
+    const range = fold.range();
+    if (range) ranges.set(name, range);
+  }
+  const seed = options.seed ?? DEFAULT_CALIBRATION_SEED;
+  return {
+    ranges,
+    ...(histograms ? { histograms: new Map([...histograms].filter(([n]) => ranges.has(n))) } : {}),
+    samples,
+    source: options.inputsDir !== undefined ? 'folder' : 'random',
+    ...(options.inputsDir === undefined ? { seed } : {}),
+  };
+}
+
+/** One observed tensor of one calibration sample; only valid during the visit. */
+export interface ObservedTensor {
+  readonly data: TensorArray | Float32Array;
+  readonly dims: readonly number[];
+}
+
+/**
+ * Runs the calibration samples (as calibrateActivations) and hands every one of `tensors` (graph
+ * inputs or node outputs) of each sample to `visit`, one sample at a time. Returns the number of
+ * samples run.
+ */
+export async function observeCalibration(
+  loaded: LoadedModel,
+  tensors: readonly string[],
+  options: Omit<CalibrationOptions, 'tensors' | 'layers' | 'histograms'>,
+  visit: (name: string, tensor: ObservedTensor) => void,
+): Promise<number> {
   const { signal } = options;
   if (signal?.aborted) throw abortError();
   const limit = options.samples;
@@ -84,13 +137,9 @@ export async function calibrateActivations(
     // The observing copy is handed to ONNX Runtime as bytes, which cannot resolve side files.
     throw new VerifyError('calibration of a model with external data is not supported yet');
   }
-  const tensors =
-    options.tensors ??
-    activationTargets(loaded.model, options.layers, loaded.external).targets.map((t) => t.name);
   checkObservable(loaded.model, tensors);
   const specs = inputSpecs(loaded, options.inputShapes);
   const fed = new Set(specs.map((s) => s.name));
-  const seed = options.seed ?? DEFAULT_CALIBRATION_SEED;
   const sets = calibrationSets(specs, options);
 
   const observed = tensors.filter((t) => !fed.has(t));
@@ -102,34 +151,23 @@ export async function calibrateActivations(
           'calibration model',
         )
       : undefined;
-  const folds = new Map<string, RangeFold>(tensors.map((t) => [t, new RangeFold()]));
   try {
     for (let i = 0; i < sets.length; i++) {
       if (signal?.aborted) throw abortError();
       const set = sets[i]();
       for (const name of tensors) {
-        if (fed.has(name)) folds.get(name)!.add(set[name].data);
+        if (fed.has(name)) visit(name, set[name]);
       }
       if (runner) {
         const outputs = await runner.run(set);
-        for (const name of observed) folds.get(name)!.add(outputs[name].data);
+        for (const name of observed) visit(name, outputs[name]);
       }
       options.onProgress?.(i + 1, sets.length);
     }
   } finally {
     await runner?.release();
   }
-  const ranges = new Map<string, TensorRange>();
-  for (const [name, fold] of folds) {
-    const range = fold.range();
-    if (range) ranges.set(name, range);
-  }
-  return {
-    ranges,
-    samples: sets.length,
-    source: options.inputsDir !== undefined ? 'folder' : 'random',
-    ...(options.inputsDir === undefined ? { seed } : {}),
-  };
+  return sets.length;
 }
 
 /**
