@@ -1,8 +1,9 @@
 /**
  * `model-lens compress IN -o OUT …`: folds BatchNorm, prunes filters, prunes weights (a sparsity,
- * or N:M), quantizes weights and then activations, in that order (each step sees the previous one's model; the
- * activations are calibrated on the model with its weights already quantized, so their ranges
- * are the ones the final model produces), then writes OUT atomically. Every figure in the
+ * or N:M), quantizes weights, corrects the biases for the weights' rounding, and quantizes
+ * activations, in that order (each step sees the previous one's model; the activations are
+ * calibrated on the model with its weights already quantized and biases corrected, so their
+ * ranges are the ones the final model produces), then writes OUT atomically. Every figure in the
  * summary comes from the engine's change summaries.
  */
 import * as fs from 'node:fs';
@@ -19,7 +20,11 @@ import { calibrateActivations } from '../core/compress/calibrate';
 import { quantizeCalibrated } from '../core/calibrated/calibratedQuantize';
 import { pruneCalibrated } from '../core/calibrated/calibratedPrune';
 import { pruneFiltersCalibrated } from '../core/calibrated/filterPruning';
-import { quantizeActivations } from '../core/compress/quantizeActivations';
+import {
+  quantizeActivations,
+  type ActivationPrecision,
+} from '../core/compress/quantizeActivations';
+import { biasCorrect } from '../core/compress/biasCorrection';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
 import { writePlanFiles } from '../core/compress/planScript';
 import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
@@ -180,6 +185,8 @@ export async function compressCommand(
     steps.push((m) => convertFloat(m, { format }, ext));
   } else if (request.quantize) {
     const spec = quantizeSpec(request.quantize);
+    // The model the weight step started from, for bias correction.
+    let unquantized: Model | undefined;
     // Reduced range: 7 bits in 8-bit storage, so that x86 u8s8 kernels without VNNI (16-bit
     // pairwise sums of u8·s8 products) cannot saturate: 2·255·63 < 2^15.
     const bits = request.reduceRange ? 7 : spec.bits;
@@ -196,11 +203,24 @@ export async function compressCommand(
           "reduced range: ONNX Runtime's u8s8 kernels on x86 without VNNI cannot saturate",
         );
       }
+      unquantized = m;
       return r;
     });
+    if (request.biasCorrection && calibration) {
+      // Input means are measured on the model as it was before its weights were rounded.
+      steps.push((m) =>
+        biasCorrect(current(m), current(unquantized!), calibration).catch(calibrationContext),
+      );
+    }
   }
   if (request.activations) {
     const mode = request.activations;
+    const rangeMethod =
+      request.rangeMethod ?? (request.calibrationDir !== undefined ? 'mse' : 'minmax');
+    const precision = new Map<string, ActivationPrecision>([
+      ...(request.keepFloatActivations ?? []).map((n) => [n, 'float'] as const),
+      ...(request.int16Activations ?? []).map((n) => [n, 16] as const),
+    ]);
     steps.push(async (m) => {
       const calibration = await calibrateActivations(
         { model: m, external: ext, fileBytes: 0 },
@@ -209,9 +229,15 @@ export async function compressCommand(
           inputsDir: request.calibrationDir,
           samples: request.calibrationSamples,
           inputShapes: request.inputShapes,
+          histograms: rangeMethod !== 'minmax',
         },
       ).catch(calibrationContext);
-      return quantizeActivations(m, calibration, { mode, layers }, ext);
+      return quantizeActivations(
+        m,
+        calibration,
+        { mode, layers, rangeMethod, percentile: request.percentile, precision },
+        ext,
+      );
     });
   }
   let model = loaded.model;

@@ -13,10 +13,14 @@
 import { encodeModel } from '../onnx/encode';
 import { makeAttribute, makeModel, valueInfo } from '../onnx/build';
 import type { LoadedModel } from '../onnx/load';
-import { inlineExternalData } from '../onnx/relocate';
-import { DataType, type Model } from '../onnx/types';
+import { DataType } from '../onnx/types';
 import { inputSpecs, ModelRunner, VerifyError } from '../verify';
-import { calibrationSets, observingModel, type CalibrationOptions } from '../compress/calibrate';
+import {
+  calibrationSets,
+  observingModel,
+  runnableCopy,
+  type CalibrationOptions,
+} from '../compress/calibrate';
 import { makeNode } from '../compress/graphEdit';
 import { patchChunks, type PatchChunk } from './im2col';
 import type { LayerGeometry } from './layerGeometry';
@@ -58,7 +62,7 @@ export async function collectHessians(
   const fed = new Set(specs.map((s) => s.name));
   const sets = calibrationSets(specs, options);
   const observed = [...new Set(targets.map((t) => t.geometry.input))].filter((t) => !fed.has(t));
-  const model = runnable(observingModel(loaded.model, observed), loaded);
+  const model = runnableCopy(observingModel(loaded.model, observed), loaded);
   const runner = await ModelRunner.create(encodeModel(model), 'calibration model');
   const gram = await GramProduct.create();
   const sums = new Map(
@@ -108,13 +112,6 @@ export async function collectHessians(
     await gram.release();
   }
   return sums;
-}
-
-/** ONNX Runtime gets the model as bytes, so side-file payloads are put back inside. */
-function runnable(model: Model, loaded: LoadedModel): Model {
-  return loaded.model.graph.initializers.some((t) => t.external)
-    ? inlineExternalData(model, loaded.external)
-    : model;
 }
 
 /**

@@ -1,19 +1,21 @@
 /**
  * Calibration for static activation quantization: runs the model in ONNX Runtime over
  * calibration inputs and records the min and max of each activation quantizeActivations will
- * quantize (activationTargets.ts).
+ * quantize (activationTargets.ts), and, for the percentile and MSE range methods
+ * (activationRanges.ts), a histogram of its values in bounded memory (activationHistogram.ts).
  *
  * ONNX Runtime only returns graph outputs, so the model is run as a copy whose graph also lists
  * the observed tensors as outputs (GraphEdit.addOutput: the nodes and tensors keep their bytes,
  * nothing else changes). Graph inputs are measured from the fed tensors directly. Each sample's
- * outputs are folded into the running min/max and dropped before the next run, so memory stays
- * at one sample's activations whatever the number of samples.
+ * outputs are folded into the running min/max (and histograms) and dropped before the next
+ * run, so memory stays at one sample's activations whatever the number of samples.
  *
  * Inputs are the verifier's (src/core/verify/inputs.ts): the user's folder of .npy / .pb files,
  * or seeded random tensors. The default seed is 1, not the verifier's 0, so that `verify` after
  * `compress` measures the model on inputs it was not calibrated on.
  */
 import { encodeModel } from '../onnx/encode';
+import { inlineExternalData } from '../onnx/relocate';
 import type { LoadedModel } from '../onnx/load';
 import { valueInfo } from '../onnx/build';
 import { DataType, type Model } from '../onnx/types';
@@ -27,6 +29,7 @@ import {
   type InputSpec,
   type TensorArray,
 } from '../verify';
+import { ActivationHistogram } from './activationHistogram';
 import { activationTargets } from './activationTargets';
 import { GraphEdit, withGraph } from './graphEdit';
 
@@ -38,6 +41,8 @@ export interface TensorRange {
 export interface ActivationCalibration {
   /** Observed range per tensor; a tensor that only held non-finite values (or none) is absent. */
   readonly ranges: ReadonlyMap<string, TensorRange>;
+  /** Per tensor with a range, when calibrated with `histograms`. */
+  readonly histograms?: ReadonlyMap<string, ActivationHistogram>;
   readonly samples: number;
   readonly source: 'random' | 'folder';
   /** The random seed, when the inputs were random. */
@@ -62,6 +67,11 @@ export interface CalibrationOptions {
   seed?: number;
   /** Whole shapes for inputs; otherwise a symbolic dim becomes 1. */
   inputShapes?: ReadonlyMap<string, readonly number[]>;
+  /**
+   * Also build a histogram of each tensor (activationHistogram.ts), for the percentile and MSE
+   * range methods. Default: with `inputsDir` (real data), whose default method is MSE.
+   */
+  histograms?: boolean;
   /** Called after each sample. */
   onProgress?: (done: number, total: number) => void;
   /** Checked between samples; an aborted signal throws an error named 'AbortError'. */
@@ -79,23 +89,59 @@ export async function calibrateActivations(
   loaded: LoadedModel,
   options: CalibrationOptions = {},
 ): Promise<ActivationCalibration> {
+  const tensors =
+    options.tensors ??
+    activationTargets(loaded.model, options.layers, loaded.external).targets.map((t) => t.name);
+  const folds = new Map<string, RangeFold>(tensors.map((t) => [t, new RangeFold()]));
+  const histograms =
+    (options.histograms ?? (options.inputsDir !== undefined || options.inputs !== undefined))
+      ? new Map(tensors.map((t) => [t, new ActivationHistogram()]))
+      : undefined;
+  const samples = await observeCalibration(loaded, tensors, options, (name, tensor) => {
+    folds.get(name)!.add(tensor.data);
+    histograms?.get(name)!.add(tensor.data);
+  });
+  const ranges = new Map<string, TensorRange>();
+  for (const [name, fold] of folds) {
+    const range = fold.range();
+    if (range) ranges.set(name, range);
+  }
+  const seed = options.seed ?? DEFAULT_CALIBRATION_SEED;
+  return {
+    ranges,
+    ...(histograms ? { histograms: new Map([...histograms].filter(([n]) => ranges.has(n))) } : {}),
+    samples,
+    source: options.inputsDir !== undefined || options.inputs ? 'folder' : 'random',
+    ...(options.inputsDir === undefined && !options.inputs ? { seed } : {}),
+  };
+}
+
+/** One observed tensor of one calibration sample; only valid during the visit. */
+export interface ObservedTensor {
+  readonly data: TensorArray | Float32Array;
+  readonly dims: readonly number[];
+}
+
+/**
+ * Runs the calibration samples (as calibrateActivations) and hands every one of `tensors` (graph
+ * inputs or node outputs) of each sample to `visit`, one sample at a time. Returns the number of
+ * samples run.
+ */
+export async function observeCalibration(
+  loaded: LoadedModel,
+  tensors: readonly string[],
+  options: Omit<CalibrationOptions, 'tensors' | 'layers' | 'histograms'>,
+  visit: (name: string, tensor: ObservedTensor) => void,
+): Promise<number> {
   const { signal } = options;
   if (signal?.aborted) throw abortError();
   const limit = options.samples;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
     throw new VerifyError(`calibration samples must be a positive integer, not ${limit}`);
   }
-  if (loaded.model.graph.initializers.some((t) => t.external)) {
-    // The observing copy is handed to ONNX Runtime as bytes, which cannot resolve side files.
-    throw new VerifyError('calibration of a model with external data is not supported yet');
-  }
-  const tensors =
-    options.tensors ??
-    activationTargets(loaded.model, options.layers, loaded.external).targets.map((t) => t.name);
   checkObservable(loaded.model, tensors);
   const specs = inputSpecs(loaded, options.inputShapes);
   const fed = new Set(specs.map((s) => s.name));
-  const seed = options.seed ?? DEFAULT_CALIBRATION_SEED;
   const sets = calibrationSets(specs, options);
 
   const observed = tensors.filter((t) => !fed.has(t));
@@ -103,38 +149,27 @@ export async function calibrateActivations(
   const runner =
     observed.length > 0
       ? await ModelRunner.create(
-          encodeModel(observingModel(loaded.model, observed)),
+          encodeModel(runnableCopy(observingModel(loaded.model, observed), loaded)),
           'calibration model',
         )
       : undefined;
-  const folds = new Map<string, RangeFold>(tensors.map((t) => [t, new RangeFold()]));
   try {
     for (let i = 0; i < sets.length; i++) {
       if (signal?.aborted) throw abortError();
       const set = sets[i]();
       for (const name of tensors) {
-        if (fed.has(name)) folds.get(name)!.add(set[name].data);
+        if (fed.has(name)) visit(name, set[name]);
       }
       if (runner) {
         const outputs = await runner.run(set);
-        for (const name of observed) folds.get(name)!.add(outputs[name].data);
+        for (const name of observed) visit(name, outputs[name]);
       }
       options.onProgress?.(i + 1, sets.length);
     }
   } finally {
     await runner?.release();
   }
-  const ranges = new Map<string, TensorRange>();
-  for (const [name, fold] of folds) {
-    const range = fold.range();
-    if (range) ranges.set(name, range);
-  }
-  return {
-    ranges,
-    samples: sets.length,
-    source: options.inputsDir !== undefined || options.inputs ? 'folder' : 'random',
-    ...(options.inputsDir === undefined && !options.inputs ? { seed } : {}),
-  };
+  return sets.length;
 }
 
 /**
@@ -156,6 +191,16 @@ export function calibrationSets(
     { length: count },
     (_, sample) => () => randomInputsFor(specs, { seed, sample }),
   );
+}
+
+/**
+ * The observing copy goes to ONNX Runtime as bytes, which cannot resolve side files: payloads
+ * kept in them (torch 2.x's exports) are put back inside the copy.
+ */
+export function runnableCopy(model: Model, loaded: LoadedModel): Model {
+  return loaded.model.graph.initializers.some((t) => t.external)
+    ? inlineExternalData(model, loaded.external)
+    : model;
 }
 
 /** An unknown name would only surface as ONNX Runtime failing to load the observing copy. */

@@ -97,6 +97,9 @@ describe(
           out,
           '--activations',
           'int8',
+          // min/max, so that the scale is the samples' max (mse is the default with a folder).
+          '--range-method',
+          'minmax',
           '--calibration',
           calib,
           ...samples,
