@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import { pruneCalibrated } from '../../../src/core/calibrated/calibratedPrune';
 import { quantizeCalibrated } from '../../../src/core/calibrated/calibratedQuantize';
 import { quantizeWeights } from '../../../src/core/compress/quantize';
+import { calibrateActivations } from '../../../src/core/compress/calibrate';
+import { quantizeActivations } from '../../../src/core/compress/quantizeActivations';
 import { pruneUnstructured } from '../../../src/core/compress/pruneUnstructured';
 import { encodeModel } from '../../../src/core/onnx/encode';
 import { loadModelFile } from '../../../src/core/onnx/load';
@@ -69,6 +71,11 @@ test('a model whose weights live in a side file is calibrated the same as its in
     const quantized = a.model.graph.initializers.filter((t) => t.name.endsWith('_quantized'));
     assert.ok(quantized.length >= 10);
     for (const t of quantized) assert.deepEqual(bytes(b.model, t.name), t.rawData, t.name);
+    // Activation ranges too (W8A8 of a torch 2.x export that keeps its weights in a side file).
+    const ranges = await calibrateActivations(external, calibration);
+    assert.deepEqual(ranges.ranges, (await calibrateActivations(inline, calibration)).ranges);
+    const w8a8 = quantizeActivations(external.model, ranges, { mode: 'auto' }, external.external);
+    assert.ok(w8a8.model.graph.nodes.some((n) => n.opType === 'QuantizeLinear'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
