@@ -129,6 +129,67 @@ export function channelIndexer(
   return (i) => Math.floor(i / inner) % channels;
 }
 
+/**
+ * Where element `start` lies: its channel along `axis` and its position among the channel's
+ * `inner` consecutive elements. The hot loops then step both by increments: the per-element
+ * `Math.floor(i / inner) % channels` made VGG-16's int8 quantization take 10 s instead of 4.
+ */
+function channelCursor(
+  dims: readonly number[],
+  axis: number | undefined,
+  start: number,
+): { channel: number; offset: number; inner: number; channels: number } {
+  if (axis === undefined) return { channel: 0, offset: 0, inner: Infinity, channels: 1 };
+  const inner = elementCount(dims.slice(axis + 1));
+  const channels = dims[axis];
+  return {
+    channel: Math.floor(start / inner) % channels,
+    offset: start % inner,
+    inner,
+    channels,
+  };
+}
+
+/**
+ * Quantizes chunk[from, to) with one channel's scale and zero point into `data` (unpacked, at
+ * `offset + i`), adding Σw² and Σ(w − ŵ)² into `sums`. Returns the last value's rounded level
+ * (for a caller that packs nibbles itself, one element at a time).
+ */
+function quantizeRun(
+  chunk: Float32Array,
+  from: number,
+  to: number,
+  scale: number,
+  zero: number,
+  range: { qmin: number; qmax: number },
+  data: Uint8Array,
+  offset: number,
+  sums: Float64Array,
+): number {
+  // quantizeValue, inlined: clamping before rounding is the same as after (integer bounds).
+  const lo = range.qmin - zero;
+  const hi = range.qmax - zero;
+  let signal = 0;
+  let noise = 0;
+  let r = 0;
+  for (let i = from; i < to; i++) {
+    const w = chunk[i];
+    let x = w / scale;
+    if (x < lo) x = lo;
+    else if (x > hi) x = hi;
+    r = Math.round(x);
+    // Math.round sends .5 up; a tie goes to the even neighbour (roundHalfEven).
+    if (r - x === 0.5 && (r & 1) !== 0) r -= 1;
+    data[offset + i] = (r + zero) & 0xff;
+    const err = w - r * scale;
+    signal += w * w;
+    noise += err * err;
+  }
+  sums[0] += signal;
+  sums[1] += noise;
+  return r;
+}
+
 /** Pass 1: min and max of each channel. */
 function channelRanges(
   t: Tensor,
@@ -138,16 +199,24 @@ function channelRanges(
   const channels = axis === undefined ? 1 : t.dims[axis];
   const min = new Float64Array(channels).fill(Infinity);
   const max = new Float64Array(channels).fill(-Infinity);
-  const channelOf = channelIndexer(t.dims, axis);
   forEachFloatChunk(t, ext, (chunk, start) => {
+    let { channel: c, offset: k } = channelCursor(t.dims, axis, start);
+    const { inner, channels: count } = channelCursor(t.dims, axis, 0);
+    // v·0 is 0 for every finite v and NaN for NaN and ±Infinity, which no comparison catches.
+    let nonFinite = 0;
     for (let j = 0; j < chunk.length; j++) {
       const v = chunk[j];
-      if (!Number.isFinite(v)) {
-        throw new CompressionRefusal(`weight '${t.name}' holds a non-finite value (${v})`);
-      }
-      const c = channelOf(start + j);
       if (v < min[c]) min[c] = v;
       if (v > max[c]) max[c] = v;
+      nonFinite += v * 0;
+      if (++k === inner) {
+        k = 0;
+        if (++c === count) c = 0;
+      }
+    }
+    if (nonFinite !== 0) {
+      const bad = chunk.find((v) => !Number.isFinite(v));
+      throw new CompressionRefusal(`weight '${t.name}' holds a non-finite value (${bad})`);
     }
   });
   return { min, max };
@@ -176,18 +245,31 @@ export function quantizeTensor(
   const packed = dataType === DataType.INT4 || dataType === DataType.UINT4;
   const data = new Uint8Array(packedLength(dataType, elementCount(t.dims)));
   const range = quantRange(scheme);
-  const channelOf = channelIndexer(t.dims, axis);
-  let signal = 0;
-  let noise = 0;
+  const sums = new Float64Array(2);
+  const scratch = new Uint8Array(1);
+  const { inner, channels: count } = channelCursor(t.dims, axis, 0);
   forEachFloatChunk(t, ext, (chunk, start) => {
-    for (let j = 0; j < chunk.length; j++) {
-      const c = channelOf(start + j);
-      const q = quantizeValue(chunk[j], scales[c], zeroPoints[c], range);
-      storeValue(data, packed, start + j, q);
-      const err = chunk[j] - (q - zeroPoints[c]) * scales[c];
-      signal += chunk[j] * chunk[j];
-      noise += err * err;
+    let { channel: c, offset: k } = channelCursor(t.dims, axis, start);
+    // Runs of one channel go to a monomorphic top-level loop with the channel's constants
+    // hoisted; a weight whose channel axis is last (inner = 1) makes runs of one element.
+    for (let j = 0; j < chunk.length;) {
+      const end = Math.min(chunk.length, j + (inner - k));
+      const zero = zeroPoints[c];
+      if (packed) {
+        for (let i = j; i < end; i++) {
+          // One value into a scratch byte (offset −i), then packed as a nibble.
+          const r = quantizeRun(chunk, i, i + 1, scales[c], zero, range, scratch, -i, sums);
+          storeValue(data, true, start + i, r + zero);
+        }
+      } else quantizeRun(chunk, j, end, scales[c], zero, range, data, start, sums);
+      k += end - j;
+      j = end;
+      if (k === inner) {
+        k = 0;
+        if (++c === count) c = 0;
+      }
     }
   });
+  const [signal, noise] = sums;
   return { dataType, data, scales, zeroPoints, axis, signal, noise };
 }

@@ -1,15 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  channelIndexer,
   channelParams,
   packNibbles,
   quantRange,
   quantizeTensor,
+  quantizeValue,
   roundHalfEven,
 } from '../../../src/core/compress/quantizeMath';
 import { tensorNumbers } from '../../../src/core/onnx/tensorData';
 import { DataType } from '../../../src/core/onnx/types';
-import { makeTensor } from '../../helpers/modelBuilder';
+import { makeTensor, seededRandom } from '../../helpers/modelBuilder';
 
 const f32 = Math.fround;
 
@@ -110,4 +112,34 @@ test('an all-zero channel gets scale 1 and quantizes to zeros; non-finite weight
     () => quantizeTensor(bad, undefined, { bits: 8, signed: true, symmetric: true }, undefined),
     { name: 'CompressionRefusal', message: "weight 'bad' holds a non-finite value (NaN)" },
   );
+});
+
+test('quantizeTensor stores exactly what quantizeValue gives, per channel on any axis, int8 and int4', () => {
+  const random = seededRandom(5);
+  const dims = [3, 4, 5];
+  const values = Array.from({ length: 60 }, () => (random() - 0.5) * 4);
+  values[7] = 0.5; // ties, to the even level
+  values[8] = -1.5;
+  const t = makeTensor('w', DataType.FLOAT, dims, values);
+  for (const bits of [8, 4]) {
+    for (const axis of [0, 1, 2, undefined]) {
+      for (const symmetric of [true, false]) {
+        const scheme = { bits, signed: true, symmetric };
+        const q = quantizeTensor(t, undefined, scheme, axis);
+        const channelOf = channelIndexer(dims, axis);
+        const range = quantRange(scheme);
+        const expected = values.map((v, i) =>
+          quantizeValue(v, q.scales[channelOf(i)], q.zeroPoints[channelOf(i)], range),
+        );
+        const packed = bits === 4;
+        const got = expected.map((_, i) => {
+          const byte = q.data[packed ? i >> 1 : i];
+          const raw = packed ? (byte >> ((i & 1) * 4)) & 0x0f : byte;
+          const width = packed ? 4 : 8;
+          return raw >= 2 ** (width - 1) ? raw - 2 ** width : raw;
+        });
+        assert.deepEqual(got, expected, `${bits} bits, axis ${axis}, symmetric ${symmetric}`);
+      }
+    }
+  }
 });
