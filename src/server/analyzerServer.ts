@@ -641,7 +641,7 @@ export function startServer(connection: Connection): void {
         });
         // Cancelled as the engine finished: the user asked for the model to stay as it is.
         if (signal.aborted) return { refusal: 'cancelled' };
-        const next = store.addState(state.path, outcome.model, [
+        const next = store.addState(state.path, state.loaded!, outcome.model, [
           ...state.fixes,
           outcome.description,
         ]);

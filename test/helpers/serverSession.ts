@@ -31,6 +31,11 @@ export class ServerSession {
     private readonly proc: ChildProcess,
   ) {}
 
+  /** The server process's id (benchmarks read its memory from /proc). */
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   static async start(serverJs: string): Promise<ServerSession> {
     const proc = spawn(process.execPath, [serverJs, '--stdio'], {
       stdio: ['pipe', 'pipe', 'inherit'],
