@@ -37,7 +37,7 @@ export interface HessianTarget {
 
 export type HessianOptions = Pick<
   CalibrationOptions,
-  'inputsDir' | 'samples' | 'seed' | 'inputShapes' | 'onProgress' | 'signal'
+  'inputsDir' | 'sets' | 'samples' | 'seed' | 'inputShapes' | 'onProgress' | 'signal'
 >;
 
 function abortError(): Error {

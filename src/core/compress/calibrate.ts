@@ -51,6 +51,11 @@ export interface CalibrationOptions {
   layers?: readonly string[];
   /** The user's inputs: a folder of .npy / .pb files, or of sample subfolders. */
   inputsDir?: string;
+  /**
+   * Input sets already read (the calibration part of a split folder, data/split.ts), instead of
+   * `inputsDir`; `samples` still takes the first N of them.
+   */
+  sets?: readonly InputSet[];
   /** Random input sets (default 8); with `inputsDir`, the first N of its samples (default all). */
   samples?: number;
   /** Random inputs' seed, default 1 (see the header). */
@@ -127,8 +132,8 @@ export async function calibrateActivations(
   return {
     ranges,
     samples: sets.length,
-    source: options.inputsDir !== undefined ? 'folder' : 'random',
-    ...(options.inputsDir === undefined ? { seed } : {}),
+    source: options.inputsDir !== undefined || options.sets !== undefined ? 'folder' : 'random',
+    ...(options.inputsDir === undefined && options.sets === undefined ? { seed } : {}),
   };
 }
 
@@ -138,9 +143,12 @@ export async function calibrateActivations(
  */
 export function calibrationSets(
   specs: readonly InputSpec[],
-  options: Pick<CalibrationOptions, 'inputsDir' | 'samples' | 'seed'>,
+  options: Pick<CalibrationOptions, 'inputsDir' | 'sets' | 'samples' | 'seed'>,
 ): (() => InputSet)[] {
   const seed = options.seed ?? DEFAULT_CALIBRATION_SEED;
+  if (options.sets !== undefined) {
+    return options.sets.slice(0, options.samples).map((set) => () => set);
+  }
   if (options.inputsDir !== undefined) {
     const sets = readInputsDir(options.inputsDir, specs).sets.slice(0, options.samples);
     return sets.map((set) => () => set);

@@ -30,6 +30,7 @@ import {
   type LabelledMetrics,
 } from './metrics';
 import { VerifyError } from './npy';
+import { KlAccumulator, rowKind } from './divergence';
 
 export interface VerifyOptions {
   /** Whole shapes for inputs; otherwise a symbolic dim becomes 1. */
@@ -41,6 +42,11 @@ export interface VerifyOptions {
   /** The user's inputs: a folder of .npy / .pb files, or of sample subfolders (inputs.ts). */
   inputsDir?: string;
   /**
+   * Input sets already read (a part of a split folder, data/split.ts), instead of `inputsDir`
+   * or random ones; they count as folder inputs.
+   */
+  inputs?: readonly InputSet[];
+  /**
    * Class labels, one per row of the first output across all samples (one per sample at batch
    * 1). Overrides labels.json / labels.txt in `inputsDir`.
    */
@@ -50,6 +56,11 @@ export interface VerifyOptions {
    * host-dependent figure). Default true; skipped when no activation is quantized.
    */
   hostKernels?: boolean;
+  /**
+   * Also measure the mean KL divergence of the first output's class distributions
+   * (divergence.ts), into `klDivergence`. Default false.
+   */
+  klDivergence?: boolean;
 }
 
 export interface VerifyResult {
@@ -69,6 +80,8 @@ export interface VerifyResult {
   inputSource?: 'random' | 'folder';
   /** Wall time of the whole verification, model loading included. */
   seconds?: number;
+  /** Mean KL(P_original ‖ P_compressed) per row of the first output, in nats, when asked for. */
+  klDivergence?: number;
   labelled?: LabelledMetrics;
   /**
    * The compressed model on ONNX Runtime's optimised CPU kernels of this machine (QDQ fused into
@@ -260,7 +273,10 @@ export async function verifyModels(
 
   let sets: InputSet[];
   let labels = options.labels;
-  if (options.inputsDir !== undefined) {
+  if (options.inputs !== undefined) {
+    if (options.inputs.length === 0) throw new VerifyError('no input sets to verify on');
+    sets = [...options.inputs];
+  } else if (options.inputsDir !== undefined) {
     const folder = readInputsDir(options.inputsDir, specs);
     sets = folder.sets;
     labels ??= folder.labels;
@@ -294,6 +310,7 @@ export async function verifyModels(
     const top5Original: number[] = [];
     const top5Compressed: number[] = [];
     let top5 = labels !== undefined;
+    let kl: KlAccumulator | undefined;
     for (const set of sets) {
       const compSet: InputSet = {};
       for (const [name, t] of Object.entries(set)) {
@@ -311,6 +328,10 @@ export async function verifyModels(
       classes = Math.max(classes, dims.length === 0 ? 1 : dims[dims.length - 1]);
       predOriginal.push(...argmaxRows(ref[first].data, dims));
       predCompressed.push(...argmaxRows(test[first].data, test[first].dims));
+      if (options.klDivergence) {
+        kl ??= new KlAccumulator(rowKind(ref[first].data, dims));
+        kl.add(ref[first].data, test[first].data, dims);
+      }
       if (top5 && (dims.length === 0 ? 1 : dims[dims.length - 1]) < TOP5_MIN_CLASSES) top5 = false;
       if (top5) {
         top5Original.push(...topKRows(ref[first].data, dims, TOP_K));
@@ -349,8 +370,10 @@ export async function verifyModels(
         maxAbsError: perOutput[i].maxAbsError,
         cosine: perOutput[i].cosine,
       })),
-      inputSource: options.inputsDir !== undefined ? 'folder' : 'random',
+      inputSource:
+        options.inputsDir !== undefined || options.inputs !== undefined ? 'folder' : 'random',
       seconds: 0,
+      ...(kl ? { klDivergence: kl.mean } : {}),
       ...(labelled ? { labelled } : {}),
     };
     if (hostRunner) {
