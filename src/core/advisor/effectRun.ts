@@ -31,6 +31,9 @@ export interface EffectData {
   readonly evaluation: readonly InputSet[];
   readonly evaluationLabels?: readonly number[];
   readonly fromFolder: boolean;
+  /** Random data: the evaluation part is the verifier's own random inputs (seed, count). */
+  readonly randomEvaluation?: { readonly seed: number; readonly samples: number };
+  readonly inputShapes?: ReadonlyMap<string, readonly number[]>;
   /** No sample is in both parts. */
   readonly disjoint: boolean;
   /** Where the parts come from, one sentence. */
@@ -60,6 +63,8 @@ export function effectData(
       calibration: random(DEFAULT_CALIBRATION_SEED),
       evaluation: random(RANDOM_EVALUATION_SEED),
       fromFolder: false,
+      randomEvaluation: { seed: RANDOM_EVALUATION_SEED, samples: n },
+      ...(options.inputShapes ? { inputShapes: options.inputShapes } : {}),
       disjoint: true,
       note: `no data folder: measured on ${n} seeded random inputs (seed ${DEFAULT_CALIBRATION_SEED}), verified on ${n} others (seed ${RANDOM_EVALUATION_SEED}); random inputs show how far the outputs move, not the accuracy`,
     };
@@ -79,6 +84,7 @@ export function effectData(
     evaluation: parts.evaluation.sets,
     ...(parts.evaluation.labels ? { evaluationLabels: parts.evaluation.labels } : {}),
     fromFolder: true,
+    ...(options.inputShapes ? { inputShapes: options.inputShapes } : {}),
     disjoint: parts.disjoint,
     note:
       parts.note +
@@ -100,9 +106,15 @@ export async function verifyPlan(
         ? inlineExternalData(model, original.external)
         : model,
     );
+  // Random data: the verifier makes the same inputs itself, and says they are random.
+  const inputs = data.randomEvaluation
+    ? { ...data.randomEvaluation, inputShapes: data.inputShapes }
+    : {
+        inputs: data.evaluation,
+        ...(data.evaluationLabels ? { labels: data.evaluationLabels } : {}),
+      };
   return verifyModels(original.path ?? bytes(original.model), bytes(planned), {
-    inputs: data.evaluation,
-    ...(data.evaluationLabels ? { labels: data.evaluationLabels } : {}),
+    ...inputs,
     klDivergence: true,
     hostKernels: false,
   });

@@ -154,7 +154,10 @@ export interface EffectTable {
   /** What the rows of the first output were taken as ('kl' only). */
   readonly rows?: RowKind;
   readonly samples: number;
-  /** Samples H came from (GPTQ, SparseGPT), and whether they are apart from the measured ones. */
+  /**
+   * Samples H came from (GPTQ, SparseGPT; 0 when neither ran), and whether they are apart from
+   * the measured ones.
+   */
   readonly hessianSamples: number;
   readonly hessianApart: boolean;
   /** The float model's accuracy on the measured samples, with labels. */
@@ -244,7 +247,9 @@ export async function measureEffects(
   }
   const rounding = options.rounding ?? 'nearest';
   const pruning = options.pruning ?? 'magnitude';
-  const { sets, labels, hessianSets } = measuredSubset(options);
+  const usesHessians =
+    (rounding === 'gptq' && bits.length > 0) || (pruning === 'sparsegpt' && sparsities.length > 0);
+  const { sets, labels, hessianSets } = measuredSubset(options, usesHessians);
   if (sets.length === 0) throw new RangeError('no samples to measure on');
   const ext = loaded.external ?? new ExternalData(undefined);
   const units = weightUnits(loaded, options, bits.length > 0, sparsities.length > 0, ext);
@@ -373,8 +378,9 @@ export async function measureEffects(
     metric,
     ...(rows ? { rows } : {}),
     samples: sets.length,
-    hessianSamples: (options.hessianSets ?? hessianSets).length,
-    hessianApart: !(options.hessianSets ?? hessianSets).some((h) => sets.includes(h)),
+    hessianSamples: usesHessians ? (options.hessianSets ?? hessianSets).length : 0,
+    hessianApart:
+      usesHessians && !(options.hessianSets ?? hessianSets).some((h) => sets.includes(h)),
     ...(referenceAccuracy !== undefined ? { referenceAccuracy } : {}),
     rounding,
     pruning,
@@ -409,6 +415,8 @@ export const MIN_HESSIAN_SAMPLES = 8;
  */
 export function measuredSubset(
   options: Pick<EffectOptions, 'sets' | 'labels' | 'samples' | 'seed'>,
+  /** Whether H is needed at all (GPTQ, SparseGPT): without, every sample may be measured. */
+  usesHessians = true,
 ): {
   sets: readonly InputSet[];
   labels?: readonly number[];
@@ -420,7 +428,7 @@ export function measuredSubset(
     throw new RangeError(`samples must be a positive integer, not ${limit}`);
   }
   const { sets, labels } = options;
-  const apart = sets.length >= 2 * MIN_HESSIAN_SAMPLES;
+  const apart = usesHessians && sets.length >= 2 * MIN_HESSIAN_SAMPLES;
   const count = apart ? Math.min(limit, Math.floor(sets.length / 2)) : Math.min(limit, sets.length);
   if (!apart && count === sets.length) {
     return { sets, ...(labels ? { labels } : {}), hessianSets: sets };
