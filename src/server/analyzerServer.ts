@@ -80,6 +80,13 @@ import { annotationParts, layerMarkdown } from './presentation';
 import { codeActionsFor, runFix, sensitivityOf, shapeMap, summaryLine } from './quickFixes';
 import { verifyStates } from './verification';
 import { dataFolderFor, dataFolderNotes } from './dataFolder';
+import {
+  effectsFor,
+  effectsMarkdown,
+  measuredFix,
+  measureStateEffects,
+  pruneForecast,
+} from './measuredEffects';
 import { inputShapeAction, inputShapesOf, symbolicMessage } from './inputShapeRequests';
 import { documentSymbols } from './symbols';
 
@@ -139,6 +146,13 @@ export function startServer(connection: Connection): void {
     // A request sees the whole report: hints a quick first analysis left out are computed now.
     if (state?.hintsPending) store.analyze(state);
     return state;
+  }
+
+  /** The hover's measured-effect lines for a layer, when measured on the current data folder. */
+  function measuredEffectLines(model: OpenModel, layer: string): string[] | undefined {
+    const folder = dataFolderFor(model.path, store.settings, store.workspaceFolders);
+    const effects = effectsFor(model, folder);
+    return effects ? effectsMarkdown(effects, layer) : undefined;
   }
 
   /** As modelFor, without completing a quick analysis (analyzeAndPublish). */
@@ -430,6 +444,7 @@ export function startServer(connection: Connection): void {
       model.report.symbolicDims,
       model.loaded && hypercomplexOfNode(model.loaded.model.graph, node.fileIndex, node.weightBits),
       store.deviceProfiles().profiles,
+      measuredEffectLines(model, node.name),
     );
     return { contents: { kind: 'markdown', value: markdown } };
   });
@@ -509,6 +524,7 @@ export function startServer(connection: Connection): void {
           model.report.symbolicDims,
           undefined,
           store.deviceProfiles().profiles,
+          measuredEffectLines(model, node.name),
         )
       : null;
   });
@@ -530,10 +546,12 @@ export function startServer(connection: Connection): void {
     if (!model?.report) return [];
     store.analyze(model);
     const node = model.nodesByLine.get(params.range.start.line);
+    const folder = dataFolderFor(model.path, store.settings, store.workspaceFolders);
     const actions = codeActionsFor(model, node, {
       uri,
       saveBlocker: saveBlocker(model.path),
       diagnostics: params.context.diagnostics,
+      pruneForecast: (layers) => pruneForecast(model, folder, layers),
     });
     const setShape = inputShapeAction(model, uri, params.range.start.line, params.context);
     return setShape ? [setShape, ...actions] : actions;
@@ -581,12 +599,18 @@ export function startServer(connection: Connection): void {
       if (blocked) return { refusal: blocked };
       store.analyze(state);
       try {
-        const outcome = await runFix(state, params.fix, {
+        const env = {
           device: selectedDevice(),
           progress: progressTo(params.progressId),
           signal: signalOf(token),
-          measured: (s) => store.keepSensitivity(s),
-        });
+          measured: (s: OpenModel) => store.keepSensitivity(s),
+        };
+        // With effects measured on the data folder, whole-model pruning and fit to device follow
+        // the measured plan (measuredEffects.ts); every other fix is the ordinary one.
+        const dataFolder = dataFolderFor(state.path, store.settings, store.workspaceFolders);
+        const outcome =
+          (await measuredFix(state, params.fix, { ...env, dataFolder })) ??
+          (await runFix(state, params.fix, env));
         const next = store.addState(state.path, outcome.model, [
           ...state.fixes,
           outcome.description,
@@ -670,13 +694,28 @@ export function startServer(connection: Connection): void {
       const unsupported = state.loaded && compressionBlocker(state.loaded);
       if (unsupported) return { layers: 0, seconds: 0, error: unsupported };
       const started = performance.now();
+      const progress = progressTo(params.progressId);
+      const signal = signalOf(token);
+      // With a data folder, the effects on it follow the random-input SQNR (the longer part).
+      const folder = dataFolderFor(state.path, store.settings, store.workspaceFolders);
+      const share = folder ? 0.2 : 1;
       try {
         const table = await sensitivityOf(state, {
-          progress: progressTo(params.progressId),
-          signal: signalOf(token),
+          progress: (m, f) => progress(m, f * share),
+          signal,
           measured: (s) => store.keepSensitivity(s),
         });
-        return { layers: table.size, seconds: (performance.now() - started) / 1000 };
+        const effects = folder
+          ? await measureStateEffects(state, folder, {
+              progress: (m, f) => progress(m, share + f * (1 - share)),
+              signal,
+            })
+          : undefined;
+        return {
+          layers: table.size,
+          seconds: (performance.now() - started) / 1000,
+          ...(effects ? { effectSamples: effects.table.samples } : {}),
+        };
       } catch (e) {
         if (isCancellation(e)) return { layers: 0, seconds: 0, error: 'cancelled' };
         return { layers: 0, seconds: 0, error: (e as Error).message };
