@@ -30,24 +30,20 @@
  * H from the float model, so a layer's result does not depend on the others'); without, nearest
  * rounding and magnitude pruning.
  *
- * Cost. One reference run over the samples; then per layer one ONNX Runtime session of the model
- * with that layer's weight turned into a graph input, and per candidate one run per sample fed
- * with the candidate weight. A session per layer rather than per candidate saves an encode and a
- * load per candidate, and keeps every other layer's weight constant (ONNX Runtime prepacks those;
- * with every weight an input, resnet18 ran 3.5× slower). The samples are bounded
- * (DEFAULT_EFFECT_SAMPLES): the cost is layers × candidates × samples runs.
+ * Cost. One reference run over the samples; then per layer one ONNX Runtime session with that
+ * layer's weight turned into a graph input, and per candidate one run per sample fed with the
+ * candidate weight, of only the layers from that one on (layerRunner.ts). The samples are
+ * bounded (DEFAULT_EFFECT_SAMPLES): the cost is layers × candidates × samples runs of a suffix.
  */
 import * as fs from 'node:fs';
 import { buildGraphView } from '../graph/graph';
-import { valueInfo } from '../onnx/build';
 import { encodeModel } from '../onnx/encode';
 import { ExternalData } from '../onnx/externalData';
 import type { LoadedModel } from '../onnx/load';
 import { opsetVersions } from '../onnx/opsets';
 import { inlineExternalData } from '../onnx/relocate';
-import { DataType, type Model, type Tensor } from '../onnx/types';
+import { DataType, type Tensor } from '../onnx/types';
 import { inferShapes } from '../shapes/infer';
-import { GraphEdit, withGraph } from '../compress/graphEdit';
 import { planQuantization, type WeightPlan } from '../compress/quantize';
 import { dequantizeWeight, quantizeTensor } from '../compress/quantizeMath';
 import { planTargets, readFloats, type PruneTarget } from '../compress/prunedWeights';
@@ -69,6 +65,7 @@ import {
   type OutputTensor,
 } from '../verify';
 import { KlAccumulator, rowKind, type RowKind } from '../verify/divergence';
+import { LayerRunner } from './layerRunner';
 import { VerifyError } from '../verify/npy';
 
 /** The widths the plans choose from (issue 11.5); keep-float is the planner's own option. */
@@ -315,10 +312,7 @@ export async function measureEffects(
       // One factorisation of H per layer for all its candidates (gptq.ts FactorCache).
       const factors = new FactorCache();
       const notes = new Set<string>();
-      const runner = await ModelRunner.create(
-        withWeightInput(loaded, unit),
-        `model with '${unit.source}' as an input`,
-      );
+      const runner = await LayerRunner.create(loaded, unit, sets, signal);
       try {
         for (const c of list) {
           if (signal?.aborted) throw abortError();
@@ -342,13 +336,12 @@ export async function measureEffects(
                   { engine, factors },
                   notes,
                 );
-          const feed = { data: weights, dims: [...unit.tensor.dims], dtype: 'float32' };
           const kl = rows ? new KlAccumulator(rows) : undefined;
           const noise = new ErrorAccumulator();
           const top1: number[] = [];
           for (let i = 0; i < sets.length; i++) {
             if (signal?.aborted) throw abortError();
-            const out = await runner.run({ ...sets[i], [unit.source]: feed });
+            const out = await runner.run(i, weights);
             const ref = reference[i];
             if (kl) kl.add(ref[first].data, out[first].data, ref[first].dims);
             else for (const name of Object.keys(ref)) noise.add(ref[name].data, out[name].data);
@@ -507,26 +500,6 @@ function weightUnits(
   return [...units.values()].sort(
     (a, b) => (order.get(a.source) ?? Infinity) - (order.get(b.source) ?? Infinity),
   );
-}
-
-/** The model with the unit's stored weight removed and declared a graph input of that name. */
-function withWeightInput(loaded: LoadedModel, unit: Unit): Uint8Array {
-  const { model } = loaded;
-  const edit = new GraphEdit(model.graph);
-  const constant = model.graph.nodes.find(
-    (n) => n.opType === 'Constant' && n.outputs[0] === unit.source,
-  );
-  if (constant) edit.replaceNode(constant, []);
-  else edit.removeInitializer(unit.source);
-  const graph = edit.build();
-  const edited: Model = withGraph(model, {
-    ...graph,
-    inputs: [...graph.inputs, valueInfo(unit.source, DataType.FLOAT, unit.tensor.dims)],
-  });
-  const runnable = edited.graph.initializers.some((t) => t.external)
-    ? inlineExternalData(edited, loaded.external!)
-    : edited;
-  return encodeModel(runnable);
 }
 
 async function runReference(

@@ -209,6 +209,41 @@ export class ModelRunner {
     return out;
   }
 
+  /**
+   * Runs once and returns `names` (default every output) as ORT gave them, dtype kept (int64
+   * shape tensors stay int64): for feeding them to another model (the advisor's suffix runs).
+   */
+  async runRaw(inputs: InputSet, names?: readonly string[]): Promise<Record<string, InputTensor>> {
+    const feeds: Record<string, OrtTypes.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) {
+      feeds[name] = new this.ortApi.Tensor(
+        t.dtype as OrtTypes.Tensor.Type,
+        t.data as OrtTypes.Tensor.DataType,
+        t.dims,
+      );
+    }
+    let results: OrtTypes.InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(feeds);
+    } catch (e) {
+      throw new VerifyError(`${this.label}: ONNX Runtime failed to run it: ${firstLine(e)}`);
+    }
+    const out: Record<string, InputTensor> = {};
+    for (const name of names ?? this.session.outputNames) {
+      const value = results[name];
+      if (!(value instanceof this.ortApi.Tensor) || Array.isArray(value.data)) {
+        throw new VerifyError(`${this.label}: output '${name}' is not a numeric tensor`);
+      }
+      out[name] = {
+        data: (value.data as InputTensor['data']).slice(),
+        dims: [...value.dims],
+        dtype: value.type,
+      };
+    }
+    for (const value of Object.values(results)) value.dispose();
+    return out;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -20,6 +20,7 @@ import type { LoadedModel } from '../../../src/core/onnx/load';
 import { DataType, type Model } from '../../../src/core/onnx/types';
 import {
   inputSpecs,
+  ModelRunner,
   randomInputsFor,
   verifyModels,
   type InputSet,
@@ -27,6 +28,10 @@ import {
 } from '../../../src/core/verify';
 import { gemmMlp } from '../../helpers/gemmMlp';
 import { ModelBuilder } from '../../helpers/modelBuilder';
+import { LayerRunner } from '../../../src/core/advisor/layerRunner';
+import { makeTensor } from '../../../src/core/onnx/build';
+import { readFloats } from '../../../src/core/compress/prunedWeights';
+import { ExternalData } from '../../../src/core/onnx/externalData';
 
 function sets(loaded: LoadedModel, n: number, seed = 3): InputSet[] {
   const specs = inputSpecs(loaded);
@@ -175,6 +180,73 @@ describe('measureEffects', () => {
     const q = quantizeWeights(conv.model, { bits: 4, layers: ['conv'] }, conv.external);
     const v = await verifyOn(conv, q.model, samples);
     close(ct.layers[0].bits[4].value, 10 ** (-v.sqnrDb / 10), 'noise power');
+  });
+
+  it('runs only the layers after the weight, fed the cut (residual, int64 shape, Constant weight)', async () => {
+    const b = new ModelBuilder({ opset: 13, seed: 6 });
+    const x = b.input('x', DataType.FLOAT, ['N', 8]);
+    const w3 = makeTensor(
+      'w3',
+      DataType.FLOAT,
+      [10, 8],
+      Array.from({ length: 80 }, (_, i) => Math.sin(i)),
+    );
+    // fc3's weight is made by a Constant node placed first: it lies in every prefix.
+    b.node('Constant', [], { value: w3 }, { name: 'w3_const', outputs: ['w3'] });
+    const [shape] = b.node('Shape', [x], {}, { name: 'shape' });
+    const [h1] = b.node('Gemm', [x, b.weight('w1', [8, 8])], { transB: 1 }, { name: 'fc1' });
+    const [r1] = b.node('Relu', [h1], {}, { name: 'relu1' });
+    const [h2] = b.node('Gemm', [r1, b.weight('w2', [8, 8])], { transB: 1 }, { name: 'fc2' });
+    const [sum] = b.node('Add', [h2, r1], {}, { name: 'residual' });
+    const [back] = b.node('Reshape', [sum, shape], {}, { name: 'reshape' });
+    const [y] = b.node('Gemm', [back, 'w3'], { transB: 1 }, { name: 'fc3' });
+    b.output(y, DataType.FLOAT, ['N', 10]);
+    const net = b.load();
+    const samples = sets(net, 6);
+    // fc2's runs start at fc2, fed relu1's output and the int64 shape.
+    const w2 = net.model.graph.initializers.find((t) => t.name === 'w2')!;
+    const runner = await LayerRunner.create(net, { source: 'w2', tensor: w2 }, samples);
+    try {
+      assert.equal(runner.suffixOnly, true);
+      const whole = await ModelRunner.create(encodeModel(net.model));
+      const values = readFloats(w2, new ExternalData(undefined));
+      for (let i = 0; i < samples.length; i++) {
+        const expected = await whole.run(samples[i]);
+        const got = await runner.run(i, values);
+        // The same computation; a weight fed at run time takes another kernel path than a
+        // prepacked constant, so the last bit may differ.
+        const scale = Math.max(...expected[y].data.map(Math.abs));
+        got[y].data.forEach((v, j) =>
+          assert.ok(Math.abs(v - expected[y].data[j]) <= 1e-5 * scale, `sample ${i}[${j}]`),
+        );
+      }
+      await whole.release();
+    } finally {
+      await runner.release();
+    }
+    const table = await measureEffects(net, { sets: samples, bits: [3], sparsities: [0.5] });
+    assert.deepEqual(
+      table.layers.map((u) => u.source),
+      ['w1', 'w2', 'w3'],
+    );
+    for (const u of table.layers) {
+      const q = quantizeWeights(net.model, { bits: 3, layers: [u.layer] }, net.external);
+      close(
+        (await verifyOn(net, q.model, samples)).klDivergence!,
+        u.bits[3].value,
+        `${u.layer} 3 bits`,
+      );
+      const p = pruneUnstructured(
+        net.model,
+        { sparsity: 0.5, scope: 'layer', layers: [u.layer] },
+        net.external,
+      );
+      close(
+        (await verifyOn(net, p.model, samples)).klDivergence!,
+        u.sparsity[0.5].value,
+        `${u.layer} 50%`,
+      );
+    }
   });
 
   it('skips what it cannot measure, and stops when cancelled', async () => {
