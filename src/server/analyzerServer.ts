@@ -650,7 +650,24 @@ export function startServer(connection: Connection): void {
       // The figures the user sees assume the shapes set for the model: so do the runs.
       const shapes = shapeMap(modelFor(params.uri)?.inputShapes);
       const dataFolder = dataFolderFor(file, store.settings, store.workspaceFolders);
-      const result = await verifyStates(before.loaded, after.loaded, shapes, dataFolder);
+      // A state whose effects were measured on the folder's calibration part is judged on its
+      // evaluation part (when the folder was large enough to split).
+      const measured = effectsFor(before, dataFolder);
+      const evaluation =
+        measured?.data.disjoint === true
+          ? {
+              sets: measured.data.evaluation,
+              labels: measured.data.evaluationLabels,
+              note: measured.data.note,
+            }
+          : undefined;
+      const result = await verifyStates(
+        before.loaded,
+        after.loaded,
+        shapes,
+        dataFolder,
+        evaluation,
+      );
       const notes = dataFolder ? dataFolderNotes(before.loaded, dataFolder, shapes) : [];
       // The full report says what reading modelLens.dataFolder assumed (image preprocessing).
       return notes.length > 0 && result.markdown

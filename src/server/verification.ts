@@ -8,7 +8,7 @@
 import type { LoadedModel } from '../core/onnx/load';
 import { encodeModel } from '../core/onnx/encode';
 import { externalDataBytes, inlineExternalData, PROTOBUF_LIMIT_BYTES } from '../core/onnx/relocate';
-import { verifyModels } from '../core/verify';
+import { verifyModels, type InputSet } from '../core/verify';
 import {
   behaviourWarningText,
   sampleSource,
@@ -26,6 +26,11 @@ export async function verifyStates(
   inputShapes?: ReadonlyMap<string, readonly number[]>,
   /** `modelLens.dataFolder` for this model: its samples instead of random ones. */
   dataFolder?: string,
+  /**
+   * The folder's evaluation part, when the state before the fix had its effects measured on the
+   * calibration part (measuredEffects.ts): the fix is judged on samples it was not chosen on.
+   */
+  evaluation?: { sets: readonly InputSet[]; labels?: readonly number[]; note: string },
 ): Promise<VerifyFixResult> {
   // ONNX Runtime reads external data relative to a model file, and these states live in memory:
   // hand it self-contained copies, which fit in one protobuf below 2 GiB.
@@ -43,10 +48,16 @@ export async function verifyStates(
     encodeModel(inlineExternalData(l.model, l.external));
   try {
     const r = await verifyModels(selfContained(before), selfContained(after), {
-      ...(dataFolder !== undefined ? { inputsDir: dataFolder } : { samples: SAMPLES }),
+      ...(evaluation
+        ? { inputs: evaluation.sets, ...(evaluation.labels ? { labels: evaluation.labels } : {}) }
+        : dataFolder !== undefined
+          ? { inputsDir: dataFolder }
+          : { samples: SAMPLES }),
       inputShapes,
     });
-    const source = sampleSource(r);
+    const source = evaluation
+      ? `${r.samples} samples of the data folder's evaluation part (${evaluation.note})`
+      : sampleSource(r);
     const hostNote = r.hostKernels?.warning
       ? "; ONNX Runtime's optimised kernels on this machine differ (see the report)"
       : '';

@@ -33,6 +33,8 @@ import {
   type ApplyFixArgs,
   type ApplyFixResult,
   type MeasureSensitivityResult,
+  VerifyFixRequest,
+  type VerifyFixResult,
 } from '../../../src/shared/protocol';
 import { ModelBuilder } from '../../helpers/modelBuilder';
 import { ServerSession } from '../../helpers/serverSession';
@@ -253,7 +255,7 @@ describe(
       const loaded = mlp();
       const file = path.join(dir, 'mlp.onnx');
       saveModelFile(loaded.model, file);
-      const folder = dataFolder(loaded, dir, 120);
+      const folder = dataFolder(loaded, dir, 240);
       await session.connection.sendNotification(SettingsNotification, {
         ...DEFAULT_SETTINGS,
         dataFolder: folder,
@@ -264,7 +266,7 @@ describe(
         { uri },
       );
       assert.equal(measured.error, undefined);
-      // 120 rows: too few to split, all used; 32 of them measured.
+      // 240 rows: split 120 + 120; 32 of the calibration part measured.
       assert.equal(measured.effectSamples, 32);
       const line = text.split('\n').findIndex((l) => l.trimStart().startsWith('[fc2] '));
       const hover = (await session.connection.sendRequest('textDocument/hover', {
@@ -288,6 +290,15 @@ describe(
       });
       assert.ok('text' in fixed, JSON.stringify(fixed));
       assert.match(fixed.summary[0], /prune unstructured \d+(\.\d)?% overall \(per-layer plan\)/);
+      // Judged on the evaluation part, which the plan was not chosen on.
+      const verified: VerifyFixResult = await session.connection.sendRequest(VerifyFixRequest, {
+        uri,
+        before: fixed.before,
+        after: fixed.after,
+      });
+      assert.ok(verified.ok, verified.line);
+      assert.match(verified.line, /on 120 labelled samples/);
+      assert.match(verified.markdown, /on 120 samples of the data folder's evaluation part/);
     });
   },
 );
