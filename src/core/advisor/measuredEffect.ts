@@ -363,6 +363,8 @@ export async function measureEffects(
         entry.skipped = e.message;
       } finally {
         await runner.release();
+        // H is a columns² matrix of float64 (170 MB for a 512×3×3 conv): drop it once used.
+        hessians.delete(unit.layers[0]);
       }
       if (notes.size > 0) entry.note = [...notes].join('; ');
     }
