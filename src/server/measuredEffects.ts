@@ -7,7 +7,8 @@
  * - "Prune every layer to a sparsity…" applies the per-layer plan of least measured effect, and
  *   its quick pick shows each choice's prediction; a single layer's pick shows the layer's own
  *   measured effect;
- * - "Fit the model to …" plans widths by measured effect.
+ * - "Fit the model to …" plans widths by measured effect (measuring them first when they are not
+ *   yet, as it measures the random-input SQNR without a folder).
  * The same engine as the CLI's `compress --prune S --calibration DIR` and `--fit DEVICE`.
  *
  * The table belongs to one model state and one folder: a fix makes a new state (measured anew
@@ -128,8 +129,12 @@ export async function measuredFix(
   fix: Fix,
   env: FixEnvironment & { readonly dataFolder?: string },
 ): Promise<FixOutcome | undefined> {
-  const effects = effectsFor(state, env.dataFolder);
+  let effects = effectsFor(state, env.dataFolder);
   const loaded = state.loaded;
+  // Fit to device measures what it needs, as it measures random-input SQNR without a folder.
+  if (!effects && fix.kind === 'fitToDevice' && env.device && env.dataFolder && loaded) {
+    effects = await measureStateEffects(state, env.dataFolder, env);
+  }
   if (!effects || !loaded) return undefined;
   const calibration = {
     sets: effects.data.calibration,

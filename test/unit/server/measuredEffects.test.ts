@@ -231,6 +231,12 @@ describe('measured effects on a model state', () => {
     );
     const after = analyzeLoaded({ ...state.loaded!, model: outcome.model }, { skipBitHints: true });
     assert.ok(after.totals.weightBytes <= device.flashBytes);
+    // A state not measured yet: fit to device measures first.
+    const fresh = stateOf(state.loaded!, state.path);
+    const again = await measuredFix(fresh, { kind: 'fitToDevice' }, { dataFolder: folder, device });
+    assert.ok(again);
+    assert.ok(effectsFor(fresh, folder));
+    assert.equal(again.description, outcome.description);
   });
 });
 
