@@ -75,14 +75,20 @@ export class KlAccumulator {
   ): void {
     if (this.kind === 'probabilities') {
       let sum = 0;
-      for (let c = 0; c < classes; c++) sum += (out[c] = Math.max(data[start + c], 0));
+      for (let c = 0; c < classes; c++) {
+        out[c] = Math.max(data[start + c], 0);
+        sum += out[c];
+      }
       for (let c = 0; c < classes; c++) out[c] = sum > 0 ? out[c] / sum : 1 / classes;
       return;
     }
     let max = -Infinity;
     for (let c = 0; c < classes; c++) max = Math.max(max, data[start + c]);
     let sum = 0;
-    for (let c = 0; c < classes; c++) sum += (out[c] = Math.exp(data[start + c] - max));
+    for (let c = 0; c < classes; c++) {
+      out[c] = Math.exp(data[start + c] - max);
+      sum += out[c];
+    }
     for (let c = 0; c < classes; c++) out[c] /= sum;
   }
 }
