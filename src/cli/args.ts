@@ -72,18 +72,33 @@ export interface CompressRequest {
   readonly inputShapes?: Map<string, number[]>;
   /** --export-plan FILE: the retraining plan (JSON) and its PyTorch script next to it. */
   readonly exportPlan?: string;
+  /**
+   * --fit-weight-bytes N: per-layer widths (8/6/5/4/3/2 or float) chosen by measured effect so
+   * that the weights take at most N bytes (src/core/advisor/effectPlan.ts).
+   */
+  readonly fitWeightBytes?: number;
+  /** --fit DEVICE: the same under that device's flash, at the widths it supports. */
+  readonly fitDevice?: string;
+  /**
+   * How --prune S shares the sparsity among layers: `measured` (the per-layer plan of least
+   * measured effect, the default with --calibration) or `uniform` (S in every layer).
+   */
+  readonly pruneAllocation?: 'uniform' | 'measured';
+  /** --evaluation DIR: the samples a plan is verified on (else a split of --calibration). */
+  readonly evaluationDir?: string;
 }
 
 export const USAGE = `Usage:
   model-lens analyze FILE [--device ID] [--input NAME=1x3x224x224 ...] [--convention st|vela] [--json | --csv]
   model-lens check FILE --device ID [--input NAME=DIMS ...] [--convention st|vela] [--json]
   model-lens devices [FILE] [--devices FILE] [--input NAME=DIMS ...] [--json]
-  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary|fp16|bf16] [--per-channel] [--reduce-range]
-                     [--prune SPARSITY|N:M] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
-                     [--activations auto|int8|uint8] [--calibration DIR] [--calibration-samples N]
+  model-lens compress IN -o OUT [--quantize int8|int4|uint8|uint4|<k>bit|pow2[-<N>bit]|ternary|binary|fp16|bf16|suggested] [--per-channel] [--reduce-range]
+                     [--fit-weight-bytes N | --fit DEVICE [--devices FILE]]
+                     [--prune SPARSITY|N:M [--prune-allocation measured|uniform]] [--structured FRACTION] [--fold-bn] [--layers NAME,...]
+                     [--activations auto|int8|uint8] [--calibration DIR [--evaluation DIR]] [--calibration-samples N]
                      [--range-method minmax|percentile|mse] [--percentile P]
                      [--keep-float-activations NAME,...] [--int16-activations NAME,...]
-                     [--rounding gptq|nearest] [--bias-correction on|off]
+                     [--rounding gptq|nearest] [--bias-correction on|off] [--error-target DB]
                      [--export-plan PLAN.json]
   model-lens verify ORIGINAL COMPRESSED [--input NAME=DIMS ...] [--samples DIR] [--json]
   model-lens text FILE       the model's text view, as the editor shows it (docs/editors.md)
@@ -110,6 +125,19 @@ Options:
                        the N largest of every M consecutive inputs of each output (2:4, 4:8, …,
                        M ≤ 16); with N:M, layers whose input size M does not divide are skipped
                        (refused when named with --layers)
+  --prune-allocation A compress: how --prune SPARSITY is shared among layers: measured (each layer's
+                       share chosen for the least measured effect on --calibration's samples, so
+                       that the prunable weights reach SPARSITY overall; the default with
+                       --calibration) or uniform (SPARSITY in every layer; the default without)
+  --fit-weight-bytes N compress: per-layer weight widths (8/6/5/4/3/2 bits, or float) chosen for
+                       the least measured effect with the weights within N bytes (k bits per
+                       element plus scales, as analyze counts them), then verified
+  --fit DEVICE         compress: the same within the device's flash, at the widths it supports
+                       (--devices FILE adds your profiles)
+  --quantize suggested compress: each layer at the width analyze suggests (--error-target)
+  --evaluation DIR     compress: the samples a plan (--fit…, measured --prune) is verified on;
+                       without it --calibration DIR is split (seeded; used whole when it holds
+                       fewer than 200 samples, and the output says so)
   --samples DIR        verify: your inputs, as .npy or TensorProto .pb files named after the inputs
   --activations MODE   compress: quantize activations (QDQ) from calibrated ranges; auto gives
                        uint8 to non-negative ones (after ReLU), int8 to the others
@@ -178,6 +206,10 @@ export function parseCli(argv: readonly string[]): CliOptions {
         'calibration-samples': { type: 'string' },
         rounding: { type: 'string' },
         'export-plan': { type: 'string' },
+        'fit-weight-bytes': { type: 'string' },
+        fit: { type: 'string' },
+        'prune-allocation': { type: 'string' },
+        evaluation: { type: 'string' },
         stdio: { type: 'boolean', default: false },
       },
     });
@@ -239,6 +271,7 @@ function compressRequest(values: Values): CompressRequest {
     structured: fraction(values.structured, '--structured'),
     foldBn: values['fold-bn'] ?? false,
     exportPlan: values['export-plan'],
+    ...fitRequest(values),
     layers: values.layers
       ?.split(',')
       .map((l) => l.trim())
@@ -252,8 +285,54 @@ function compressRequest(values: Values): CompressRequest {
       '--activations quantizes float32 activations; --quantize fp16 makes them float16',
     );
   }
+  if (request.fitWeightBytes !== undefined || request.fitDevice !== undefined) {
+    if (request.quantize) {
+      throw new UsageError(
+        `${request.fitDevice !== undefined ? '--fit' : '--fit-weight-bytes'} chooses the widths itself; drop --quantize`,
+      );
+    }
+    if (request.reduceRange)
+      throw new UsageError('--reduce-range applies to --quantize int8 or uint8');
+  }
+  if (request.quantize === 'suggested' && request.reduceRange) {
+    throw new UsageError('--reduce-range applies to --quantize int8 or uint8');
+  }
+  const allocation = values['prune-allocation'];
+  if (allocation !== undefined && allocation !== 'measured' && allocation !== 'uniform') {
+    throw new UsageError(`--prune-allocation expects measured or uniform, got '${allocation}'`);
+  }
+  if (allocation !== undefined && request.prune === undefined) {
+    throw new UsageError('--prune-allocation applies to --prune SPARSITY');
+  }
+  if (allocation === 'measured' && request.calibrationDir === undefined) {
+    throw new UsageError(
+      '--prune-allocation measured needs --calibration DIR: the effects are measured on your samples',
+    );
+  }
+  const pruneAllocation =
+    request.prune === undefined
+      ? undefined
+      : ((allocation as 'measured' | 'uniform' | undefined) ??
+        (request.calibrationDir !== undefined ? 'measured' : 'uniform'));
+  const planned =
+    request.fitWeightBytes !== undefined ||
+    request.fitDevice !== undefined ||
+    pruneAllocation === 'measured';
+  if (values.evaluation !== undefined) {
+    if (request.calibrationDir === undefined) {
+      throw new UsageError(
+        '--evaluation needs --calibration DIR (the samples the plan is chosen on)',
+      );
+    }
+    if (!planned) {
+      throw new UsageError(
+        '--evaluation applies to a plan: --fit, --fit-weight-bytes, or --prune SPARSITY with --calibration',
+      );
+    }
+  }
   if (
     !request.quantize &&
+    !planned &&
     request.prune === undefined &&
     request.pruneNm === undefined &&
     request.structured === undefined &&
@@ -261,10 +340,34 @@ function compressRequest(values: Values): CompressRequest {
     !request.activations
   ) {
     throw new UsageError(
-      'compress needs at least one of --quantize, --activations, --prune, --structured, --fold-bn',
+      'compress needs at least one of --quantize, --fit, --fit-weight-bytes, --activations, --prune, --structured, --fold-bn',
     );
   }
-  return request;
+  return {
+    ...request,
+    ...(pruneAllocation ? { pruneAllocation } : {}),
+    ...(values.evaluation !== undefined ? { evaluationDir: values.evaluation } : {}),
+  };
+}
+
+/** --fit-weight-bytes N (a positive integer) or --fit DEVICE, not both. */
+function fitRequest(values: Values): Pick<CompressRequest, 'fitWeightBytes' | 'fitDevice'> {
+  const bytes = values['fit-weight-bytes'];
+  const device = values.fit;
+  if (bytes !== undefined && device !== undefined) {
+    throw new UsageError('give --fit DEVICE or --fit-weight-bytes N, not both');
+  }
+  if (device !== undefined) {
+    if (device.trim() === '')
+      throw new UsageError('--fit expects a device id (model-lens devices)');
+    return { fitDevice: device };
+  }
+  if (bytes === undefined) return {};
+  const n = Number(bytes);
+  if (bytes.trim() === '' || !Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`--fit-weight-bytes expects a positive number of bytes, got '${bytes}'`);
+  }
+  return { fitWeightBytes: n };
 }
 
 /** --prune 0.5 (a sparsity) or --prune 2:4 (an N:M pattern). */
@@ -303,7 +406,9 @@ function calibrationRequest(
   if (rounding !== undefined && rounding !== 'gptq' && rounding !== 'nearest') {
     throw new UsageError(`--rounding expects gptq or nearest, got '${rounding}'`);
   }
-  const integerWeights = values.quantize !== undefined && !/^(fp16|bf16)$/.test(values.quantize);
+  const fitting = values['fit-weight-bytes'] !== undefined || values.fit !== undefined;
+  const integerWeights =
+    fitting || (values.quantize !== undefined && !/^(fp16|bf16)$/.test(values.quantize));
   if (rounding !== undefined && !integerWeights) {
     throw new UsageError('--rounding applies to --quantize with an integer format');
   }
@@ -317,7 +422,7 @@ function calibrationRequest(
   if (mode === undefined && !calibrated) {
     if (values.calibration !== undefined) {
       throw new UsageError(
-        '--calibration needs a step that runs the model: --activations, --prune, --structured or an integer --quantize',
+        '--calibration needs a step that runs the model: --activations, --prune, --structured, --fit, --fit-weight-bytes or an integer --quantize',
       );
     }
     if (values['calibration-samples'] !== undefined) {
@@ -473,6 +578,10 @@ type Values = {
   'calibration-samples'?: string;
   rounding?: string;
   'export-plan'?: string;
+  'fit-weight-bytes'?: string;
+  fit?: string;
+  'prune-allocation'?: string;
+  evaluation?: string;
 };
 
 function base(command: CliOptions['command'], values: Values): CliOptions {

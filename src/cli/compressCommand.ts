@@ -28,7 +28,7 @@ import { biasCorrect } from '../core/compress/biasCorrection';
 import { retrainingPlan } from '../core/compress/retrainingPlan';
 import { writePlanFiles } from '../core/compress/planScript';
 import { CompressionRefusal, type ChangeSummary } from '../core/compress/summary';
-import { inputsDirNotes, inputSpecs, VerifyError } from '../core/verify';
+import { inputsDirNotes, inputSpecs, VerifyError, type InputSet } from '../core/verify';
 import { formatBytes, formatCount } from '../core/format';
 import { loadModelFile, saveModelFile, type LoadedModel } from '../core/onnx/load';
 import { isTfliteFile } from '../core/modelFile';
@@ -42,6 +42,32 @@ import {
 } from '../core/onnx/relocate';
 import type { Model } from '../core/onnx/types';
 import { UsageError, type CompressRequest } from './args';
+import { BUILTIN_DEVICES, findDevice, type DeviceProfile } from '../core/devices';
+import { budgetDevice } from '../core/advisor/effectPlan';
+import { effectData, type EffectData } from '../core/advisor/effectRun';
+import { behaviourWarningText } from '../core/verify/summary';
+import { calibrationSets } from '../core/compress/calibrate';
+import {
+  fittedWidths,
+  measuredPrune,
+  suggestedWidths,
+  verifyPlans,
+  type PlanSession,
+} from './planSteps';
+
+const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
+
+/** The calibration inputs of a step's options, read once (for --quantize suggested's GPTQ). */
+function calibrationInputs(
+  loaded: LoadedModel,
+  calibration: Parameters<typeof calibrationSets>[1] & {
+    inputShapes?: ReadonlyMap<string, readonly number[]>;
+  },
+): InputSet[] {
+  return calibrationSets(inputSpecs(loaded, calibration.inputShapes), calibration).map((make) =>
+    make(),
+  );
+}
 
 /**
  * int8 | uint8 | int4 | uint4 | <k>bit (k from 2 to 8, signed) | pow2 | pow2-<N>bit (N from 3 to 8)
@@ -102,10 +128,19 @@ function calibrationContext(e: unknown): never {
   throw e;
 }
 
+/** What compress takes besides the request: device profiles and the analyzer's error target. */
+export interface CompressContext {
+  /** Built-ins plus --devices FILE, for --fit DEVICE. */
+  readonly profiles?: readonly DeviceProfile[];
+  /** --error-target, for --quantize suggested. */
+  readonly errorTargetDb?: number;
+}
+
 export async function compressCommand(
   input: string,
   request: CompressRequest,
   json: boolean,
+  context: CompressContext = {},
 ): Promise<number> {
   if (isTfliteFile(input)) {
     throw new UsageError(
@@ -130,18 +165,52 @@ export async function compressCommand(
     }
   }
   const layers = request.layers;
+  // A plan (--fit…, measured --prune) is chosen on the calibration part and judged on the
+  // evaluation part: every step then calibrates on that part only (advisor/effectRun.ts).
+  const fitDevice =
+    request.fitDevice !== undefined
+      ? findDevice(request.fitDevice, context.profiles ?? BUILTIN_DEVICES)
+      : request.fitWeightBytes !== undefined
+        ? budgetDevice(request.fitWeightBytes)
+        : undefined;
+  const planned = fitDevice !== undefined || request.pruneAllocation === 'measured';
+  let session: PlanSession | undefined;
+  if (planned) {
+    let data: EffectData;
+    try {
+      data = effectData(loaded, {
+        calibrationDir: request.calibrationDir,
+        evaluationDir: request.evaluationDir,
+        calibrationSamples: request.calibrationSamples,
+        inputShapes: request.inputShapes,
+      });
+    } catch (e) {
+      calibrationContext(e);
+    }
+    session = {
+      original: loaded,
+      data,
+      rounding: request.rounding === 'gptq' ? 'gptq' : 'nearest',
+      inputShapes: request.inputShapes,
+      layers,
+      reports: [],
+    };
+  }
   type Step = (m: Model) => { model: Model; summary: ChangeSummary };
   const steps: ((m: Model) => ReturnType<Step> | Promise<ReturnType<Step>>)[] = [];
   if (request.foldBn)
     steps.push((m) => withHalfWeightsLifted(m, ext, (l) => foldBatchNorm(l, { layers }, ext)));
   // With --calibration, pruning is chosen on the data (src/core/calibrated/); else by magnitude.
-  const calibration = request.calibrationDir
-    ? {
-        inputsDir: request.calibrationDir,
-        samples: request.calibrationSamples,
-        inputShapes: request.inputShapes,
-      }
-    : undefined;
+  const calibration =
+    session?.data.fromFolder === true
+      ? { sets: session.data.calibration, inputShapes: request.inputShapes }
+      : request.calibrationDir
+        ? {
+            inputsDir: request.calibrationDir,
+            samples: request.calibrationSamples,
+            inputShapes: request.inputShapes,
+          }
+        : undefined;
   const current = (m: Model): LoadedModel => ({ model: m, external: ext, fileBytes: 0 });
   if (request.structured !== undefined) {
     const fraction = request.structured;
@@ -156,11 +225,13 @@ export async function compressCommand(
   if (request.prune !== undefined) {
     const sparsity = request.prune;
     steps.push((m) =>
-      calibration
-        ? pruneCalibrated(current(m), { pattern: sparsity, layers }, calibration).catch(
-            calibrationContext,
-          )
-        : pruneUnstructured(m, { sparsity, scope: 'layer', layers }, ext),
+      session && request.pruneAllocation === 'measured'
+        ? measuredPrune(current(m), sparsity, session).catch(calibrationContext)
+        : calibration
+          ? pruneCalibrated(current(m), { pattern: sparsity, layers }, calibration).catch(
+              calibrationContext,
+            )
+          : pruneUnstructured(m, { sparsity, scope: 'layer', layers }, ext),
     );
   }
   // The N:M layers, by first output (kept by later steps), to check the pattern again at the end.
@@ -178,7 +249,19 @@ export async function compressCommand(
     });
   }
   const nmStep = steps.length;
-  if (request.quantize === 'fp16' || request.quantize === 'bf16') {
+  if (fitDevice && session) {
+    const s = session;
+    steps.push((m) => fittedWidths(current(m), fitDevice, s).catch(calibrationContext));
+  } else if (request.quantize === 'suggested') {
+    steps.push((m) =>
+      suggestedWidths(current(m), context.errorTargetDb, {
+        rounding: request.rounding === 'gptq' ? 'gptq' : 'nearest',
+        layers,
+        inputShapes: request.inputShapes,
+        calibration: calibration ? calibrationInputs(loaded, calibration) : undefined,
+      }).catch(calibrationContext),
+    );
+  } else if (request.quantize === 'fp16' || request.quantize === 'bf16') {
     const format = request.quantize;
     if (layers)
       throw new UsageError(`--quantize ${format} converts the whole model; drop --layers`);
@@ -257,6 +340,9 @@ export async function compressCommand(
   }
   const written = writeCompressed(model, loaded, request.output);
   if (written) summaries[summaries.length - 1]?.notes.push(written);
+  // The measured plans, judged by a real run of the written model against the original.
+  const check =
+    session && session.reports.length > 0 ? await verifyPlans(session, model) : undefined;
   // The plan is read from the written model, compared with the input for removed filters.
   const plan = request.exportPlan
     ? {
@@ -268,11 +354,15 @@ export async function compressCommand(
     const planFiles = plan
       ? { plan: path.resolve(plan.json), planScript: path.resolve(plan.script) }
       : {};
+    const plans = session?.reports.length
+      ? { plans: session.reports.map((r) => r.json), verification: check?.json }
+      : {};
     process.stdout.write(
-      `${JSON.stringify({ output: path.resolve(request.output), steps: summaries, ...planFiles })}\n`,
+      `${JSON.stringify({ output: path.resolve(request.output), steps: summaries, ...planFiles, ...plans })}\n`,
     );
     return 0;
   }
+  for (const r of session?.reports ?? []) process.stdout.write(`${r.lines.join('\n')}\n`);
   for (const s of summaries) {
     process.stdout.write(
       `${s.operation}: weights ${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)}, MACs ${formatCount(s.macsBefore)} → ${formatCount(s.macsAfter)}, ${s.layersTouched.length} layers\n`,
@@ -281,5 +371,10 @@ export async function compressCommand(
   }
   process.stdout.write(`wrote ${request.output}\n`);
   if (plan) process.stdout.write(`wrote retraining plan ${plan.json} and ${plan.script}\n`);
+  if (check) {
+    process.stdout.write(`${check.lines.join('\n')}\n`);
+    const warning = behaviourWarningText(check.evaluation, 'cli');
+    if (warning) process.stderr.write(`model-lens: ${lowerFirst(warning)}\n`);
+  }
   return 0;
 }

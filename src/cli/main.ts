@@ -46,7 +46,10 @@ async function main(argv: readonly string[]): Promise<number> {
         json: options.json,
       });
     case 'compress':
-      return compressCommand(options.file!, options.compress!, options.json);
+      return compressCommand(options.file!, options.compress!, options.json, {
+        profiles: options.compress?.fitDevice !== undefined ? deviceProfiles(options) : undefined,
+        errorTargetDb: options.errorTargetDb,
+      });
     case 'text':
       return textCommand(options.file!);
     case 'lsp':

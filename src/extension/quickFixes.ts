@@ -64,7 +64,8 @@ class ProgressRoutes {
 const FILTER_FRACTIONS = [0.1, 0.25, 0.5];
 
 /** The fix with its fraction filled in (asked for with a quick pick), or undefined if dismissed. */
-async function completeFix(fix: Fix): Promise<Fix | undefined> {
+async function completeFix(args: ApplyFixArgs): Promise<Fix | undefined> {
+  const fix = args.fix;
   const pick = async (
     title: string,
     values: number[],
@@ -79,7 +80,7 @@ async function completeFix(fix: Fix): Promise<Fix | undefined> {
   if (fix.kind === 'prune' && fix.sparsity === undefined && fix.nm === undefined) {
     const target = fix.layers ? fix.layers.join(', ') : 'every layer';
     const title = `Prune ${target}: share of weights set to zero, or an N:M pattern`;
-    const choices = pruneChoices(fix.layers === undefined);
+    const choices = pruneChoices(fix.layers === undefined, args.forecast);
     const choice = await vscode.window.showQuickPick(choices, { title, placeHolder: title });
     return choice === undefined ? undefined : { ...fix, ...choice.value };
   }
@@ -116,7 +117,7 @@ export function registerFixCommands(
   const applyFix = async (args: ApplyFixArgs): Promise<void> => {
     const doc = documentOf(args.uri);
     if (!doc) return;
-    const fix = await completeFix(args.fix);
+    const fix = await completeFix(args);
     if (!fix) return;
     const version = doc.version;
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
@@ -230,8 +231,12 @@ export function registerFixCommands(
       return;
     }
     refreshGraph(editor.document.uri);
+    const data =
+      result.effectSamples !== undefined
+        ? `, and their effect on ${result.effectSamples} samples of your data folder,`
+        : '';
     void vscode.window.showInformationMessage(
-      `Model Lens: measured the output sensitivity of ${result.layers} layers in ${result.seconds.toFixed(1)} s. Hover a layer to see it.`,
+      `Model Lens: measured the output sensitivity of ${result.layers} layers${data} in ${result.seconds.toFixed(1)} s. Hover a layer to see it.`,
     );
   };
 

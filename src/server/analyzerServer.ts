@@ -91,6 +91,13 @@ import {
 import { verifyStates, type VerificationSamples } from './verification';
 import { dataFolderFor, dataFolderNotes } from './dataFolder';
 import { calibrationText, dataParts, DataFolderError, evaluationNote } from './fixData';
+import {
+  effectsFor,
+  effectsMarkdown,
+  measuredFix,
+  measureStateEffects,
+  pruneForecast,
+} from './measuredEffects';
 import { inputShapeAction, inputShapesOf, symbolicMessage } from './inputShapeRequests';
 import { documentSymbols } from './symbols';
 
@@ -150,6 +157,13 @@ export function startServer(connection: Connection): void {
     // A request sees the whole report: hints a quick first analysis left out are computed now.
     if (state?.hintsPending) store.analyze(state);
     return state;
+  }
+
+  /** The hover's measured-effect lines for a layer, when measured on the current data folder. */
+  function measuredEffectLines(model: OpenModel, layer: string): string[] | undefined {
+    const folder = dataFolderFor(model.path, store.settings, store.workspaceFolders);
+    const effects = effectsFor(model, folder);
+    return effects ? effectsMarkdown(effects, layer) : undefined;
   }
 
   /** As modelFor, without completing a quick analysis (analyzeAndPublish). */
@@ -441,6 +455,7 @@ export function startServer(connection: Connection): void {
       model.report.symbolicDims,
       model.loaded && hypercomplexOfNode(model.loaded.model.graph, node.fileIndex, node.weightBits),
       store.deviceProfiles().profiles,
+      measuredEffectLines(model, node.name),
     );
     return { contents: { kind: 'markdown', value: markdown } };
   });
@@ -520,6 +535,7 @@ export function startServer(connection: Connection): void {
           model.report.symbolicDims,
           undefined,
           store.deviceProfiles().profiles,
+          measuredEffectLines(model, node.name),
         )
       : null;
   });
@@ -541,10 +557,12 @@ export function startServer(connection: Connection): void {
     if (!model?.report) return [];
     store.analyze(model);
     const node = model.nodesByLine.get(params.range.start.line);
+    const folder = dataFolderFor(model.path, store.settings, store.workspaceFolders);
     const actions = codeActionsFor(model, node, {
       uri,
       saveBlocker: saveBlocker(model.path),
       diagnostics: params.context.diagnostics,
+      pruneForecast: (layers) => pruneForecast(model, folder, layers),
     });
     const setShape = inputShapeAction(model, uri, params.range.start.line, params.context);
     return setShape ? [setShape, ...actions] : actions;
@@ -633,12 +651,20 @@ export function startServer(connection: Connection): void {
       store.analyze(state);
       const signal = signalOf(token);
       try {
-        const { outcome, folder } = await runFixWithData(state, params.fix, {
+        const env = {
           device: selectedDevice(),
           progress: progressTo(params.progressId),
           signal,
-          measured: (s) => store.keepSensitivity(s),
-        });
+          measured: (s: OpenModel) => store.keepSensitivity(s),
+        };
+        // With effects measured on the data folder, whole-model pruning and fit to device follow
+        // the measured plan (measuredEffects.ts); every other fix runs on the folder's
+        // calibration part when one is set (runFixWithData), else data-free.
+        const dataFolder = dataFolderFor(state.path, store.settings, store.workspaceFolders);
+        const planned = await measuredFix(state, params.fix, { ...env, dataFolder });
+        const { outcome, folder } = planned
+          ? { outcome: planned, folder: undefined }
+          : await runFixWithData(state, params.fix, env);
         // Cancelled as the engine finished: the user asked for the model to stay as it is.
         if (signal.aborted) return { refusal: 'cancelled' };
         const next = store.addState(state.path, state.loaded!, outcome.model, [
@@ -688,15 +714,31 @@ export function startServer(connection: Connection): void {
       // The figures the user sees assume the shapes set for the model: so do the runs.
       const shapes = shapeMap(modelFor(params.uri)?.inputShapes);
       const dataFolder = dataFolderFor(file, store.settings, store.workspaceFolders);
-      const samples =
+      // A state whose effects were measured on the folder's calibration part is judged on its
+      // evaluation part (when the folder was large enough to split); a state made by a fix
+      // calibrated on the folder, on the part it did not see (evaluationSamples).
+      const measured = effectsFor(before, dataFolder);
+      const samples: VerificationSamples | undefined =
         dataFolder === undefined
           ? undefined
-          : evaluationSamples(
-              before.loaded,
-              dataFolder,
-              calibratedOn.get(after) === dataFolder,
-              shapes,
-            );
+          : measured?.data.disjoint === true
+            ? {
+                folder: dataFolder,
+                part: {
+                  sets: [...measured.data.evaluation],
+                  sampleNames: [],
+                  ...(measured.data.evaluationLabels
+                    ? { labels: [...measured.data.evaluationLabels] }
+                    : {}),
+                },
+                note: measured.data.note,
+              }
+            : evaluationSamples(
+                before.loaded,
+                dataFolder,
+                calibratedOn.get(after) === dataFolder,
+                shapes,
+              );
       const result = await verifyStates(before.loaded, after.loaded, shapes, samples);
       const notes = dataFolder ? dataFolderNotes(before.loaded, dataFolder, shapes) : [];
       // The full report says what reading modelLens.dataFolder assumed (image preprocessing).
@@ -762,13 +804,28 @@ export function startServer(connection: Connection): void {
       const unsupported = state.loaded && compressionBlocker(state.loaded);
       if (unsupported) return { layers: 0, seconds: 0, error: unsupported };
       const started = performance.now();
+      const progress = progressTo(params.progressId);
+      const signal = signalOf(token);
+      // With a data folder, the effects on it follow the random-input SQNR (the longer part).
+      const folder = dataFolderFor(state.path, store.settings, store.workspaceFolders);
+      const share = folder ? 0.2 : 1;
       try {
         const table = await sensitivityOf(state, {
-          progress: progressTo(params.progressId),
-          signal: signalOf(token),
+          progress: (m, f) => progress(m, f * share),
+          signal,
           measured: (s) => store.keepSensitivity(s),
         });
-        return { layers: table.size, seconds: (performance.now() - started) / 1000 };
+        const effects = folder
+          ? await measureStateEffects(state, folder, {
+              progress: (m, f) => progress(m, share + f * (1 - share)),
+              signal,
+            })
+          : undefined;
+        return {
+          layers: table.size,
+          seconds: (performance.now() - started) / 1000,
+          ...(effects ? { effectSamples: effects.table.samples } : {}),
+        };
       } catch (e) {
         if (isCancellation(e)) return { layers: 0, seconds: 0, error: 'cancelled' };
         return { layers: 0, seconds: 0, error: (e as Error).message };

@@ -208,6 +208,8 @@ export function layerMarkdown(
   hypercomplex?: HypercomplexWhatIf | null,
   /** The device profiles (built-ins and the user's), for which of them skip the layer's zeros. */
   profiles?: readonly DeviceProfile[],
+  /** The layer's measured effect on the data folder, as markdown lines (measuredEffects.ts). */
+  measuredEffect?: readonly string[],
 ): string {
   const out = n.outputs
     .map((o) => `${o.dtype} ${o.shape ? `[${o.shape.join('×')}]` : '[?]'}`)
@@ -245,6 +247,7 @@ export function layerMarkdown(
       '**Output sensitivity:** not measured yet (run **Model Lens: Measure Layer Sensitivity**, or the fit-to-device quick fix).',
     );
   }
+  if (measuredEffect && measuredEffect.length > 0) lines.push('', ...measuredEffect);
   lines.push(
     '',
     '_MACs: multiply-accumulates of linear layers (Conv: outputs × Cin/groups × kernel). FLOPs = 2 × MACs + elementwise. Feature maps: non-constant inputs + outputs. Symbolic dims count as 1._',

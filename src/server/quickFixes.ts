@@ -32,7 +32,7 @@ import type { DeviceProfile } from '../core/devices';
 import { formatBytes, formatCount, formatPercent } from '../core/format';
 import { compressionBlocker } from '../core/modelFile';
 import type { Model } from '../core/onnx/types';
-import type { ApplyFixArgs, Fix } from '../shared/protocol';
+import type { ApplyFixArgs, Fix, PruneForecast } from '../shared/protocol';
 import type { OpenModel } from './modelStore';
 
 /**
@@ -67,6 +67,11 @@ export interface ActionContext {
   readonly saveBlocker?: string;
   /** Model Lens diagnostics on the requested range (fit errors get "Fit to device"). */
   readonly diagnostics: readonly Diagnostic[];
+  /**
+   * The prune quick pick's prediction per sparsity for these layers (all: undefined), when
+   * effects were measured on the data folder (measuredEffects.ts).
+   */
+  readonly pruneForecast?: (layers: string[] | undefined) => readonly PruneForecast[] | undefined;
 }
 
 /** The code actions for a line: the layer's own fixes first, then model-wide ones. */
@@ -91,7 +96,8 @@ export function codeActionsFor(
     : [];
   const add = (title: string, fix: Fix, why?: string, preferred = false): void => {
     const disabled = context.saveBlocker ?? why;
-    const args: ApplyFixArgs = { uri: context.uri, fix, title };
+    const forecast = fix.kind === 'prune' ? context.pruneForecast?.(fix.layers) : undefined;
+    const args: ApplyFixArgs = { uri: context.uri, fix, title, ...(forecast ? { forecast } : {}) };
     actions.push({
       title,
       kind: 'quickfix',

@@ -148,12 +148,21 @@ export type Fix =
   | { readonly kind: 'factorize'; readonly layer: string; readonly rank: number }
   | { readonly kind: 'fitToDevice' };
 
+/** What one sparsity of the prune quick pick is predicted to do (measured effects known). */
+export interface PruneForecast {
+  readonly sparsity: number;
+  /** e.g. "predicted KL 1.5e-3, accuracy −0.3 pt, top-1 agreement ≥ 99.0% (per-layer plan)". */
+  readonly detail: string;
+}
+
 /** The arguments of the client command `modelLens.applyFix`, as code actions carry them. */
 export interface ApplyFixArgs {
   readonly uri: string;
   readonly fix: Fix;
   /** Short description for progress and messages, e.g. "Quantize conv1 to int8". */
   readonly title: string;
+  /** A prune fix's quick pick: the prediction per sparsity, when effects were measured. */
+  readonly forecast?: readonly PruneForecast[];
 }
 
 /** Client → server: compute a fix on the model the document shows now. */
@@ -225,6 +234,8 @@ export interface MeasureSensitivityResult {
   readonly layers: number;
   readonly seconds: number;
   readonly error?: string;
+  /** With `modelLens.dataFolder`: the effects were measured on this many of its samples too. */
+  readonly effectSamples?: number;
 }
 
 /** Server → client: progress of a long request that carried a `progressId`. */

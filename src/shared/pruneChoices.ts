@@ -3,32 +3,46 @@
  * semi-structured pattern (src/core/compress/pruneSemiStructured.ts). Shared so that the
  * extension shows them and a test can read them without VS Code.
  */
-import type { Fix } from './protocol';
+import type { Fix, PruneForecast } from './protocol';
 
 type PruneFix = Extract<Fix, { kind: 'prune' }>;
 
 export interface PruneChoice {
   readonly label: string;
   readonly description: string;
+  /** The measured prediction for this choice, when known (a second line in the quick pick). */
+  readonly detail?: string;
   /** What the choice fills into the prune fix. */
   readonly value: Pick<PruneFix, 'sparsity'> | Pick<PruneFix, 'nm'>;
 }
 
-const SPARSITIES = [0.25, 0.5, 0.75, 0.9];
+export const SPARSITIES: readonly number[] = [0.25, 0.5, 0.75, 0.9];
 
 /**
  * `wholeModel`: the sparsities are one global magnitude threshold over every layer, or with a
- * data folder that share of each layer, chosen by SparseGPT (src/server/quickFixes.ts).
+ * data folder that share of each layer, chosen by SparseGPT (src/server/quickFixes.ts); with a
+ * `forecast` (effects measured on the data folder), shared among the layers by the plan of least
+ * measured effect, each choice with its prediction.
  */
-export function pruneChoices(wholeModel: boolean): PruneChoice[] {
+export function pruneChoices(
+  wholeModel: boolean,
+  forecast?: readonly PruneForecast[],
+): PruneChoice[] {
+  const planned = wholeModel && forecast !== undefined;
   return [
-    ...SPARSITIES.map((v) => ({
-      label: `${Math.round(v * 100)}%`,
-      description: wholeModel
-        ? 'of the weights (one global magnitude threshold; with a data folder, of each layer)'
-        : 'of the weights',
-      value: { sparsity: v },
-    })),
+    ...SPARSITIES.map((v) => {
+      const detail = forecast?.find((f) => f.sparsity === v)?.detail;
+      return {
+        label: `${Math.round(v * 100)}%`,
+        description: !wholeModel
+          ? 'of the weights'
+          : planned
+            ? 'of the weights overall (per-layer plan by measured effect)'
+            : 'of the weights (one global magnitude threshold; with a data folder, of each layer)',
+        ...(detail ? { detail } : {}),
+        value: { sparsity: v },
+      };
+    }),
     {
       label: '2:4 semi-structured',
       description: wholeModel

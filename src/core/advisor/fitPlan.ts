@@ -9,7 +9,10 @@
  * (small, independent perturbations) the noise powers of several quantized layers add, so the
  * plan minimises Σ 10^(−SQNR_i/10) and predicts the whole model's SQNR as
  * −10·log10(Σ 10^(−SQNR_i/10)). Cross terms and the non-linear interplay of large errors are
- * ignored, which is why the plan must be verified.
+ * ignored, which is why the plan must be verified. With a data folder the errors are the
+ * measured effects instead (`effects`, measuredEffect.ts: the KL divergence of the class
+ * distribution, or the output noise power, with the layer rounded as the compression rounds it),
+ * which add up for the same first-order reason.
  *
  * Bytes. The model's weight bytes come from analyze totals; the plan changes only each planned
  * layer's main weight, which at k bits takes ceil(elements·k/8) plus one float32 scale per output
@@ -28,12 +31,8 @@
  *
  * Search. Layers that share one stored weight form one group (quantizeWeights needs them at the
  * same format). Each group has a few options (every allowed width or grid, plus "keep as stored"
- * when the device supports the stored precision). The choice is a multiple-choice knapsack; we
- * solve it with a Pareto dynamic programme: after each group, keep only (bytes, error) points
- * that no other point beats on both, dropping points that cannot fit even with the smallest
- * options for the remaining groups. This is exact. Should the frontier exceed MAX_FRONTIER points
- * (many groups with incomparable options), it is thinned to the least-error point per byte
- * bucket, which can miss the optimum by at most one bucket's worth of bytes of slack.
+ * when the device supports the stored precision). The choice is a multiple-choice knapsack,
+ * solved exactly by a Pareto dynamic programme over (bytes, error) (knapsack.ts).
  */
 import { quantizedWeightBytes } from '../cost/nodeFigures';
 import { analyzeLoaded } from '../analyze';
@@ -56,10 +55,19 @@ import {
   type WeightFormat,
 } from '../compress/weightFormat';
 import { DEFAULT_SENSITIVITY_BITS, type LayerSensitivity } from './sensitivity';
+import type { EffectTable } from './measuredEffect';
+import { leastErrorWithin } from './knapsack';
 
 export interface FitPlanOptions {
   device: DeviceProfile;
-  sensitivity: readonly LayerSensitivity[];
+  /** Output SQNR per layer and width on random inputs (sensitivity.ts); or give `effects`. */
+  sensitivity?: readonly LayerSensitivity[];
+  /**
+   * Measured effects on data (measuredEffect.ts), instead of `sensitivity`: the plan minimises
+   * their sum (KL or noise power, see there). A weight several layers share was measured with
+   * all of them changed at once, so its effect counts once for the group.
+   */
+  effects?: EffectTable;
   /** Restricts the widths further (default: every measured width); grids by their logical width. */
   allowedBits?: readonly number[];
 }
@@ -77,16 +85,19 @@ export interface FitPlan {
   weightBytes: number;
   /** Weight bytes ≤ flash and peak activation RAM ≤ RAM. */
   fits: boolean;
-  /** Predicted output SQNR of the whole plan, −10·log10(Σ 10^(−SQNR_i/10)); Infinity if nothing is quantized. */
+  /**
+   * Predicted output SQNR of the whole plan, −10·log10(Σ 10^(−SQNR_i/10)); Infinity if nothing
+   * is quantized. From `effects`, the same formula of the summed effect (a KL is no SQNR: read
+   * `predictedError`).
+   */
   predictedErrorDb: number;
+  /** The summed error the plan minimised: Σ 10^(−SQNR_i/10), or Σ measured effect. */
+  predictedError: number;
   /** Why it does not fit. */
   reason?: string;
   /** Layers of the sensitivity table the plan could not use, and why. */
   notes?: string[];
 }
-
-/** Cap on the Pareto frontier's size (see "Search"). */
-const MAX_FRONTIER = 20000;
 
 interface Option {
   /** Width or grid, or undefined for "keep as stored". */
@@ -102,14 +113,6 @@ interface Group {
   /** Bytes of the main weight as stored now, as analyze counts it. */
   readonly storedBytes: number;
   readonly options: Option[];
-}
-
-interface Point {
-  readonly bytes: number;
-  readonly error: number;
-  /** Option index per group so far, as a linked list (newest first). */
-  readonly choice: number;
-  readonly parent: Point | undefined;
 }
 
 /** Noise power relative to signal for an SQNR in dB; 0 for Infinity (exact). */
@@ -143,7 +146,8 @@ export function planBitsForDevice(loaded: LoadedModel, options: FitPlanOptions):
     });
     reason = `weights need at least ${smallest} bytes at the lowest supported widths (${supportedText(options)}); flash holds ${flash}`;
   } else {
-    choice = paretoSearch(groups, flash - fixed, minBytes);
+    const options = groups.map((g) => g.options.map((o) => ({ cost: o.bytes, error: o.error })));
+    choice = leastErrorWithin(options, flash - fixed)!;
   }
 
   const bitsPerLayer = new Map<string, number>();
@@ -172,6 +176,7 @@ export function planBitsForDevice(loaded: LoadedModel, options: FitPlanOptions):
     weightBytes,
     fits: reason === undefined,
     predictedErrorDb: error === 0 ? Infinity : -10 * Math.log10(error),
+    predictedError: error,
     ...(reason !== undefined ? { reason } : {}),
     ...(notes.length > 0 ? { notes } : {}),
   };
@@ -215,30 +220,62 @@ function supportedText(options: FitPlanOptions): string {
   return `device supports ${options.device.supportedWeightBits.join('/')} bits`;
 }
 
+/** One layer's measured error per format (formatName → format and error), from either table. */
+interface MeasuredLayer {
+  readonly layer: string;
+  readonly errors: Map<string, { format: WeightFormat; error: number }>;
+  readonly skipped?: string;
+}
+
+/** The layers of the table the plan is given, with their errors per format. */
+function measuredLayers(options: FitPlanOptions): MeasuredLayer[] {
+  if (options.effects) {
+    // A weight's effect, measured with all its layers changed, split evenly among them so that
+    // the group's sum (buildGroups) is the effect once.
+    return options.effects.layers.flatMap((u) =>
+      u.layers.map((layer) => ({
+        layer,
+        errors: new Map(
+          Object.entries(u.bits).map(([b, e]) => [
+            b,
+            { format: Number(b), error: e.value / u.layers.length },
+          ]),
+        ),
+        ...(u.skipped ? { skipped: u.skipped } : {}),
+      })),
+    );
+  }
+  if (!options.sensitivity) throw new Error('planBitsForDevice needs sensitivity or effects');
+  return options.sensitivity.map((entry) => {
+    const errors = new Map<string, { format: WeightFormat; error: number }>();
+    for (const [b, db] of Object.entries(entry.outputSqnrDb)) {
+      errors.set(b, { format: Number(b), error: noiseFraction(db) });
+    }
+    for (const [name, db] of Object.entries(entry.gridOutputSqnrDb ?? {})) {
+      const grid = gridFormatOf(name);
+      if (grid) errors.set(name, { format: grid, error: noiseFraction(db) });
+    }
+    return { layer: entry.layer, errors, ...(entry.skipped ? { skipped: entry.skipped } : {}) };
+  });
+}
+
 /**
- * The formats a layer may take, each with its measured SQNR: integer widths 2..8 and grids, both
- * measured, allowed and supported by the device at the bits they count (formatBits).
+ * The formats a layer may take, each with its measured error: integer widths 2..8 and grids,
+ * both measured, allowed and supported by the device at the bits they count (formatBits).
  */
 function formatsFor(
-  entry: LayerSensitivity,
+  entry: MeasuredLayer,
   options: FitPlanOptions,
-): Map<string, { format: WeightFormat; db: number }> {
+): Map<string, { format: WeightFormat; error: number }> {
   const supported = new Set(options.device.supportedWeightBits);
   const allowed = options.allowedBits ? new Set(options.allowedBits) : undefined;
-  const out = new Map<string, { format: WeightFormat; db: number }>();
-  const admit = (format: WeightFormat, db: number): void => {
+  const out = new Map<string, { format: WeightFormat; error: number }>();
+  for (const { format, error } of entry.errors.values()) {
     const b = formatBits(format);
-    if (supported.has(b) && (allowed?.has(b) ?? true) && !Number.isNaN(db)) {
-      out.set(formatName(format), { format, db });
+    const width = typeof format !== 'number' || (b >= 2 && b <= 8);
+    if (width && supported.has(b) && (allowed?.has(b) ?? true) && !Number.isNaN(error)) {
+      out.set(formatName(format), { format, error });
     }
-  };
-  for (const [b, db] of Object.entries(entry.outputSqnrDb)) {
-    const bits = Number(b);
-    if (bits >= 2 && bits <= 8) admit(bits, db);
-  }
-  for (const [name, db] of Object.entries(entry.gridOutputSqnrDb ?? {})) {
-    const grid = gridFormatOf(name);
-    if (grid) admit(grid, db);
   }
   return out;
 }
@@ -251,9 +288,9 @@ function buildGroups(loaded: LoadedModel, options: FitPlanOptions, notes: string
   const byLabel = new Map(view.order.map((n, i) => [nodeLabel(n, i), n]));
   const bySource = new Map<
     string,
-    { layers: LayerSensitivity[]; elements: number; channels: number; bytes: number; bits: number }
+    { layers: MeasuredLayer[]; elements: number; channels: number; bytes: number; bits: number }
   >();
-  for (const entry of options.sensitivity) {
+  for (const entry of measuredLayers(options)) {
     const node = byLabel.get(entry.layer);
     if (!node) {
       notes.push(`'${entry.layer}': no such layer in the model`);
@@ -293,7 +330,7 @@ function buildGroups(loaded: LoadedModel, options: FitPlanOptions, notes: string
       .map(({ format }) => ({
         format,
         bytes: quantizedWeightBytes(g.elements, g.channels, formatBits(format)),
-        error: measured.reduce((s, m) => s + noiseFraction(m.get(formatName(format))!.db), 0),
+        error: measured.reduce((s, m) => s + m.get(formatName(format))!.error, 0),
       }));
     const names = g.layers.map((l) => l.layer);
     // "Keep" is a choice only where the device runs the stored precision; with no usable width
@@ -310,58 +347,4 @@ function buildGroups(loaded: LoadedModel, options: FitPlanOptions, notes: string
     groups.push({ layers: names, storedBytes: g.bytes, options: opts });
   }
   return groups;
-}
-
-/**
- * The least-error option per group whose bytes sum to ≤ budget (the caller checked that the
- * smallest options fit). Pareto DP, see the file comment.
- */
-function paretoSearch(
-  groups: readonly Group[],
-  budget: number,
-  minBytes: (g: Group) => number,
-): number[] {
-  // Smallest bytes the groups after i can take, to drop points that cannot fit.
-  const rest = new Array<number>(groups.length + 1).fill(0);
-  for (let i = groups.length - 1; i >= 0; i--) rest[i] = rest[i + 1] + minBytes(groups[i]);
-
-  let frontier: Point[] = [{ bytes: 0, error: 0, choice: -1, parent: undefined }];
-  groups.forEach((g, gi) => {
-    const next: Point[] = [];
-    for (const p of frontier) {
-      g.options.forEach((o, oi) => {
-        const bytes = p.bytes + o.bytes;
-        if (bytes + rest[gi + 1] > budget) return;
-        next.push({ bytes, error: p.error + o.error, choice: oi, parent: p });
-      });
-    }
-    next.sort((a, b) => a.bytes - b.bytes || a.error - b.error);
-    const kept: Point[] = [];
-    for (const p of next)
-      if (kept.length === 0 || p.error < kept[kept.length - 1].error) kept.push(p);
-    frontier = kept.length > MAX_FRONTIER ? thin(kept) : kept;
-  });
-
-  // The frontier is sorted by bytes with falling error: its last point is the least-error fit.
-  const choice: number[] = [];
-  for (let p: Point | undefined = frontier[frontier.length - 1]; p?.parent; p = p.parent) {
-    choice.unshift(p.choice);
-  }
-  return choice;
-}
-
-/** The least-error point per byte bucket (MAX_FRONTIER buckets over the frontier's range). */
-function thin(points: readonly Point[]): Point[] {
-  const lo = points[0].bytes;
-  const width = (points[points.length - 1].bytes - lo) / MAX_FRONTIER || 1;
-  const out: Point[] = [];
-  let bucket = -1;
-  for (const p of points) {
-    const b = Math.floor((p.bytes - lo) / width);
-    // Within a bucket error falls with bytes, so the bucket's last point is its least error.
-    if (b === bucket) out[out.length - 1] = p;
-    else out.push(p);
-    bucket = b;
-  }
-  return out;
 }

@@ -10,16 +10,15 @@ import { buildGraphView, type GraphView } from '../graph/graph';
 import { ExternalData } from '../onnx/externalData';
 import type { LoadedModel } from '../onnx/load';
 import { opsetVersions } from '../onnx/opsets';
-import { elementCount, forEachFloatChunk } from '../onnx/tensorData';
 import { inferShapes } from '../shapes/infer';
 import type { NmPattern } from '../numerics/nmSparsity';
 import { formatNm } from '../numerics/nmSparsity';
 import { withOrtMatMul } from '../numerics/matmulEngine';
-import { planTargets, type PruneTarget } from '../compress/prunedWeights';
-import { pruneUnstructured } from '../compress/pruneUnstructured';
+import { planTargets, readFloats, type PruneTarget } from '../compress/prunedWeights';
+import { pruneUnstructured, zeroSmallest } from '../compress/pruneUnstructured';
 import { pruneSemiStructured, type NmPruneResult } from '../compress/pruneSemiStructured';
 import { CompressionRefusal, type CompressionResult } from '../compress/summary';
-import { sparseGptPrune, type SparsityPattern } from './gptq';
+import { sparseGptPrune, type FactorCache, type SparsityPattern } from './gptq';
 import {
   collectHessians,
   type HessianOptions,
@@ -30,11 +29,18 @@ import { storedGeometry, type LayerGeometry } from './layerGeometry';
 import { mainWeight } from '../cost/weights';
 import { weightChain } from '../compress/weightChain';
 import type { ShapeInference } from '../shapes/infer';
+import type { MatMul } from '../numerics/linalg';
 
 export interface CalibratedPruneOptions {
   /** A sparsity in (0, 1), or an N:M pattern. */
   readonly pattern: number | NmPattern;
   readonly layers?: readonly string[];
+  /**
+   * A sparsity per layer (advisor/sparsityPlan.ts), overriding `pattern` for the layers it names
+   * and limiting the pruning to them; a layer at 0 is left as it is. `pattern` must then be a
+   * sparsity: it names the operation (the plan's overall target).
+   */
+  readonly sparsityPerLayer?: ReadonlyMap<string, number>;
 }
 
 /** The layer's geometry in the stored layout, through the chain to its weight (weightChain.ts). */
@@ -61,20 +67,31 @@ export async function pruneCalibrated(
   if (typeof pattern === 'number' && !(pattern > 0 && pattern < 1)) {
     throw new CompressionRefusal(`sparsity ${pattern} is out of range (0 to 1, exclusive)`);
   }
+  const perLayer = options.sparsityPerLayer;
+  if (perLayer && typeof pattern !== 'number') {
+    throw new CompressionRefusal('per-layer sparsities are unstructured; an N:M pattern is not');
+  }
+  for (const [layer, s] of perLayer ?? []) {
+    if (!(s >= 0 && s < 1)) {
+      throw new CompressionRefusal(`sparsity ${s} of '${layer}' is out of range (0 to 1)`);
+    }
+  }
+  const layers = perLayer ? [...perLayer].filter(([, s]) => s > 0).map(([l]) => l) : options.layers;
+  if (layers?.length === 0) throw new CompressionRefusal('the plan prunes no layer');
   const view = buildGraphView(loaded.model.graph);
   const shapes = inferShapes(view, { opsets: opsetVersions(loaded.model), external: ext });
   const targets: (HessianTarget & { target: PruneTarget })[] = [];
-  let magnitude = 0;
-  for (const target of planTargets(view, shapes, options.layers)) {
+  const magnitude: PruneTarget[] = [];
+  for (const target of planTargets(view, shapes, layers)) {
     const geometry = target.nodes.length === 1 ? geometryOf(target, view, shapes) : undefined;
     // N:M groups run along a row's columns; a row shorter than M is the pruner's to refuse.
     const fits = typeof pattern === 'number' || (geometry && geometry.columns % pattern.m === 0);
     if (geometry && fits) targets.push({ layer: target.layers[0], geometry, target });
-    else if (typeof pattern === 'number' || geometry) magnitude++;
+    else magnitude.push(target);
   }
-  const sweepPattern: SparsityPattern =
+  const patternOf = (target: PruneTarget): SparsityPattern =>
     typeof pattern === 'number'
-      ? { kind: 'fraction', sparsity: pattern }
+      ? { kind: 'fraction', sparsity: perLayer?.get(target.layers[0]) ?? pattern }
       : { kind: 'nm', n: pattern.n, m: pattern.m };
   const pruned = new Map<string, Float32Array>();
   // H from the float model for every layer at once. (Measuring each layer on the model whose
@@ -91,38 +108,61 @@ export async function pruneCalibrated(
       const hessian = hessians.get(layer)!;
       // Each H is dropped once used: together they are the bulk of the memory (K² doubles).
       hessians.delete(layer);
-      const values = new Float32Array(elementCount(target.tensor.dims));
-      forEachFloatChunk(target.tensor, ext, (chunk, start) => values.set(chunk, start));
-      const { groups, rows, columns } = geometry;
-      for (let g = 0; g < groups; g++) {
-        const w = new Float64Array(rows * columns);
-        for (let r = 0; r < rows; r++) {
-          for (let c = 0; c < columns; c++)
-            w[r * columns + c] = values[geometry.elementIndex(g, r, c)];
-        }
-        await sparseGptPrune(w, rows, columns, hessian.matrices[g], sweepPattern, { engine });
-        for (let r = 0; r < rows; r++) {
-          for (let c = 0; c < columns; c++)
-            values[geometry.elementIndex(g, r, c)] = w[r * columns + c];
-        }
-      }
+      const values = readFloats(target.tensor, ext);
+      await sparseGptWeight(values, geometry, hessian, patternOf(target), engine);
       pruned.set(target.source, values);
     }
   });
-  const what = typeof pattern === 'number' ? `${Math.round(pattern * 100)}%` : formatNm(pattern);
+  if (perLayer) {
+    // The per-layer scope prunes what it isn't given to one sparsity: give it every layer's own.
+    for (const target of magnitude) {
+      const values = readFloats(target.tensor, ext);
+      const s = perLayer.get(target.layers[0]) ?? pattern;
+      zeroSmallest([values], Math.round((s as number) * values.length));
+      pruned.set(target.source, values);
+    }
+  }
+  const what = perLayer
+    ? 'per-layer sparsities'
+    : typeof pattern === 'number'
+      ? `${Math.round(pattern * 100)}%`
+      : formatNm(pattern);
   const selectionNote =
     `${what} chosen by SparseGPT for ${targets.length} layer(s) on ${samples} calibration sample(s), ` +
     "survivors updated to keep each layer's output" +
-    (magnitude > 0 ? `; ${magnitude} by magnitude (shared or unsupported layer)` : '');
+    (magnitude.length > 0
+      ? `; ${magnitude.length} by magnitude (shared or unsupported layer)`
+      : '');
   return typeof pattern === 'number'
     ? pruneUnstructured(
         loaded.model,
-        { sparsity: pattern, scope: 'layer', layers: options.layers, pruned, selectionNote },
+        { sparsity: pattern, scope: 'layer', layers, pruned, selectionNote },
         ext,
       )
-    : pruneSemiStructured(
-        loaded.model,
-        { pattern, layers: options.layers, pruned, selectionNote },
-        ext,
-      );
+    : pruneSemiStructured(loaded.model, { pattern, layers, pruned, selectionNote }, ext);
+}
+
+/**
+ * SparseGPT on one stored weight (`values`, in its stored layout, pruned in place) with its
+ * layer's H: every group's rows × columns matrix is pruned to `pattern`, survivors updated.
+ */
+export async function sparseGptWeight(
+  values: Float32Array,
+  geometry: LayerGeometry,
+  hessian: LayerHessian,
+  pattern: SparsityPattern,
+  engine?: MatMul,
+  factors?: FactorCache,
+): Promise<void> {
+  const { groups, rows, columns } = geometry;
+  for (let g = 0; g < groups; g++) {
+    const w = new Float64Array(rows * columns);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < columns; c++) w[r * columns + c] = values[geometry.elementIndex(g, r, c)];
+    }
+    await sparseGptPrune(w, rows, columns, hessian.matrices[g], pattern, { engine, factors });
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < columns; c++) values[geometry.elementIndex(g, r, c)] = w[r * columns + c];
+    }
+  }
 }

@@ -34,7 +34,7 @@ import {
   type QuantScheme,
 } from '../compress/quantizeMath';
 import type { CompressionResult } from '../compress/summary';
-import { gptqRound, type RowQuantizer } from './gptq';
+import { gptqRound, type FactorCache, type RowQuantizer } from './gptq';
 import type { MatMul } from '../numerics/linalg';
 import { withOrtMatMul } from '../numerics/matmulEngine';
 import {
@@ -96,6 +96,7 @@ export async function roundWeight(
   hessian: LayerHessian,
   ext: ExternalData,
   engine?: MatMul,
+  factors?: FactorCache,
 ): Promise<QuantizedWeight> {
   const { geometry } = hessian;
   const values = readFloats(plan, ext);
@@ -126,7 +127,10 @@ export async function roundWeight(
       quantize: (r, v) => quantizeValue(v, scales[rowChannel[r]], zeroPoints[rowChannel[r]], range),
       dequantize: (r, q) => (q - zeroPoints[rowChannel[r]]) * scales[rowChannel[r]],
     };
-    const { q } = await gptqRound(w, rows, columns, hessian.matrices[g], quantizer, { engine });
+    const { q } = await gptqRound(w, rows, columns, hessian.matrices[g], quantizer, {
+      engine,
+      factors,
+    });
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < columns; c++) {
         const i = geometry.elementIndex(g, r, c);

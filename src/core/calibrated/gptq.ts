@@ -34,6 +34,45 @@ export interface SweepOptions {
    * ONNX Runtime engine (numerics/matmulEngine.ts) is an order of magnitude faster at K ≥ 1000.
    */
   readonly engine?: MatMul;
+  /**
+   * Keeps the factorisation of each H for further sweeps with the same H and dampening (the
+   * advisor rounds and prunes one layer at many settings: the O(n³) factorisation is then done
+   * once per layer instead of once per setting).
+   */
+  readonly factors?: FactorCache;
+}
+
+/** The dampened H's inverse Cholesky factor and its dead columns. */
+interface Factor {
+  readonly u: Float64Array;
+  readonly dead: readonly number[];
+}
+
+/** Factorisations by H (the caller's array, unpermuted) and column order; see SweepOptions. */
+export class FactorCache {
+  private readonly entries = new WeakMap<Float64Array, Map<string, Promise<Factor>>>();
+
+  get(h: Float64Array, key: string, make: () => Promise<Factor>): Promise<Factor> {
+    let byKey = this.entries.get(h);
+    if (!byKey) this.entries.set(h, (byKey = new Map()));
+    let factor = byKey.get(key);
+    if (!factor) byKey.set(key, (factor = make()));
+    return factor;
+  }
+}
+
+async function factorOf(
+  h: Float64Array,
+  n: number,
+  options: SweepOptions,
+  cacheKey?: { h: Float64Array; order: string },
+): Promise<Factor> {
+  const make = async (): Promise<Factor> => {
+    const { h: matrix, dead } = dampen(h, n, options.damp ?? 0.01);
+    return { u: await inverseCholeskyUpper(matrix, n, { engine: options.engine }), dead };
+  };
+  if (!options.factors || !cacheKey) return make();
+  return options.factors.get(cacheKey.h, `${cacheKey.order}:${options.damp ?? 0.01}`, make);
 }
 
 /**
@@ -57,10 +96,10 @@ async function sweep(
   h: Float64Array,
   rule: ColumnRule,
   options: SweepOptions,
+  cacheKey?: { h: Float64Array; order: string },
 ): Promise<void> {
-  const { h: matrix, dead } = dampen(h, n, options.damp ?? 0.01);
+  const { u, dead } = await factorOf(h, n, options, cacheKey);
   for (const j of dead) for (let r = 0; r < rows; r++) w[r * n + j] = 0;
-  const u = await inverseCholeskyUpper(matrix, n, { engine: options.engine });
   const diagonal = new Float64Array(n);
   for (let i = 0; i < n; i++) diagonal[i] = u[i * n + i];
   const block = options.blockSize ?? 128;
@@ -161,6 +200,7 @@ export async function gptqRound(
       },
     },
     options,
+    { h, order: 'act-order' },
   );
   const q = new Int32Array(rows * n);
   for (let r = 0; r < rows; r++) {
@@ -251,6 +291,7 @@ export async function sparseGptPrune(
       fix: (r, i, value) => (mask[r * n + i] ? 0 : value),
     },
     { ...options, blockSize },
+    { h, order: 'stored' },
   );
 }
 

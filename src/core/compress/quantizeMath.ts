@@ -273,3 +273,23 @@ export function quantizeTensor(
   const [signal, noise] = sums;
   return { dataType, data, scales, zeroPoints, axis, signal, noise };
 }
+
+/**
+ * The float values a quantized weight stands for, (q − zero_point) · scale per element, as
+ * DequantizeLinear computes them in float32 (the exact product of a small integer and a float32
+ * scale, rounded once): the weight a run of the quantized model sees.
+ */
+export function dequantizeWeight(q: QuantizedWeight, dims: readonly number[]): Float32Array {
+  const n = elementCount(dims);
+  const out = new Float32Array(n);
+  const packed = q.dataType === DataType.INT4 || q.dataType === DataType.UINT4;
+  const signed = q.dataType === DataType.INT4 || q.dataType === DataType.INT8;
+  const channelOf = channelIndexer(dims, q.axis);
+  for (let i = 0; i < n; i++) {
+    let v = packed ? (q.data[i >> 1] >> ((i & 1) * 4)) & 0x0f : q.data[i];
+    if (signed) v = packed ? (v > 7 ? v - 16 : v) : v > 127 ? v - 256 : v;
+    const c = channelOf(i);
+    out[i] = (v - q.zeroPoints[c]) * q.scales[c];
+  }
+  return out;
+}

@@ -104,6 +104,12 @@ export function ortTypeName(dt: DataType): string | undefined {
   return ORT_TYPES[dt];
 }
 
+/** The ONNX element type of an ORT type name ('float32' → FLOAT), or undefined. */
+export function dataTypeOfOrt(name: string): DataType | undefined {
+  const found = Object.entries(ORT_TYPES).find(([, n]) => n === name);
+  return found ? (Number(found[0]) as DataType) : undefined;
+}
+
 const DEFAULT_INT_BOUND = 100;
 
 /**

@@ -31,6 +31,7 @@ import {
   type LabelledMetrics,
 } from './metrics';
 import { VerifyError } from './npy';
+import { KlAccumulator, rowKind } from './divergence';
 
 export interface VerifyOptions {
   /** Whole shapes for inputs; otherwise a symbolic dim becomes 1. */
@@ -57,6 +58,11 @@ export interface VerifyOptions {
    * host-dependent figure). Default true; skipped when no activation is quantized.
    */
   hostKernels?: boolean;
+  /**
+   * Also measure the mean KL divergence of the first output's class distributions
+   * (divergence.ts), into `klDivergence`. Default false.
+   */
+  klDivergence?: boolean;
 }
 
 export interface VerifyResult {
@@ -76,6 +82,8 @@ export interface VerifyResult {
   inputSource?: 'random' | 'folder';
   /** Wall time of the whole verification, model loading included. */
   seconds?: number;
+  /** Mean KL(P_original ‖ P_compressed) per row of the first output, in nats, when asked for. */
+  klDivergence?: number;
   labelled?: LabelledMetrics;
   /**
    * The compressed model on ONNX Runtime's optimised CPU kernels of this machine (QDQ fused into
@@ -203,6 +211,41 @@ export class ModelRunner {
     return out;
   }
 
+  /**
+   * Runs once and returns `names` (default every output) as ORT gave them, dtype kept (int64
+   * shape tensors stay int64): for feeding them to another model (the advisor's suffix runs).
+   */
+  async runRaw(inputs: InputSet, names?: readonly string[]): Promise<Record<string, InputTensor>> {
+    const feeds: Record<string, OrtTypes.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) {
+      feeds[name] = new this.ortApi.Tensor(
+        t.dtype as OrtTypes.Tensor.Type,
+        t.data as OrtTypes.Tensor.DataType,
+        t.dims,
+      );
+    }
+    let results: OrtTypes.InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(feeds);
+    } catch (e) {
+      throw new VerifyError(`${this.label}: ONNX Runtime failed to run it: ${firstLine(e)}`);
+    }
+    const out: Record<string, InputTensor> = {};
+    for (const name of names ?? this.session.outputNames) {
+      const value = results[name];
+      if (!(value instanceof this.ortApi.Tensor) || Array.isArray(value.data)) {
+        throw new VerifyError(`${this.label}: output '${name}' is not a numeric tensor`);
+      }
+      out[name] = {
+        data: (value.data as InputTensor['data']).slice(),
+        dims: [...value.dims],
+        dtype: value.type,
+      };
+    }
+    for (const value of Object.values(results)) value.dispose();
+    return out;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }
@@ -268,6 +311,7 @@ export async function verifyModels(
   let sets: InputSet[];
   let labels = options.labels;
   if (options.inputs) {
+    if (options.inputs.sets.length === 0) throw new VerifyError('no input sets to verify on');
     sets = options.inputs.sets;
     labels ??= options.inputs.labels;
   } else if (options.inputsDir !== undefined) {
@@ -304,6 +348,7 @@ export async function verifyModels(
     const top5Original: number[] = [];
     const top5Compressed: number[] = [];
     let top5 = labels !== undefined;
+    let kl: KlAccumulator | undefined;
     for (const set of sets) {
       const compSet: InputSet = {};
       for (const [name, t] of Object.entries(set)) {
@@ -321,6 +366,10 @@ export async function verifyModels(
       classes = Math.max(classes, dims.length === 0 ? 1 : dims[dims.length - 1]);
       predOriginal.push(...argmaxRows(ref[first].data, dims));
       predCompressed.push(...argmaxRows(test[first].data, test[first].dims));
+      if (options.klDivergence) {
+        kl ??= new KlAccumulator(rowKind(ref[first].data, dims));
+        kl.add(ref[first].data, test[first].data, dims);
+      }
       if (top5 && (dims.length === 0 ? 1 : dims[dims.length - 1]) < TOP5_MIN_CLASSES) top5 = false;
       if (top5) {
         top5Original.push(...topKRows(ref[first].data, dims, TOP_K));
@@ -361,6 +410,7 @@ export async function verifyModels(
       })),
       inputSource: options.inputs || options.inputsDir !== undefined ? 'folder' : 'random',
       seconds: 0,
+      ...(kl ? { klDivergence: kl.mean } : {}),
       ...(labelled ? { labelled } : {}),
     };
     if (hostRunner) {
