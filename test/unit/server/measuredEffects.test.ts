@@ -173,7 +173,7 @@ describe('measured effects on a model state', () => {
     assert.match(one[0].detail, /^measured KL/);
     // Without effects: no forecast, the choices as before.
     assert.equal(pruneForecast(stateOf(mlp(), 'x.onnx'), folder, undefined), undefined);
-    assert.match(pruneChoices(true)[1].description, /one global threshold/);
+    assert.match(pruneChoices(true)[1].description, /one global magnitude threshold/);
   });
 
   it('pruning the whole model follows the measured plan', async () => {
@@ -304,7 +304,7 @@ describe(
       });
       assert.ok(verified.ok, verified.line);
       assert.match(verified.line, /on 120 labelled samples/);
-      assert.match(verified.markdown, /on 120 samples of the data folder's evaluation part/);
+      assert.match(verified.markdown, /on 120 samples from your folder[\s\S]*120 for evaluation/);
     });
   },
 );
