@@ -182,21 +182,7 @@ export class ModelRunner {
   }
 
   async run(inputs: InputSet): Promise<Record<string, OutputTensor>> {
-    const feeds: Record<string, OrtTypes.Tensor> = {};
-    for (const [name, t] of Object.entries(inputs)) {
-      // float16 tensors carry their bits in a Uint16Array, which ORT accepts for 'float16'.
-      feeds[name] = new this.ortApi.Tensor(
-        t.dtype as OrtTypes.Tensor.Type,
-        t.data as OrtTypes.Tensor.DataType,
-        t.dims,
-      );
-    }
-    let results: OrtTypes.InferenceSession.ReturnType;
-    try {
-      results = await this.session.run(feeds);
-    } catch (e) {
-      throw new VerifyError(`${this.label}: ONNX Runtime failed to run it: ${firstLine(e)}`);
-    }
+    const results = await this.runSession(inputs);
     const out: Record<string, OutputTensor> = {};
     for (const name of this.session.outputNames) {
       const value = results[name];
@@ -216,20 +202,7 @@ export class ModelRunner {
    * shape tensors stay int64): for feeding them to another model (the advisor's suffix runs).
    */
   async runRaw(inputs: InputSet, names?: readonly string[]): Promise<Record<string, InputTensor>> {
-    const feeds: Record<string, OrtTypes.Tensor> = {};
-    for (const [name, t] of Object.entries(inputs)) {
-      feeds[name] = new this.ortApi.Tensor(
-        t.dtype as OrtTypes.Tensor.Type,
-        t.data as OrtTypes.Tensor.DataType,
-        t.dims,
-      );
-    }
-    let results: OrtTypes.InferenceSession.ReturnType;
-    try {
-      results = await this.session.run(feeds);
-    } catch (e) {
-      throw new VerifyError(`${this.label}: ONNX Runtime failed to run it: ${firstLine(e)}`);
-    }
+    const results = await this.runSession(inputs);
     const out: Record<string, InputTensor> = {};
     for (const name of names ?? this.session.outputNames) {
       const value = results[name];
@@ -244,6 +217,24 @@ export class ModelRunner {
     }
     for (const value of Object.values(results)) value.dispose();
     return out;
+  }
+
+  /** One run; a failure is a VerifyError naming the model. */
+  private async runSession(inputs: InputSet): Promise<OrtTypes.InferenceSession.ReturnType> {
+    const feeds: Record<string, OrtTypes.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) {
+      // float16 tensors carry their bits in a Uint16Array, which ORT accepts for 'float16'.
+      feeds[name] = new this.ortApi.Tensor(
+        t.dtype as OrtTypes.Tensor.Type,
+        t.data as OrtTypes.Tensor.DataType,
+        t.dims,
+      );
+    }
+    try {
+      return await this.session.run(feeds);
+    } catch (e) {
+      throw new VerifyError(`${this.label}: ONNX Runtime failed to run it: ${firstLine(e)}`);
+    }
   }
 
   async release(): Promise<void> {
