@@ -3,7 +3,7 @@
  * calls analyze, and prints a table or JSON. Exit codes: 0 ok, 1 check failed, 2 bad input.
  */
 import * as fs from 'node:fs';
-import { analyzeFile, analyzeLoaded, type AnalysisReport } from '../core/analyze';
+import { analyzeLoaded, analyzeLoadedAsync, type AnalysisReport } from '../core/analyze';
 import {
   BUILTIN_DEVICES,
   findDevice,
@@ -151,9 +151,9 @@ function listDevices(options: CliOptions): number {
   return 0;
 }
 
-function analyzeCommand(options: CliOptions): number {
+async function analyzeCommand(options: CliOptions): Promise<number> {
   const device = options.device ? findDevice(options.device, deviceProfiles(options)) : undefined;
-  const report: AnalysisReport = analyzeFile(options.file!, {
+  const report: AnalysisReport = await analyzeLoadedAsync(loadAnyModel(options.file!), {
     inputShapes: options.inputShapes,
     device,
     errorTargetDb: options.errorTargetDb,

@@ -4,6 +4,7 @@
  * Every figure a user sees is computed here or in the module this calls, never in a surface.
  */
 import {
+  bitHintRequests,
   nodeFigures,
   sum,
   withShares,
@@ -15,7 +16,7 @@ import type { DeviceProfile } from './devices';
 import { fitDevice } from './devices/deviceReport';
 import { buildGraphView, nodeLabel, type GraphView } from './graph/graph';
 import { planActivations } from './memory/activations';
-import { DEFAULT_ERROR_TARGET_DB } from './numerics/weightSqnr';
+import { DEFAULT_ERROR_TARGET_DB, prefetchWeightSqnr } from './numerics/weightSqnr';
 import { opsetVersions } from './onnx/opsets';
 import { loadAnyModel, parseAnyModelBytes } from './modelFile';
 import type { LoadedModel } from './onnx/load';
@@ -60,6 +61,37 @@ export function analyzeBytes(bytes: Uint8Array, options: AnalyzeOptions = {}): A
 }
 
 export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {}): AnalysisReport {
+  return figuresOf(loaded, options, prepare(loaded, options));
+}
+
+/**
+ * analyzeLoaded with the weights of the bit-width hints read first, several blocks in flight
+ * (numerics/channelScan.ts), while the analysis itself stays synchronous: the same report, sooner
+ * on a large model (the CLI's analyze and the editor's hint pass use it).
+ */
+export async function analyzeLoadedAsync(
+  loaded: LoadedModel,
+  options: AnalyzeOptions = {},
+): Promise<AnalysisReport> {
+  const prepared = prepare(loaded, options);
+  if (!prepared.context.skipBitHints) {
+    await prefetchWeightSqnr(bitHintRequests(prepared.context), loaded.external, {
+      formats: prepared.context.weightFormats,
+    });
+  }
+  return figuresOf(loaded, options, prepared);
+}
+
+interface Prepared {
+  readonly context: FigureContext;
+  readonly view: GraphView;
+  readonly shapes: ShapeInference;
+  readonly opsets: ReadonlyMap<string, number>;
+  readonly symbolicDims: string[];
+}
+
+/** Validation, the graph, shapes and the context every node's figures need. */
+function prepare(loaded: LoadedModel, options: AnalyzeOptions): Prepared {
   const { model } = loaded;
   const shortPayloads = validateModel(model, loaded.external);
   const view = buildGraphView(model.graph);
@@ -97,6 +129,17 @@ export function analyzeLoaded(loaded: LoadedModel, options: AnalyzeOptions = {})
     fileIndex: new Map(model.graph.nodes.map((n, i) => [n, i])),
     convention,
   };
+  return { context, view, shapes, opsets, symbolicDims };
+}
+
+function figuresOf(
+  loaded: LoadedModel,
+  options: AnalyzeOptions,
+  { context, view, shapes, opsets, symbolicDims }: Prepared,
+): AnalysisReport {
+  const { model } = loaded;
+  const { diagnostics, errorTargetDb } = context;
+  const convention = context.convention ?? DEFAULT_CONVENTION;
   const nodes = view.order.map((node, index) => nodeFigures(node, index, context));
   const uniqueWeights = new Map<string, { params: number; bytes: number; storedBytes: number }>();
   // ST counts a weight that several nodes read once per use; we count it once.

@@ -8,9 +8,9 @@ import { buildGraphView, nodeLabel } from '../graph/graph';
 import { dtypeBits, isFloatType, storageBytes } from '../onnx/dtype';
 import type { ExternalData } from '../onnx/externalData';
 import { elementCount } from '../onnx/tensorData';
-import type { DataType, Graph, Node } from '../onnx/types';
+import type { DataType, Graph, Node, Tensor } from '../onnx/types';
 import type { WeightGrid } from '../numerics/gridLevels';
-import { suggestBits, weightSqnr } from '../numerics/weightSqnr';
+import { suggestBits, weightSqnr, type SqnrRequest } from '../numerics/weightSqnr';
 import { loopIterations } from '../shapes/rules/control';
 import { concreteShape, type ShapeInference } from '../shapes/infer';
 import type { TensorType } from '../shapes/types';
@@ -179,13 +179,7 @@ export function nodeFigures(
   // Float weights, and integer ones stored symmetric per channel (TFLite's int8 kernels), whose
   // SQNR is measured on the stored integers (tflite/quantization.ts says why that is the same).
   // Integer values are read a chunk at a time (numerics/weightSqnr.ts), never copied as floats.
-  const sqnrTensor =
-    main &&
-    mainOrigin?.tensor &&
-    !sparseStorageOf(mainOrigin.tensor)?.unreadable &&
-    (isFloatType(mainOrigin.dtype) || isSymmetricQuantized(mainOrigin.tensor, main.channelAxis))
-      ? mainOrigin.tensor
-      : undefined;
+  const sqnrTensor = main && mainOrigin ? measuredWeight(main.channelAxis, mainOrigin) : undefined;
   if (main && mainOrigin && sqnrTensor && !context.skipBitHints) {
     try {
       const sqnr = weightSqnr(sqnrTensor, main.channelAxis, context.external, {
@@ -285,6 +279,43 @@ export function nodeFigures(
     },
     weights,
   };
+}
+
+/** The stored tensor whose SQNR gives the bit-width hint, when it can be measured. */
+function measuredWeight(channelAxis: number, origin: WeightOrigin): Tensor | undefined {
+  const t = origin.tensor;
+  return t &&
+    !sparseStorageOf(t)?.unreadable &&
+    (isFloatType(origin.dtype) || isSymmetricQuantized(t, channelAxis))
+    ? t
+    : undefined;
+}
+
+/**
+ * The weights whose SQNR nodeFigures will measure, with their channel axes, found the way it finds
+ * them: for prefetchWeightSqnr, which reads them all ahead of the analysis with reads in flight.
+ */
+export function bitHintRequests(context: FigureContext): SqnrRequest[] {
+  const { view, shapes } = context;
+  const requests: SqnrRequest[] = [];
+  for (const node of view.order) {
+    const concrete = (n: string) => {
+      const shape = n ? shapes.types.get(n)?.shape : undefined;
+      return shape ? concreteShape(shape) : undefined;
+    };
+    const main = mainWeight(node, (i) => shapes.types.get(node.inputs[i] ?? '')?.shape?.length);
+    if (!main) continue;
+    const slots = weightInputIndices(
+      node,
+      (n) => shapes.constants.has(n),
+      (n) => elementCount(concrete(n) ?? [0]),
+    );
+    if (!slots.includes(main.input)) continue;
+    const origin = weightOrigin(node.inputs[main.input], view, shapes);
+    const tensor = origin && measuredWeight(main.channelAxis, origin);
+    if (tensor) requests.push({ tensor, channelAxis: main.channelAxis });
+  }
+  return requests;
 }
 
 /**

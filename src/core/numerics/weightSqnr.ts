@@ -14,14 +14,20 @@
  * while a 100 M-parameter layer costs one streaming pass rather than six quantizations.
  */
 import type { ExternalData } from '../onnx/externalData';
-import { elementCount, forEachNumberChunk, halfToFloat } from '../onnx/tensorData';
+import { elementCount, halfToFloat } from '../onnx/tensorData';
+import {
+  scanChannels,
+  scanChannelsBatch,
+  type ChannelLayout,
+  type ChannelScan,
+  type ScanRequest,
+} from './channelScan';
 import type { Tensor } from '../onnx/types';
 import { floatToHalf } from '../verify/inputs';
 import { gridLevel, pow2MaxExponent, safeScale, TERNARY_THRESHOLD } from './gridLevels';
 
 export const CANDIDATE_BITS = [8, 6, 5, 4, 3, 2] as const;
 export const DEFAULT_ERROR_TARGET_DB = 30;
-const SAMPLE_LIMIT = 1 << 15;
 /** fp16 and pow2 SQNR are estimated on at most this many of the sampled values. */
 const FORMAT_SAMPLE_LIMIT = 1 << 12;
 /** Sampled values a channel needs for its own pow2 scale fit in the estimate. */
@@ -67,13 +73,13 @@ export function weightSqnr(
   tensor: Tensor,
   channelAxis: number,
   ext?: ExternalData,
-  options: { formats?: boolean } = {},
+  options: { formats?: boolean; scan?: ChannelScan } = {},
 ): WeightSqnr {
-  const dims = tensor.dims;
-  const channels = dims.length === 0 ? 1 : dims[channelAxis] || 1;
-  const inner = dims.length === 0 ? 1 : elementCount(dims.slice(channelAxis + 1));
-  const n = elementCount(dims);
-  const scan = scanWeights(tensor, channels, inner, ext);
+  const { channels, inner } = channelLayout(tensor.dims, channelAxis);
+  const n = elementCount(tensor.dims);
+  const known = remembered(tensor, channelAxis, options.formats);
+  if (known) return known;
+  const scan = options.scan ?? scanChannels(tensor, { channels, inner }, ext);
   const { maxAbs, samples, sampleChannels, sampled } = scan;
 
   // Normalise each sample by its channel's max once; every width then quantizes u·L.
@@ -110,7 +116,73 @@ export function weightSqnr(
     : undefined;
   let sampleZeros = 0;
   for (let i = 0; i < count; i++) if (samples[i] === 0) sampleZeros++;
-  return { sqnrDb, ...(formats ? { formats } : {}), sampled, sampleZeros };
+  return remember(tensor, channelAxis, {
+    sqnrDb,
+    ...(formats ? { formats } : {}),
+    sampled,
+    sampleZeros,
+  });
+}
+
+/**
+ * Results by weight and channel axis. A tensor's values never change once loaded (an edit makes
+ * new tensors; the editor's states share the unchanged ones), so a re-analysis (another device, a
+ * quick fix elsewhere in the model) reuses them, and prefetchWeightSqnr fills them ahead of the
+ * analysis. Only the few numbers of the result are kept, not the scan.
+ */
+const results = new WeakMap<Tensor, Map<number, WeightSqnr>>();
+
+function remembered(tensor: Tensor, axis: number, formats = false): WeightSqnr | undefined {
+  const known = results.get(tensor)?.get(axis);
+  if (!known || (formats && !known.formats)) return undefined;
+  if (formats || !known.formats) return known;
+  const { formats: _, ...withoutFormats } = known;
+  return withoutFormats;
+}
+
+function remember(tensor: Tensor, axis: number, result: WeightSqnr): WeightSqnr {
+  let byAxis = results.get(tensor);
+  if (!byAxis) results.set(tensor, (byAxis = new Map()));
+  const known = byAxis.get(axis);
+  if (!known?.formats || result.formats) byAxis.set(axis, result);
+  return result;
+}
+
+/** The weights weightSqnr will be asked about, with their channel axes (prefetchWeightSqnr). */
+export interface SqnrRequest {
+  readonly tensor: Tensor;
+  readonly channelAxis: number;
+}
+
+/**
+ * Computes weightSqnr for many weights ahead of a synchronous analysis, reading them with several
+ * block reads in flight (channelScan.ts) instead of one at a time; the analysis then finds the
+ * results. A weight that cannot be read is left out: the analysis meets the error itself and
+ * reports it as it always has.
+ */
+export async function prefetchWeightSqnr(
+  requests: readonly SqnrRequest[],
+  ext: ExternalData | undefined,
+  options: { formats?: boolean } = {},
+): Promise<void> {
+  const todo = requests.filter((r) => !remembered(r.tensor, r.channelAxis, options.formats));
+  const axes = new Map<ScanRequest, number>();
+  const scans = todo.map((r) => {
+    const request = { tensor: r.tensor, layout: channelLayout(r.tensor.dims, r.channelAxis) };
+    axes.set(request, r.channelAxis);
+    return request;
+  });
+  await scanChannelsBatch(scans, ext, (request, scan) => {
+    if (scan instanceof Error) return;
+    weightSqnr(request.tensor, axes.get(request)!, ext, { ...options, scan });
+  });
+}
+
+function channelLayout(dims: readonly number[], channelAxis: number): ChannelLayout {
+  return {
+    channels: dims.length === 0 ? 1 : dims[channelAxis] || 1,
+    inner: dims.length === 0 ? 1 : elementCount(dims.slice(channelAxis + 1)),
+  };
 }
 
 const toDb = (signal: number, noise: number): number =>
@@ -199,91 +271,6 @@ function formatSqnr(
     pow2: toDb(subSignal, pow2Noise),
     ternary: toDb(signal, ternaryNoise),
     binary: toDb(signal, binaryNoise),
-  };
-}
-
-/**
- * One streaming pass: max|w| per output channel (channel = floor(index / inner) mod channels),
- * Σ|w| per channel (the grids' mean|w|), plus an evenly strided sample of the values with their
- * channels.
- */
-function scanWeights(
-  tensor: Tensor,
-  channels: number,
-  inner: number,
-  ext: ExternalData | undefined,
-) {
-  const n = elementCount(tensor.dims);
-  const stride = n > SAMPLE_LIMIT ? Math.ceil(n / SAMPLE_LIMIT) : 1;
-  const sampleCount = Math.ceil(n / stride);
-  const samples = new Float64Array(sampleCount);
-  const sampleChannels = new Int32Array(sampleCount);
-  const maxAbs = new Float64Array(channels);
-  const sumAbs = new Float64Array(channels);
-  let c = 0;
-  let pos = 0;
-  let taken = 0;
-  let nextSample = 0;
-  forEachNumberChunk(tensor, ext, (chunk, start) => {
-    // Work on locals: captured variables written in a hot loop are much slower in V8.
-    let channel = c;
-    let position = pos;
-    let m = maxAbs[channel];
-    let sum = sumAbs[channel];
-    const length = chunk.length;
-    if (inner >= 16) {
-      // Long runs of one channel (a Conv's or Gemm's output channels first): a tight loop per
-      // run, without the per-element channel test (about twice as fast on VGG-16's FC weights).
-      let i = 0;
-      while (i < length) {
-        const runEnd = Math.min(length, i + inner - position);
-        position += runEnd - i;
-        for (; i < runEnd; i++) {
-          const a = Math.abs(chunk[i]);
-          if (a > m) m = a;
-          sum += a;
-        }
-        if (position === inner) {
-          maxAbs[channel] = m;
-          sumAbs[channel] = sum;
-          position = 0;
-          channel = channel + 1 === channels ? 0 : channel + 1;
-          m = maxAbs[channel];
-          sum = sumAbs[channel];
-        }
-      }
-    } else {
-      for (let i = 0; i < length; i++) {
-        const a = Math.abs(chunk[i]);
-        if (a > m) m = a;
-        sum += a;
-        if (++position === inner) {
-          maxAbs[channel] = m;
-          sumAbs[channel] = sum;
-          position = 0;
-          channel = channel + 1 === channels ? 0 : channel + 1;
-          m = maxAbs[channel];
-          sum = sumAbs[channel];
-        }
-      }
-    }
-    maxAbs[channel] = m;
-    sumAbs[channel] = sum;
-    // The strided sample, visited separately so the loop above stays branch-light.
-    for (let i = nextSample - start; i < length; i += stride) {
-      samples[taken] = chunk[i];
-      sampleChannels[taken++] = Math.floor((start + i) / inner) % channels;
-    }
-    while (nextSample < start + length) nextSample += stride;
-    c = channel;
-    pos = position;
-  });
-  return {
-    maxAbs,
-    sumAbs,
-    samples: samples.subarray(0, taken),
-    sampleChannels: sampleChannels.subarray(0, taken),
-    sampled: stride > 1,
   };
 }
 

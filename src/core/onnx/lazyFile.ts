@@ -433,6 +433,61 @@ export function readPayload(
   return target.subarray(0, length);
 }
 
+/**
+ * readPayload's asynchronous twin, for a caller that keeps several block reads in flight: the
+ * copy from the page cache then runs on libuv's thread pool, beside the caller's own work.
+ */
+export async function readPayloadAsync(
+  view: Uint8Array,
+  offset: number,
+  out: Uint8Array,
+): Promise<void> {
+  const src = payloadSource(view);
+  if (!src) {
+    out.set(view.subarray(offset, offset + out.length));
+    return;
+  }
+  checkUnchanged(src);
+  const short = () => unavailable(src.file, src.tensor, src.fileSize, src.position + src.length);
+  const position = src.position + offset;
+  if (position + out.length > src.fileSize) throw short();
+  await readRangeAsync(src.fd, position, out, short);
+}
+
+/** readFileRange's asynchronous twin; the file must be open (`fd`). */
+export function readFileRangeAsync(
+  range: { file: string; fd: number; position: number; length: number },
+  out: Uint8Array,
+): Promise<void> {
+  return readRangeAsync(
+    range.fd,
+    range.position,
+    out,
+    () =>
+      new PayloadUnavailableError(
+        `${path.basename(range.file)} ends before byte ${range.position + range.length}: it is truncated or changed since it was opened`,
+      ),
+  );
+}
+
+async function readRangeAsync(
+  fd: number,
+  position: number,
+  out: Uint8Array,
+  short: () => Error,
+): Promise<void> {
+  let done = 0;
+  while (done < out.length) {
+    const bytesRead = await new Promise<number>((resolve, reject) =>
+      fs.read(fd, out, done, out.length - done, position + done, (e, n) =>
+        e ? reject(e) : resolve(n),
+      ),
+    );
+    if (bytesRead === 0) throw short();
+    done += bytesRead;
+  }
+}
+
 function readRange(fd: number, position: number, out: Uint8Array, short: () => Error): void {
   let done = 0;
   while (done < out.length) {

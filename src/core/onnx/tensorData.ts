@@ -9,7 +9,13 @@ import * as fs from 'node:fs';
 import { DataType, type Tensor } from './types';
 import { dtypeName, storageBytes } from './dtype';
 import type { ExternalData } from './externalData';
-import { payloadSource, readFileRange, readPayload } from './lazyFile';
+import {
+  payloadSource,
+  readFileRange,
+  readFileRangeAsync,
+  readPayload,
+  readPayloadAsync,
+} from './lazyFile';
 
 export class TensorDataError extends Error {
   constructor(message: string) {
@@ -49,6 +55,8 @@ export function rawBytes(t: Tensor, ext: ExternalData | undefined): Uint8Array |
 interface FilePayload {
   readonly length: number;
   read(offset: number, out: Uint8Array): void;
+  /** As `read`, on libuv's thread pool: several can be in flight. */
+  readAsync(offset: number, out: Uint8Array): Promise<void>;
   /** Closes what `read` opened. */
   close?(): void;
 }
@@ -58,15 +66,16 @@ function filePayload(t: Tensor, ext: ExternalData | undefined): FilePayload | un
     if (!ext) throw new TensorDataError(`tensor '${t.name}' needs its external data file`);
     const at = ext.locate(t.external, t.name);
     let fd: number | undefined;
+    const range = (offset: number, out: Uint8Array) => ({
+      file: at.file,
+      fd: (fd ??= fs.openSync(at.file, 'r')),
+      position: at.position + offset,
+      length: out.length,
+    });
     return {
       length: at.length,
-      read: (offset, out) => {
-        fd ??= fs.openSync(at.file, 'r');
-        readFileRange(
-          { file: at.file, fd, position: at.position + offset, length: out.length },
-          out,
-        );
-      },
+      read: (offset, out) => readFileRange(range(offset, out), out),
+      readAsync: (offset, out) => readFileRangeAsync(range(offset, out), out),
       close: () => {
         if (fd !== undefined) fs.closeSync(fd);
         fd = undefined;
@@ -75,7 +84,57 @@ function filePayload(t: Tensor, ext: ExternalData | undefined): FilePayload | un
   }
   const view = payloadView(t);
   if (!view || !payloadSource(view)) return undefined;
-  return { length: view.length, read: (offset, out) => readPayload(view, offset, out.length, out) };
+  return {
+    length: view.length,
+    read: (offset, out) => readPayload(view, offset, out.length, out),
+    readAsync: (offset, out) => readPayloadAsync(view, offset, out),
+  };
+}
+
+/** A payload already in memory, read as a file one is. */
+function memoryPayload(raw: Uint8Array): FilePayload {
+  const read = (offset: number, out: Uint8Array) =>
+    out.set(raw.subarray(offset, offset + out.length));
+  return { length: raw.length, read, readAsync: async (offset, out) => read(offset, out) };
+}
+
+/** Reads byte ranges of a tensor's payload into the caller's buffer (float32Payload). */
+export interface PayloadReader {
+  /** Bytes the payload holds (checked to cover the shape). */
+  readonly length: number;
+  read(offset: number, out: Uint8Array): void;
+  readAsync(offset: number, out: Uint8Array): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The bytes of a float32 tensor stored raw (in memory, in a hole of the opened file, or in a side
+ * file), for a caller that reads them straight into a buffer of its own (the WebAssembly weight
+ * scan, numerics/channelScan.ts); undefined for any other type or storage. Throws as the other
+ * readers do when the payload is shorter than the shape needs.
+ */
+export function float32Payload(
+  t: Tensor,
+  ext: ExternalData | undefined,
+): PayloadReader | undefined {
+  if (t.dataType !== DataType.FLOAT) return undefined;
+  const n = elementCount(t.dims);
+  const file = filePayload(t, ext);
+  let reader: PayloadReader;
+  if (file) {
+    reader = { ...file, close: () => file.close?.() };
+  } else {
+    const raw = rawBytes(t, ext);
+    if (!raw) return undefined;
+    reader = { ...memoryPayload(raw), close: () => {} };
+  }
+  if (reader.length < n * 4) {
+    reader.close();
+    throw new TensorDataError(
+      `tensor '${t.name}' holds ${reader.length} bytes, its shape needs ${n * 4}`,
+    );
+  }
+  return reader;
 }
 
 /** Payloads in files are read in blocks of this many bytes, never whole (1 MiB: measured on VGG-16, a block that stays in cache is scanned faster than 4 or 16 MiB ones). */
@@ -144,10 +203,7 @@ export function sampleFloatRuns(
   if (!src) {
     const raw = rawBytes(t, ext);
     if (!raw) return undefined;
-    src = {
-      length: raw.length,
-      read: (offset, out) => out.set(raw.subarray(offset, offset + out.length)),
-    };
+    src = memoryPayload(raw);
   }
   const payload = src;
   try {
