@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Buffer } from 'node:buffer';
 import wabtInit from 'wabt';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
