@@ -82,6 +82,27 @@ export async function analyzeLoadedAsync(
   return figuresOf(loaded, options, prepared);
 }
 
+/**
+ * Reads ahead, with reads in flight, the weights whose bit-width hints analyzeLoaded computes with
+ * these options: a later analyzeLoaded finds them measured (the editor's hint pass, which keeps
+ * answering requests while the reads run). A model that can't be analysed is left to the analysis
+ * to report.
+ */
+export async function prefetchBitHints(
+  loaded: LoadedModel,
+  options: AnalyzeOptions = {},
+): Promise<void> {
+  let prepared: Prepared;
+  try {
+    prepared = prepare(loaded, options);
+  } catch {
+    return;
+  }
+  await prefetchWeightSqnr(bitHintRequests(prepared.context), loaded.external, {
+    formats: prepared.context.weightFormats,
+  });
+}
+
 interface Prepared {
   readonly context: FigureContext;
   readonly view: GraphView;

@@ -383,11 +383,17 @@ export function startServer(connection: Connection): void {
     void connection.sendDiagnostics({ uri, diagnostics });
     if (model.hintsPending) {
       // The first diagnostics are out; the hints (and their diagnostics, an unreadable weight)
-      // follow. A request in between completes them itself (modelFor); this publishes them.
+      // follow, their weights read ahead with reads in flight while requests are answered. A
+      // request in between completes them itself (modelFor); this publishes them.
       setImmediate(() => {
-        if (!documents.get(uri)) return;
-        store.analyze(model);
-        analyzeAndPublish(uri);
+        void store
+          .prefetchHints(model)
+          .catch(() => undefined)
+          .then(() => {
+            if (!documents.get(uri)) return;
+            store.analyze(model);
+            analyzeAndPublish(uri);
+          });
       });
     }
     // The status bar is the VS Code extension's.

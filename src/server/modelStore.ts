@@ -12,7 +12,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LayerSensitivity } from '../core/advisor/sensitivity';
-import { analyzeLoaded, type AnalysisReport, type NodeReport } from '../core/analyze';
+import {
+  analyzeLoaded,
+  prefetchBitHints,
+  type AnalysisReport,
+  type AnalyzeOptions,
+  type NodeReport,
+} from '../core/analyze';
 import {
   BUILTIN_DEVICES,
   findDevice,
@@ -306,6 +312,27 @@ export class ModelStore {
     return model.problem;
   }
 
+  /**
+   * Reads the weights of the pending bit-width hints ahead, several reads in flight and off this
+   * thread (core prefetchBitHints), so that the `analyze` that completes them is quick and
+   * requests are answered meanwhile.
+   */
+  async prefetchHints(model: OpenModel): Promise<void> {
+    if (!model.loaded || !model.hintsPending) return;
+    await prefetchBitHints(model.loaded, this.analyzeOptions(model, undefined));
+  }
+
+  private analyzeOptions(model: OpenModel, device: DeviceProfile | undefined): AnalyzeOptions {
+    const inputShapes = this.inputShapesFor(model);
+    return {
+      inputShapes: inputShapes && new Map(Object.entries(inputShapes)),
+      device,
+      errorTargetDb: this.settings.errorTargetDb,
+      countBiasFlops: this.settings.countBiasFlops,
+      convention: this.settings.convention,
+    };
+  }
+
   private runAnalysis(model: OpenModel, quick: boolean): string | undefined {
     model.hintsPending = false;
     if (!model.loaded || !model.printed) return model.error;
@@ -318,15 +345,10 @@ export class ModelStore {
         problem = (e as Error).message;
       }
     }
-    const inputShapes = this.inputShapesFor(model);
-    model.inputShapes = inputShapes;
+    model.inputShapes = this.inputShapesFor(model);
     try {
       model.report = analyzeLoaded(model.loaded, {
-        inputShapes: inputShapes && new Map(Object.entries(inputShapes)),
-        device,
-        errorTargetDb: this.settings.errorTargetDb,
-        countBiasFlops: this.settings.countBiasFlops,
-        convention: this.settings.convention,
+        ...this.analyzeOptions(model, device),
         skipBitHints: quick,
       });
       model.hintsPending = quick;
