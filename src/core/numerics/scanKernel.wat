@@ -18,6 +18,7 @@
     (param $channels i32) (param $accMax i32) (param $accSum i32)
     (local $len i32) (local $end i32) (local $at i32)
     (local $vmax v128) (local $vlo v128) (local $vhi v128) (local $a v128)
+    (local $vmax2 v128) (local $vlo2 v128) (local $vhi2 v128) (local $b v128)
     (local $m f32) (local $x f32) (local $s f64)
     (local.set $len (local.get $first))
     (block $done
@@ -29,10 +30,38 @@
         (local.set $vmax (v128.const i32x4 0 0 0 0))
         (local.set $vlo (v128.const i32x4 0 0 0 0))
         (local.set $vhi (v128.const i32x4 0 0 0 0))
-        (block $vdone
-          (loop $v
-            (br_if $vdone
-              (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        (local.set $vmax2 (v128.const i32x4 0 0 0 0))
+        (local.set $vlo2 (v128.const i32x4 0 0 0 0))
+        (local.set $vhi2 (v128.const i32x4 0 0 0 0))
+        ;; Eight values a turn, into two sets of accumulators: each f64 add waits for the one
+        ;; before it in its set, so two independent sets keep the vector unit twice as busy.
+        (block $v8done
+          (loop $v8
+            (br_if $v8done
+              (i32.gt_u (i32.add (local.get $p) (i32.const 32)) (local.get $end)))
+            (local.set $a (f32x4.abs (v128.load align=4 (local.get $p))))
+            (local.set $b (f32x4.abs (v128.load offset=16 align=4 (local.get $p))))
+            (local.set $vmax (f32x4.pmax (local.get $vmax) (local.get $a)))
+            (local.set $vmax2 (f32x4.pmax (local.get $vmax2) (local.get $b)))
+            (local.set $vlo
+              (f64x2.add (local.get $vlo) (f64x2.promote_low_f32x4 (local.get $a))))
+            (local.set $vhi
+              (f64x2.add (local.get $vhi)
+                (f64x2.promote_low_f32x4
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+                    (local.get $a) (local.get $a)))))
+            (local.set $vlo2
+              (f64x2.add (local.get $vlo2) (f64x2.promote_low_f32x4 (local.get $b))))
+            (local.set $vhi2
+              (f64x2.add (local.get $vhi2)
+                (f64x2.promote_low_f32x4
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+                    (local.get $b) (local.get $b)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 32)))
+            (br $v8)))
+        ;; At most four values more, then the two sets into one.
+        (if (i32.le_u (i32.add (local.get $p) (i32.const 16)) (local.get $end))
+          (then
             (local.set $a (f32x4.abs (v128.load align=4 (local.get $p))))
             (local.set $vmax (f32x4.pmax (local.get $vmax) (local.get $a)))
             (local.set $vlo
@@ -42,8 +71,10 @@
                 (f64x2.promote_low_f32x4
                   (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
                     (local.get $a) (local.get $a)))))
-            (local.set $p (i32.add (local.get $p) (i32.const 16)))
-            (br $v)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))))
+        (local.set $vmax (f32x4.pmax (local.get $vmax) (local.get $vmax2)))
+        (local.set $vlo (f64x2.add (local.get $vlo) (local.get $vlo2)))
+        (local.set $vhi (f64x2.add (local.get $vhi) (local.get $vhi2)))
         ;; The four lanes, then the values left over (fewer than four).
         (local.set $m (f32x4.extract_lane 0 (local.get $vmax)))
         (local.set $x (f32x4.extract_lane 1 (local.get $vmax)))
