@@ -29,7 +29,8 @@ await Promise.all([
 
 /**
  * The CLI: dist/cli-main.js (src/cli/main.ts) and the executable dist/cli.js (src/cli/loader.ts),
- * which runs it from V8's code cache, dist/cli-main.v8cache, made here by running the CLI once.
+ * which runs it from V8's code cache, dist/cli-main.v8cache, made here by running the CLI once;
+ * compress and verify in dist/cli-commands.js (src/cli/commands.ts), loaded when they run.
  */
 async function buildCli() {
   const cache = 'dist/cli-main.v8cache';
@@ -49,6 +50,7 @@ async function buildCli() {
       if (dynamic.length)
         throw new Error(`dist/cli-main.js imports ${dynamic[0].path} with import()`);
     }),
+    build({ ...node, entryPoints: { 'cli-commands': 'src/cli/commands.ts' } }),
     build({
       ...node,
       entryPoints: { cli: 'src/cli/loader.ts' },
