@@ -251,7 +251,7 @@ function main() {
   }
 
   // The allow-list, with this target's ONNX Runtime binaries, and the CLI's code cache only for
-  // this machine's platform (V8 elsewhere may not take it: it is then left unread).
+  // this machine's platform: it was made by this V8, and another platform's has no use for it.
   let ignore = fs
     .readFileSync(path.join(root, '.vscodeignore'), 'utf8')
     .replaceAll('/bin/napi-v*/linux/x64/', `/bin/napi-v*/${binaries}/`);
