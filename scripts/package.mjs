@@ -59,6 +59,9 @@ function staleReason(vsix) {
     const relative = e.name.slice('extension/'.length);
     const source = path.join(root, renamed[relative] ?? relative);
     if (!fs.existsSync(source)) return `${relative} is gone`;
+    // Each build makes the CLI's code cache anew, with other bytes for the same bundle; the
+    // VSIX's own is checked against the VSIX's bundle when the CLI starts (src/cli/loader.ts).
+    if (relative.endsWith('.v8cache')) continue;
     if (zlib.crc32(fs.readFileSync(source)) !== e.crc32) return `${relative} changed`;
   }
   const carried = new Set(entries.map((e) => e.name));
@@ -247,10 +250,12 @@ function main() {
     console.log(`package: making ${name} (${reason})`);
   }
 
-  // The allow-list, with this target's ONNX Runtime binaries.
-  const ignore = fs
+  // The allow-list, with this target's ONNX Runtime binaries, and the CLI's code cache only for
+  // this machine's platform: it was made by this V8, and another platform's has no use for it.
+  let ignore = fs
     .readFileSync(path.join(root, '.vscodeignore'), 'utf8')
     .replaceAll('/bin/napi-v*/linux/x64/', `/bin/napi-v*/${binaries}/`);
+  if (target !== HOST_TARGET) ignore = ignore.replace(/^!dist\/cli-main\.v8cache\n/m, '');
   const ignoreFile = path.join(os.tmpdir(), `model-lens-${process.pid}.vscodeignore`);
   fs.writeFileSync(ignoreFile, ignore);
   const vsce = path.join(root, 'node_modules/@vscode/vsce/vsce');

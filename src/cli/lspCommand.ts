@@ -9,14 +9,15 @@
  * output to the client's log, so that stdout carries the protocol only.
  */
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 
 export async function lspCommand(): Promise<void> {
   if (!process.argv.includes('--stdio')) process.argv.push('--stdio');
   // dist/cli.js → dist/server.js; run from source (tsx), src/cli → src/server/main.ts.
   const bundled = path.join(__dirname, 'server.js');
   const entry = fs.existsSync(bundled) ? bundled : path.join(__dirname, '../server/main.ts');
-  // Not a literal: esbuild leaves it to Node instead of bundling the server into the CLI.
-  await import(pathToFileURL(entry).href);
+  // Not a literal: esbuild leaves it to Node instead of bundling the server into the CLI. A
+  // require, not import(): the CLI bundle runs without dynamic import (src/cli/loader.ts).
+  createRequire(__filename)(entry);
 }

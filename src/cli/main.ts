@@ -17,8 +17,7 @@ import { USAGE, UsageError, parseCli, type CliOptions } from './args';
 import { formatReport } from './report';
 import { renderTable } from './table';
 import { toJson } from './json';
-import { verifyCommand } from './verifyCommand';
-import { compressCommand } from './compressCommand';
+import { compressCommand, verifyCommand } from './deferred';
 import { textCommand } from './textCommand';
 import { lspCommand } from './lspCommand';
 

@@ -17,9 +17,19 @@
  *   (PNG) to 30 ms (JPEG: jpeg-js decodes in about 15 ms) against about 4.5 ms with sharp:
  *   slower, but small beside running an ImageNet-size model on it twice.
  */
-import { PNG } from 'pngjs';
-import { decode as decodeJpeg } from 'jpeg-js';
+import type * as Pngjs from 'pngjs';
+import type * as JpegJs from 'jpeg-js';
 import { VerifyError } from '../verify/npy';
+
+// Required on first decode, not imported: this module is reached from the analysis (analyze →
+// weightSqnr → verify/inputs → data), and evaluating pngjs (with zlib, stream, assert) and jpeg-js
+// cost every CLI run ~6 ms of its start-up for images it never reads.
+let pngModule: typeof Pngjs | undefined;
+let jpegModule: typeof JpegJs | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pngjs = (): typeof Pngjs => (pngModule ??= require('pngjs') as typeof Pngjs);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const jpegJs = (): typeof JpegJs => (jpegModule ??= require('jpeg-js') as typeof JpegJs);
 
 export interface DecodedImage {
   readonly width: number;
@@ -41,11 +51,13 @@ export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
   try {
     if (startsWith(bytes, PNG_MAGIC)) {
       // 16-bit PNGs are scaled to 8 bits (pngjs's default), as PIL's convert('RGB'/'L') does.
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      const png = pngjs().PNG.sync.read(
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      );
       return { width: png.width, height: png.height, rgba: png.data };
     }
     if (startsWith(bytes, JPEG_MAGIC)) {
-      const jpg = decodeJpeg(bytes, { useTArray: true, formatAsRGBA: true });
+      const jpg = jpegJs().decode(bytes, { useTArray: true, formatAsRGBA: true });
       return { width: jpg.width, height: jpg.height, rgba: jpg.data };
     }
   } catch (e) {
