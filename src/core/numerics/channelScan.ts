@@ -168,12 +168,32 @@ class ChannelScanner {
         this.accSum,
       );
     }
-    const values = new Float32Array(this.kernel.exports.memory.buffer, at, count);
-    const stride = this.stride;
-    for (let i = Math.ceil(start / stride) * stride; i < start + count; i += stride) {
-      const k = i / stride;
-      this.samples[k] = values[i - start];
-      this.sampleChannels[k] = Math.floor(i / inner) % channels;
+    this.takeSamples(new Float32Array(this.kernel.exports.memory.buffer, at, count), start);
+  }
+
+  /**
+   * The sampled values of a block (global indices ≡ 0 mod stride) and their channels. The
+   * channel is carried from one sample to the next (a division only when a sample crosses into
+   * another channel run): a division and a modulo per sample cost more than the kernel's scan.
+   */
+  private takeSamples(values: Float32Array, start: number): void {
+    const { channels, inner } = this.layout;
+    const { stride, samples, sampleChannels } = this;
+    const end = start + values.length;
+    let i = Math.ceil(start / stride) * stride;
+    if (i >= end) return;
+    let run = Math.floor(i / inner);
+    let offset = i - run * inner;
+    let channel = run % channels;
+    for (let k = i / stride; i < end; i += stride, k++) {
+      samples[k] = values[i - start];
+      sampleChannels[k] = channel;
+      offset += stride;
+      if (offset >= inner) {
+        const runs = Math.floor(offset / inner);
+        offset -= runs * inner;
+        channel = (channel + runs) % channels;
+      }
     }
   }
 
