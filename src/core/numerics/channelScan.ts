@@ -182,7 +182,7 @@ class ChannelScanner {
     const end = start + values.length;
     let i = Math.ceil(start / stride) * stride;
     if (i >= end) return;
-    let run = Math.floor(i / inner);
+    const run = Math.floor(i / inner);
     let offset = i - run * inner;
     let channel = run % channels;
     for (let k = i / stride; i < end; i += stride, k++) {
