@@ -91,11 +91,7 @@ export function nodeFigures(
 
   // Weights: constant inputs in weight slots, traced to their stored tensor.
   const isConstant = (n: string): boolean => shapes.constants.has(n);
-  const elementsOf = (n: string): number => {
-    const s = concrete(n);
-    return s ? elementCount(s) : 0;
-  };
-  const weightSlots = weightInputIndices(node, isConstant, elementsOf);
+  const weightSlots = weightSlotsOf(node, shapes);
   const origins = new Map<number, WeightOrigin>();
   for (const i of weightSlots) {
     const o = weightOrigin(node.inputs[i], view, shapes);
@@ -165,7 +161,7 @@ export function nodeFigures(
     dtypeBits(typeOf(firstActivation ?? node.outputs[0] ?? '')?.dtype ?? 1) || 32;
 
   // The main weight: precision now, and the bit-width hint.
-  const main = mainWeight(node, (i) => typeOf(node.inputs[i] ?? '')?.shape?.length);
+  const main = mainWeightOf(node, shapes);
   const mainOrigin = main ? origins.get(main.input) : undefined;
   const mainGrid = weightGridOf(mainOrigin?.tensor?.docString);
   const weightBits = mainOrigin
@@ -299,23 +295,31 @@ export function bitHintRequests(context: FigureContext): SqnrRequest[] {
   const { view, shapes } = context;
   const requests: SqnrRequest[] = [];
   for (const node of view.order) {
-    const concrete = (n: string) => {
-      const shape = n ? shapes.types.get(n)?.shape : undefined;
-      return shape ? concreteShape(shape) : undefined;
-    };
-    const main = mainWeight(node, (i) => shapes.types.get(node.inputs[i] ?? '')?.shape?.length);
-    if (!main) continue;
-    const slots = weightInputIndices(
-      node,
-      (n) => shapes.constants.has(n),
-      (n) => elementCount(concrete(n) ?? [0]),
-    );
-    if (!slots.includes(main.input)) continue;
+    const main = mainWeightOf(node, shapes);
+    if (!main || !weightSlotsOf(node, shapes).includes(main.input)) continue;
     const origin = weightOrigin(node.inputs[main.input], view, shapes);
     const tensor = origin && measuredWeight(main.channelAxis, origin);
     if (tensor) requests.push({ tensor, channelAxis: main.channelAxis });
   }
   return requests;
+}
+
+/** The inputs in weight slots that are constants (weights.ts decides which slots). */
+function weightSlotsOf(node: Node, shapes: ShapeInference): number[] {
+  return weightInputIndices(
+    node,
+    (n) => shapes.constants.has(n),
+    (n) => {
+      const shape = n ? shapes.types.get(n)?.shape : undefined;
+      const dims = shape && concreteShape(shape);
+      return dims ? elementCount(dims) : 0;
+    },
+  );
+}
+
+/** The weight a node's bit-width hint is for, with its channel axis (weights.ts). */
+function mainWeightOf(node: Node, shapes: ShapeInference) {
+  return mainWeight(node, (i) => shapes.types.get(node.inputs[i] ?? '')?.shape?.length);
 }
 
 /**
